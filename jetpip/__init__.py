@@ -1,0 +1,7 @@
+"""jetpip: a Jetson-aware wheel resolver and pip wrapper."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,6 @@
+"""``python -m jetpip``."""
+
+from jetpip.cli import main
+
+if __name__ == "__main__":
+    main()

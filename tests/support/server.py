@@ -1,0 +1,413 @@
+"""A real HTTP index server on 127.0.0.1 serving wheels in every form the Jetson field uses.
+
+Forms: PEP 691 JSON and PEP 503 HTML (Accept negotiation, PEP 658 metadata files),
+devpi (``/+simple/`` API, ``+f/`` file paths, and the bare path that serves a web
+page to clients that don't look like pip), and flat link pages (NVIDIA redist
+style, ``+`` percent-encoded). Faults: 5xx then OK, stall, truncated body,
+wrong advertised hash, no Range support, per-request delay. Every request is logged.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import html
+import json
+import threading
+import time
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+PIP_LIKE_AGENTS = ("pip/", "setuptools/", "uv/", "jetpip/")
+
+
+@dataclass
+class ServedFile:
+    filename: str
+    data: bytes
+    requires_python: str | None = None
+    yanked: str | None = None  # None = not yanked; "" or a reason = yanked
+    upload_time: str | None = "2025-01-08T01:49:37.000000Z"
+    metadata: bytes | None = None  # PEP 658 body; read from the wheel when None
+    pep658: bool = True
+    advertised_sha256: str | None = None  # a lie, for the bad-hash case
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def project(self) -> str:
+        if self.filename.endswith(".whl"):
+            try:
+                return canonicalize_name(parse_wheel_filename(self.filename)[0])
+            except Exception:
+                pass
+        return canonicalize_name(self.filename.split("-")[0])
+
+    def core_metadata(self) -> bytes | None:
+        if self.metadata is not None:
+            return self.metadata
+        if not self.filename.endswith(".whl"):
+            return None
+        import io
+
+        with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
+            for name in zf.namelist():
+                if name.endswith(".dist-info/METADATA") and name.count("/") == 1:
+                    return zf.read(name)
+        return None
+
+    @classmethod
+    def from_path(cls, path: Path, **kw: Any) -> ServedFile:
+        return cls(filename=path.name, data=path.read_bytes(), **kw)
+
+
+@dataclass
+class Mount:
+    kind: str  # "simple" | "devpi" | "flat"
+    prefix: str  # "/simple", "/jp6/cu126", "/redist/jp/v61/pytorch"
+    files: list[ServedFile]
+    json: bool = True
+    html: bool = True
+    max_age: int | None = None
+
+    def projects(self) -> dict[str, list[ServedFile]]:
+        out: dict[str, list[ServedFile]] = {}
+        for f in self.files:
+            out.setdefault(f.project, []).append(f)
+        return out
+
+    def file_path(self, f: ServedFile) -> str:
+        if self.kind == "devpi":
+            h = f.sha256
+            return f"{self.prefix}/+f/{h[:3]}/{h[3:16]}/{quote(f.filename)}"
+        if self.kind == "flat":
+            return f"{self.prefix}/{quote(f.filename)}"
+        return f"{self.prefix.rsplit('/', 1)[0] or ''}/files/{f.sha256[:2]}/{quote(f.filename)}"
+
+
+@dataclass
+class Fault:
+    path_contains: str
+    kind: str  # "500" | "stall" | "truncate" | "no-range" | "404"
+    count: int = 1_000_000  # how many requests it hits
+    seconds: float = 5.0
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    user_agent: str
+    accept: str
+    range: str | None
+    status: int
+
+
+@dataclass
+class IndexServer:
+    """Serve mounts on an ephemeral loopback port until ``stop()``."""
+
+    mounts: list[Mount] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    delay: float = 0.0
+    log: list[RequestRecord] = field(default_factory=list)
+    _httpd: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- set-up ---------------------------------------------------------------
+    def add(self, kind: str, prefix: str, files: Iterable[ServedFile | Path], **kw: Any) -> str:
+        served = [f if isinstance(f, ServedFile) else ServedFile.from_path(f) for f in files]
+        mount = Mount(kind=kind, prefix="/" + prefix.strip("/"), files=served, **kw)
+        self.mounts.append(mount)
+        if kind == "flat":
+            return self.url + mount.prefix + "/"
+        return self.url + mount.prefix
+
+    def add_files(self, prefix: str, files: Iterable[ServedFile | Path]) -> None:
+        """Add more files to an existing mount."""
+        for m in self.mounts:
+            if m.prefix == "/" + prefix.strip("/"):
+                m.files.extend(f if isinstance(f, ServedFile) else ServedFile.from_path(f) for f in files)
+                return
+        raise KeyError(prefix)
+
+    def fault(self, path_contains: str, kind: str, count: int = 1_000_000, seconds: float = 5.0) -> None:
+        self.faults.append(Fault(path_contains, kind, count, seconds))
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> IndexServer:
+        server = self
+
+        class Handler(_Handler):
+            index = server
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> IndexServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def requests(self, contains: str = "") -> list[RequestRecord]:
+        with self._lock:
+            return [r for r in self.log if contains in r.path]
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for f in self.faults:
+                if f.path_contains in path and f.count > 0:
+                    f.count -= 1
+                    return f
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    index: IndexServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    # -- dispatch -------------------------------------------------------------
+    def _serve(self, head: bool) -> None:
+        srv = self.index
+        if srv.delay:
+            time.sleep(srv.delay)
+        path = urlsplit(self.path).path
+        fault = srv.take_fault(path)
+        status = self._dispatch(path, head, fault)
+        with srv._lock:
+            srv.log.append(
+                RequestRecord(
+                    self.command, path, self.headers.get("User-Agent", ""),
+                    self.headers.get("Accept", ""), self.headers.get("Range"), status,
+                )
+            )
+
+    def _dispatch(self, path: str, head: bool, fault: Fault | None) -> int:
+        if fault and fault.kind == "500":
+            return self._send(500, b"boom", "text/plain", head)
+        if fault and fault.kind == "404":
+            return self._send(404, b"not found", "text/plain", head)
+        if fault and fault.kind == "stall":
+            time.sleep(fault.seconds)
+        for mount in sorted(self.index.mounts, key=lambda m: -len(m.prefix)):
+            if path == mount.prefix or path.startswith(mount.prefix + "/") or (
+                mount.kind == "simple" and path.startswith(mount.prefix.rsplit("/", 1)[0] + "/files/")
+            ):
+                result = self._mount(mount, path, head, fault)
+                if result is not None:
+                    return result
+        return self._send(404, b"not found", "text/plain", head)
+
+    def _mount(self, mount: Mount, path: str, head: bool, fault: Fault | None) -> int | None:
+        for f in mount.files:
+            fp = mount.file_path(f)
+            if path == unquote(fp) or path == fp:
+                return self._file(f.data, head, fault)
+            if mount.kind != "flat" and (path == unquote(fp) + ".metadata") and f.pep658:
+                meta = f.core_metadata()
+                if meta is not None:
+                    return self._send(200, meta, "application/octet-stream", head)
+        rest = path[len(mount.prefix):].strip("/")
+        if mount.kind == "flat":
+            if rest == "":
+                return self._page(self._flat_page(mount), "text/html", head, mount)
+            return None
+        if mount.kind == "devpi":
+            if rest.startswith("+simple"):
+                sub = rest[len("+simple"):].strip("/")
+                return self._simple(mount, sub, head)
+            if rest and "/" not in rest:
+                # The devpi trap: the bare project path is a web UI page unless the client looks like pip.
+                agent = self.headers.get("User-Agent", "")
+                if any(agent.startswith(a) or a in agent for a in PIP_LIKE_AGENTS):
+                    return self._simple(mount, rest, head)
+                body = f"<html><body><h1>devpi web: {html.escape(rest)}</h1><a href='/'>home</a></body></html>"
+                return self._send(200, body.encode(), "text/html", head)
+            return None
+        return self._simple(mount, rest, head)
+
+    def _simple(self, mount: Mount, project: str, head: bool) -> int:
+        projects = mount.projects()
+        accept = self.headers.get("Accept", "")
+        want_json = mount.json and "application/vnd.pypi.simple.v1+json" in accept and (
+            not mount.html or _q(accept, "application/vnd.pypi.simple.v1+json") >= _q(accept, "text/html")
+        )
+        if project == "":
+            if want_json:
+                body = json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in sorted(projects)]})
+                return self._page(body.encode(), "application/vnd.pypi.simple.v1+json", head, mount)
+            links = "".join(f'<a href="{n}/">{n}</a>\n' for n in sorted(projects))
+            return self._page(f"<!DOCTYPE html><html><body>{links}</body></html>".encode(), "text/html", head, mount)
+        name = canonicalize_name(project)
+        if name != project:
+            self.send_response(301)
+            self.send_header("Location", f"{mount.prefix}/{'+simple/' if mount.kind == 'devpi' else ''}{name}/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return 301
+        files = projects.get(name)
+        if files is None:
+            return self._send(404, b"no such project", "text/plain", head)
+        if want_json:
+            return self._page(self._json_page(mount, name, files), "application/vnd.pypi.simple.v1+json", head, mount)
+        if not mount.html:
+            return self._send(406, b"not acceptable", "text/plain", head)
+        return self._page(self._html_page(mount, name, files), "text/html", head, mount)
+
+    # -- bodies ---------------------------------------------------------------
+    def _href(self, mount: Mount, f: ServedFile) -> str:
+        return mount.file_path(f)
+
+    def _html_page(self, mount: Mount, name: str, files: list[ServedFile]) -> bytes:
+        rows = []
+        for f in files:
+            attrs = [f'href="{self._href(mount, f)}#sha256={f.advertised_sha256 or f.sha256}"']
+            if f.requires_python:
+                attrs.append(f'data-requires-python="{html.escape(f.requires_python)}"')
+            if f.yanked is not None:
+                attrs.append(f'data-yanked="{html.escape(f.yanked)}"')
+            meta = f.core_metadata() if f.pep658 else None
+            if meta is not None:
+                mh = hashlib.sha256(meta).hexdigest()
+                attrs.append(f'data-core-metadata="sha256={mh}"')
+                attrs.append(f'data-dist-info-metadata="sha256={mh}"')
+            rows.append(f"<a {' '.join(attrs)}>{html.escape(f.filename)}</a><br/>")
+        body = (
+            "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\">"
+            f"<title>Links for {name}</title></head><body><h1>Links for {name}</h1>\n"
+            + "\n".join(rows)
+            + "\n</body></html>\n"
+        )
+        return body.encode()
+
+    def _json_page(self, mount: Mount, name: str, files: list[ServedFile]) -> bytes:
+        out = []
+        for f in files:
+            entry: dict[str, Any] = {
+                "filename": f.filename,
+                "url": self._href(mount, f),
+                "hashes": {"sha256": f.advertised_sha256 or f.sha256},
+                "size": len(f.data),
+                "upload-time": f.upload_time,
+            }
+            if f.requires_python:
+                entry["requires-python"] = f.requires_python
+            if f.yanked is not None:
+                entry["yanked"] = f.yanked or True
+            meta = f.core_metadata() if f.pep658 else None
+            if meta is not None:
+                entry["core-metadata"] = {"sha256": hashlib.sha256(meta).hexdigest()}
+                entry["dist-info-metadata"] = entry["core-metadata"]
+            out.append(entry)
+        return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": out, "versions": []}).encode()
+
+    def _flat_page(self, mount: Mount) -> bytes:
+        # NVIDIA redist style: an autoindex-like listing, relative hrefs, '+' percent-encoded.
+        rows = "".join(
+            f'<a href="{quote(f.filename)}">{html.escape(f.filename)}</a>   08-Jan-2025 01:49   {len(f.data)}\n'
+            for f in mount.files
+        )
+        return f"<html><head><title>Index of {mount.prefix}/</title></head><body><h1>Index of {mount.prefix}/</h1><pre><a href=\"../\">../</a>\n{rows}</pre></body></html>\n".encode()
+
+    # -- responses ------------------------------------------------------------
+    def _page(self, body: bytes, ctype: str, head: bool, mount: Mount) -> int:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return 304
+        extra = {"ETag": etag, "Last-Modified": email.utils.formatdate(1_700_000_000, usegmt=True)}
+        if mount.max_age is not None:
+            extra["Cache-Control"] = f"max-age={mount.max_age}"
+        return self._send(200, body, ctype, head, extra)
+
+    def _file(self, data: bytes, head: bool, fault: Fault | None) -> int:
+        rng = self.headers.get("Range")
+        if fault and fault.kind == "truncate":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+            self.close_connection = True
+            return 200
+        no_range = fault is not None and fault.kind == "no-range"
+        if rng and not no_range and rng.startswith("bytes="):
+            spec = rng[len("bytes="):]
+            start_s, _, end_s = spec.partition("-")
+            size = len(data)
+            if start_s == "":
+                start, end = max(0, size - int(end_s)), size - 1
+            else:
+                start = int(start_s)
+                end = min(int(end_s), size - 1) if end_s else size - 1
+            if start >= size:
+                return self._send(416, b"", "text/plain", head, {"Content-Range": f"bytes */{size}"})
+            body = data[start : end + 1]
+            return self._send(
+                206, body, "application/octet-stream", head,
+                {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"},
+            )
+        extra = {} if no_range else {"Accept-Ranges": "bytes"}
+        return self._send(200, data, "application/octet-stream", head, extra)
+
+    def _send(self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None) -> int:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+        return status
+
+
+def _q(accept: str, media: str) -> float:
+    for part in accept.split(","):
+        bits = [b.strip() for b in part.split(";")]
+        if bits[0] == media:
+            for b in bits[1:]:
+                if b.startswith("q="):
+                    try:
+                        return float(b[2:])
+                    except ValueError:
+                        return 0.0
+            return 1.0
+    return 0.0
