@@ -83,3 +83,75 @@ def cli() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``jetpip`` script and ``python -m jetpip``."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="jetpip")
+
+
+# ---------------------------------------------------------------------------
+# Shared option groups. Each command takes what it needs and builds its objects
+# with the helpers below; imports of the core are lazy so `jetpip --help` stays fast.
+# ---------------------------------------------------------------------------
+
+
+def target_options(func: F) -> F:
+    """Options that choose the Target: where device facts come from, the interpreter, overrides."""
+    opts = [
+        click.option("--root", type=click.Path(file_okay=False), default="/", show_default=True,
+                     help="Read device facts from this root directory."),
+        click.option("--python", "python", default=None,
+                     help="Target interpreter (default: active venv, else python3 on PATH)."),
+        click.option("--jetpack", default=None, help="Override the JetPack version, e.g. 6.2."),
+        click.option("--l4t", default=None, help="Override the L4T release, e.g. 36.4.3."),
+        click.option("--cuda", default=None, help="Override the CUDA version, e.g. 12.6."),
+        click.option("--soc", default=None, help="Override the SoC, e.g. tegra234."),
+        click.option("--compute-capability", default=None, help="Override the GPU compute capability, e.g. 8.7."),
+        click.option("--arch-kind", type=click.Choice(["tegra", "sbsa"]), default=None,
+                     help="Override Tegra or SBSA."),
+        click.option("--python-version", default=None,
+                     help="Lock for this Python (e.g. 3.10) instead of probing an interpreter."),
+        click.option("--platform", default=None,
+                     help="Lock for this platform tag (e.g. linux_aarch64) instead of probing."),
+        click.option("--glibc", default=None, help="glibc of a cross target (default from the JetPack table)."),
+        click.option("--indexes", "indexes_file", type=click.Path(dir_okay=False), default=None,
+                     help="An indexes.toml layered over the built-in one (also JETPIP_INDEXES)."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def index_options(func: F) -> F:
+    """Options as pip's: they win over the target's pip config and PIP_* variables."""
+    opts = [
+        click.option("--index-url", "-i", default=None, help="Base index (default: the target's pip config)."),
+        click.option("--extra-index-url", multiple=True, help="Extra index, after the base one."),
+        click.option("--find-links", "-f", multiple=True, help="A flat link page or a directory of wheels."),
+        click.option("--trusted-host", multiple=True, help="Host whose files may lack hashes / bad TLS."),
+        click.option("--cert", default=None, help="CA bundle for TLS (default: the system trust store)."),
+        click.option("--client-cert", default=None, help="Client certificate (PEM with key)."),
+        click.option("--timeout", type=float, default=None, help="Per-request timeout in seconds."),
+        click.option("--retries", type=int, default=None, help="Retries for 5xx and timeouts."),
+        click.option("--offline", is_flag=True, help="Use only the cache; say what is missing."),
+        click.option("--refresh", is_flag=True, help="Revalidate every cached page."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def verbosity_options(func: F) -> F:
+    """-q / -v."""
+    func = click.option("-v", "--verbose", count=True, help="More output.")(func)
+    func = click.option("-q", "--quiet", count=True, help="Less output.")(func)
+    return func
+
+
+# --- section: detect (owner: detect/interpreter) ---------------------------
+
+# --- section: hint (owner: knowledge/hints) --------------------------------
+
+# --- section: cache (owner: index client) -----------------------------------
+
+# --- section: lock (owner: resolver/lock) ----------------------------------
+
+# --- section: install, sync, download (owner: plan/pip driver) --------------
+
+# --- section: doctor (owner: doctor) ----------------------------------------
