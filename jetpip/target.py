@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.tags import Tag, cpython_tags, compatible_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags
 
 
 @dataclass(frozen=True)
