@@ -1,0 +1,194 @@
+"""The plan builder, the re-assert rule and the consistency check, on synthesised environments."""
+
+from __future__ import annotations
+
+import pytest
+from packaging.specifiers import SpecifierSet
+
+from jetpip.errors import LockError
+from jetpip.lock import Lock, LockedPackage
+from jetpip.plan import build_plan, check_lock_fits, mismatch
+from jetpip.target import Device, InstalledDist, Interpreter, Target
+from jetpip.verify import check_consistency, reassert, satisfies
+
+JETSON = "http://127.0.0.1:1/jp6/cu126/+f/abc/def"
+BASE = "http://127.0.0.1:1/files/aa"
+MARKERS = {"python_version": "3.10", "platform_machine": "aarch64", "sys_platform": "linux",
+           "python_full_version": "3.10.12", "implementation_name": "cpython"}
+
+
+def pkg(name: str, version: str, *, guarded: bool = False, tag: str = "cp310-cp310-linux_aarch64",
+        requires: tuple[str, ...] = (), sha: str | None = "0" * 64) -> LockedPackage:
+    fname = f"{name.replace('-', '_')}-{version}-{tag}.whl"
+    return LockedPackage(name=name, version=version, url=f"{JETSON if guarded else BASE}/{fname}",
+                         filename=fname, sha256=sha, guarded=guarded, requires=requires)
+
+
+def dist(name: str, version: str, *, direct_url: str | None = None, tags: tuple[str, ...] = (),
+         system: bool = False, requires: tuple[str, ...] = ()) -> InstalledDist:
+    return InstalledDist(name=name, version=version, location=f"/venv/{name}.dist-info",
+                         requires=requires, direct_url=direct_url, wheel_tags=tags, in_system_site=system)
+
+
+def interp(*dists: InstalledDist) -> Interpreter:
+    return Interpreter(executable="/venv/bin/python", version="3.10.12", implementation="cpython",
+                       platforms=("linux_aarch64",), markers=MARKERS, abi="cp310", is_venv=True,
+                       pip_version="24.0", installed=dists)
+
+
+TORCH = pkg("torch", "2.8.0", guarded=True)
+ORT_GPU = pkg("onnxruntime-gpu", "1.23.0", guarded=True)
+NUMPY = pkg("numpy", "1.26.4", tag="py3-none-any")
+
+
+def test_fresh_environment_installs_guarded_first_then_the_rest_by_url_and_hash() -> None:
+    plan = build_plan(Lock(packages=(NUMPY, TORCH)), interp(), workdir="/tmp/w")
+    assert [s.kind for s in plan.steps] == ["guarded", "install"]
+    guarded, rest = plan.steps
+    assert guarded.argv("/venv/bin/python") == [
+        "/venv/bin/python", "-m", "pip", "install", "--no-deps", "--no-index",
+        "--disable-pip-version-check", "--require-hashes", "-r", "/tmp/w/01-guarded.txt",
+    ]
+    assert guarded.requirements == (f"torch @ {TORCH.url} --hash=sha256:{'0' * 64}",)
+    assert rest.requirements == (f"numpy @ {NUMPY.url} --hash=sha256:{'0' * 64}",)
+    text = plan.render()
+    assert "--require-hashes -r /tmp/w/01-guarded.txt" in text
+    assert f"torch @ {TORCH.url}" in text
+    assert "re-assert" in text and "torch 2.8.0" in text
+
+
+def test_satisfied_environment_is_a_noop_that_says_so() -> None:
+    env = interp(dist("torch", "2.8.0", direct_url=TORCH.url), dist("numpy", "1.26.4"))
+    plan = build_plan(Lock(packages=(NUMPY, TORCH)), env)
+    assert plan.is_noop
+    assert "nothing to do: all 2 packages are already installed as planned" in plan.render()
+
+
+def test_pypi_torch_of_the_same_version_is_uninstalled_then_replaced() -> None:
+    env = interp(dist("torch", "2.8.0", tags=("cp310-cp310-manylinux_2_28_aarch64",)))
+    plan = build_plan(Lock(packages=(TORCH,)), env)
+    assert [s.kind for s in plan.steps] == ["uninstall", "guarded"]
+    assert plan.steps[0].names == ("torch",)
+    (action,) = plan.actions
+    assert action.kind == "replace" and "manylinux_2_28_aarch64" in action.reason
+
+
+def test_cpu_onnxruntime_is_removed_and_a_kept_gpu_build_reinstalled() -> None:
+    env = interp(dist("onnxruntime", "1.23.0"), dist("onnxruntime-gpu", "1.23.0", direct_url=ORT_GPU.url))
+    plan = build_plan(Lock(packages=(ORT_GPU,)), env)
+    assert plan.steps[0].names == ("onnxruntime", "onnxruntime-gpu")
+    assert plan.steps[1].names == ("onnxruntime-gpu",)
+    removed = [a for a in plan.actions if a.kind == "remove"]
+    assert [a.name for a in removed] == ["onnxruntime"]
+    assert "shadows onnxruntime-gpu" in removed[0].reason
+
+
+def test_torchvision_built_for_the_old_torch_is_removed_when_torch_changes() -> None:
+    env = interp(dist("torch", "2.3.0"), dist("torchvision", "0.18.0"))
+    plan = build_plan(Lock(packages=(TORCH,)), env)
+    assert plan.steps[0].names == ("torch", "torchvision")
+    reasons = {a.name: a.reason for a in plan.actions}
+    assert "another torch" in reasons["torchvision"]
+
+
+def test_torchvision_is_left_alone_when_torch_is_kept() -> None:
+    env = interp(dist("torch", "2.8.0", direct_url=TORCH.url), dist("torchvision", "0.18.0"))
+    assert build_plan(Lock(packages=(TORCH,)), env).is_noop
+
+
+def test_sync_removes_extras_but_keeps_pip_tools_and_system_site_packages() -> None:
+    env = interp(dist("pip", "24.0"), dist("setuptools", "70"), dist("wheel", "0.43"),
+                 dist("requests", "2.0"), dist("tensorrt", "10.3.0", system=True),
+                 dist("numpy", "1.26.4"))
+    plan = build_plan(Lock(packages=(NUMPY,)), env, mode="sync")
+    (step,) = plan.steps
+    assert step.kind == "uninstall" and step.names == ("requests",)
+    install = build_plan(Lock(packages=(NUMPY,)), env, mode="install")
+    assert install.is_noop
+
+
+def test_system_copy_of_a_guarded_name_is_shadowed_not_uninstalled() -> None:
+    env = interp(dist("torch", "2.1.0", system=True))
+    plan = build_plan(Lock(packages=(TORCH,)), env)
+    assert [s.kind for s in plan.steps] == ["guarded"]
+
+
+def test_files_without_a_hash_get_their_own_step_without_require_hashes() -> None:
+    bare = pkg("local-thing", "1.0", tag="py3-none-any", sha=None)
+    plan = build_plan(Lock(packages=(NUMPY, bare)), interp())
+    assert [("--require-hashes" in s.args) for s in plan.steps] == [True, False]
+
+
+def test_wheelhouse_files_replace_urls() -> None:
+    plan = build_plan(Lock(packages=(TORCH,)), interp(), local_files={TORCH.filename: "/wh/" + TORCH.filename})
+    assert plan.steps[0].requirements[0].startswith(f"torch @ file:///wh/{TORCH.filename} --hash=")
+
+
+def test_mismatch_reads_direct_url_then_wheel_tags() -> None:
+    assert mismatch(TORCH, dist("torch", "2.8.0", direct_url=TORCH.url)) is None
+    assert mismatch(TORCH, dist("torch", "2.8.0", tags=("cp310-cp310-linux_aarch64",))) is None
+    why = mismatch(TORCH, dist("torch", "2.8.0", direct_url=f"{BASE}/torch-2.8.0-cp310-cp310-x.whl"))
+    assert why == f"installed from torch-2.8.0-cp310-cp310-x.whl, not {TORCH.filename}"
+    assert mismatch(TORCH, dist("torch", "2.9.0")) == "version 2.9.0, not the planned 2.8.0"
+
+
+def test_reassert_lists_missing_and_foreign_builds() -> None:
+    env = interp(dist("torch", "2.9.0"))
+    found = reassert([TORCH, ORT_GPU], env)
+    assert [str(m) for m in found] == [
+        "torch: version 2.9.0, not the planned 2.8.0", "onnxruntime-gpu: not installed",
+    ]
+
+
+@pytest.mark.parametrize(("spec", "version", "guarded", "ok"), [
+    (">=2.1", "2.1.0a0+41361538.nv23.06", True, True),
+    ("==2.1.0", "2.1.0a0+41361538.nv23.06", True, True),
+    (">=2.1", "2.1.0a0+41361538.nv23.06", False, False),
+    (">=2.2", "2.1.0a0+41361538.nv23.06", True, False),
+    ("<2", "2.0.0", False, False),
+    (">=1.0", "1.1rc1", False, True),
+])
+def test_prerelease_policy(spec: str, version: str, guarded: bool, ok: bool) -> None:
+    assert satisfies(SpecifierSet(spec), version, guarded=guarded) is ok
+
+
+def test_consistency_check_reports_broken_and_missing_requirements() -> None:
+    env = interp(
+        dist("torch", "2.1.0a0+41361538.nv23.06"),
+        dist("app", "1.0", requires=("torch>=2.1", "numpy<2", "missing-thing",
+                                     'winonly; sys_platform == "win32"', 'extra-only; extra == "x"')),
+        dist("numpy", "2.1.0"),
+    )
+    broken = [str(b) for b in check_consistency(env, guarded=["torch"])]
+    assert broken == [
+        "app 1.0 requires numpy<2, but numpy 2.1.0 is installed",
+        "app 1.0 requires missing-thing, which is not installed",
+    ]
+
+
+def _target(**facts: str) -> Target:
+    from jetpip.target import Fact
+
+    return Target(device=Device(root="/", is_jetson=True), interpreter=interp(),
+                  **{k: Fact(v, "test") for k, v in facts.items()})  # type: ignore[arg-type]
+
+
+def test_lock_for_another_target_is_refused_with_every_difference() -> None:
+    lock = Lock(packages=(pkg("torch", "2.8.0", guarded=True, tag="cp312-cp312-linux_aarch64"),),
+                target={"cuda": "13.0", "python": "3.12", "l4t": "38.2.2"},
+                environments=('python_version == "3.12"',), requires_python="==3.12.*")
+    with pytest.raises(LockError) as err:
+        check_lock_fits(lock, _target(cuda="12.6", l4t="36.4.3"))
+    text = str(err.value)
+    assert "was made for another target" in text
+    assert "locked for CUDA 13.0, this target has 12.6" in text
+    assert "locked for L4T major 38, this target has 36" in text
+    assert "requires-python ==3.12.*, this is Python 3.10.12" in text
+    assert "does not install on this interpreter" in text
+    assert err.value.hint and "jetpip lock" in err.value.hint
+
+
+def test_lock_for_this_target_passes() -> None:
+    lock = Lock(packages=(TORCH,), target={"cuda": "12.6", "python": "3.10", "l4t": "36.4.3"},
+                environments=('python_version == "3.10" and platform_machine == "aarch64"',))
+    check_lock_fits(lock, _target(cuda="12.6", l4t="36.4.3"))
