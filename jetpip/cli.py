@@ -155,3 +155,80 @@ def verbosity_options(func: F) -> F:
 # --- section: install, sync, download (owner: plan/pip driver) --------------
 
 # --- section: doctor (owner: doctor) ----------------------------------------
+_DOCTOR_LABELS = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red"),
+                  "error": ("ERROR", "red"), "skip": ("skip", None)}
+
+
+def _doctor_context(opts: dict[str, Any]) -> Any:
+    """Device facts and route for doctor; when they cannot be had, doctor still checks the interpreter."""
+    from jetpip.doctor import DoctorContext
+
+    build = globals().get("_target_from_options")
+    if build is None:
+        return DoctorContext(root=opts["root"])
+    try:
+        _kb, target, route = build(**opts)
+    except JetpipError as err:
+        return DoctorContext(root=opts["root"], notes=(f"device facts unavailable: {err}",))
+    return DoctorContext.from_target(target, route)
+
+
+def _print_doctor(report: Any) -> None:
+    ctx = report.context
+    click.echo(f"jetpip doctor: {report.python} (Python {report.python_version})")
+    if ctx.summary:
+        click.echo(f"device: {ctx.summary}")
+    for note in ctx.notes:
+        click.echo(f"note: {note}")
+    click.echo("")
+    width = max(len(c.id) for c in report.checks)
+    for check in report.checks:
+        label, colour = _DOCTOR_LABELS[check.status]
+        click.echo(f"  {click.style(f'{label:<5}', fg=colour, bold=check.failed)}  "
+                   f"{check.id:<{width}}  {check.message}")
+        for line in check.fix:
+            click.echo(f"  {'':<5}  {'':<{width}}  fix: {line}")
+    counts = report.counts()
+    click.echo("")
+    if report.ok:
+        extra = f" ({counts['warn']} warning{'s' * (counts['warn'] != 1)})" if counts["warn"] else ""
+        click.echo(f"no problems found{extra}")
+    else:
+        parts = [f"{counts['fail']} failed"] if counts["fail"] else []
+        if counts["error"]:
+            parts.append(f"{counts['error']} could not run")
+        click.echo(click.style("problems: " + ", ".join(parts), fg="red", bold=True))
+
+
+@cli.command()
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema jetpip.doctor/1).")
+@click.option("--check-timeout", type=float, default=120.0, show_default=True,
+              help="Seconds each probe process may take (importing torch can hang).")
+def doctor(as_json: bool, check_timeout: float, **opts: Any) -> None:
+    """Check a live environment: CUDA torch, arch list, companions, NumPy, onnxruntime, libraries.
+
+    Each problem comes with the command that fixes it. The exit status is 1
+    when any check fails or could not run.
+    """
+    import json
+    import os
+
+    from jetpip.doctor import diagnose
+    from jetpip.errors import UsageError
+    from jetpip.interpreter import find_target_python
+
+    if opts.get("python_version") or opts.get("platform"):
+        raise UsageError("doctor checks a live interpreter; --python-version and --platform describe "
+                         "a cross target", "pass --python PATH of the interpreter to check")
+    if check_timeout <= 0:
+        raise UsageError(f"--check-timeout {check_timeout:g}: must be more than 0 seconds",
+                         "give the seconds each probe may run, e.g. --check-timeout 120")
+    python = find_target_python(opts.get("python"), os.environ)
+    context = _doctor_context({**opts, "python": python})
+    report = diagnose(python, context, timeout=check_timeout)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=False))
+    else:
+        _print_doctor(report)
+    sys.exit(0 if report.ok else 1)
