@@ -1,0 +1,245 @@
+"""Candidates per project name from the right sources for a Target, with every rejected file kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from jetpip.errors import WheelNameError
+from jetpip.knowledge import Route, Source
+from jetpip.links import FileLink, ProjectPage, WheelName, parse_wheel_name
+from jetpip.report import NullReporter, Reporter
+from jetpip.target import Target
+from jetpip.wheelmeta import DistMetadata
+
+
+class IndexClientLike(Protocol):
+    """The part of jetpip.index.IndexClient the finder and resolver use."""
+
+    def project_page(self, source: Source, name: str) -> ProjectPage:
+        """One source's page for one project."""
+        ...
+
+    def prefetch_pages(self, pairs: Iterable[tuple[Source, str]]) -> None:
+        """Fetch several pages concurrently into the client's memory."""
+        ...
+
+    def metadata(self, link: FileLink) -> DistMetadata:
+        """Core metadata of one file."""
+        ...
+
+    def prefetch_metadata(self, links: Iterable[FileLink]) -> None:
+        """Fetch the metadata of several files concurrently."""
+        ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One wheel that fits the Target, as the resolver sees it."""
+
+    name: str  # canonical
+    version: Version
+    link: FileLink
+    source: Source
+    guarded: bool
+    tag_rank: int  # position of its best tag in the Target's tag list; lower is better
+    build: tuple[int, str] | tuple[()] = ()
+    source_rank: int = 0  # position of its source in the route (guarded names); lower is better
+
+    @property
+    def yanked(self) -> bool:
+        """True when the index marks the file yanked (PEP 592)."""
+        return self.link.yanked is not None
+
+    def sort_key(self) -> tuple[int, bool, Version, int, tuple[int, str] | tuple[()]]:
+        """Higher is better: earlier route source, final release, newest, most specific tag, build."""
+        return (-self.source_rank, not self.version.is_prerelease, self.version, -self.tag_rank, self.build)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A file passed over, and why; errors and hints are built from these."""
+
+    filename: str
+    source: str  # the Source's label
+    reason: str
+
+
+@dataclass(frozen=True)
+class FindResult:
+    """Everything found for one name: the usable candidates (best first) and what was rejected."""
+
+    name: str
+    candidates: tuple[Candidate, ...]
+    rejects: tuple[Reject, ...]
+    sources_searched: tuple[Source, ...]
+    source: Source | None = None  # the (first) source the candidates come from; None when none had it
+    yanked: tuple[Candidate, ...] = ()  # usable only when a requirement pins them exactly
+    guarded: bool = False
+
+
+def _platform_ok(tags: frozenset[Tag], platforms: Sequence[str]) -> bool:
+    return not platforms or any(t.platform in platforms for t in tags)
+
+
+class Finder:
+    """Find candidates per name: guarded names from the route's CUDA sources, others first-index."""
+
+    def __init__(
+        self,
+        client: IndexClientLike,
+        route: Route,
+        base_sources: Sequence[Source],
+        target: Target,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.client = client
+        self.route = route
+        self.base_sources = tuple(base_sources)
+        self.target = target
+        self.reporter: Reporter = reporter or NullReporter()
+        self._tags = {tag: i for i, tag in reversed(list(enumerate(target.tags())))}
+        self._python = _python_full_version(target)
+        self._guarded = frozenset(canonicalize_name(n) for n in route.guarded)
+        self._cache: dict[str, FindResult] = {}
+
+    def is_guarded(self, name: str) -> bool:
+        """True when ``name`` must come from the route's CUDA sources only."""
+        return canonicalize_name(name) in self._guarded
+
+    def sources_for(self, name: str) -> tuple[Source, ...]:
+        """The sources ``name`` may come from, in the order they are asked."""
+        if self.is_guarded(name):
+            return self.route.sources
+        # Route sources come last: a devpi CUDA index inherits PyPI and would answer for everything.
+        seen = {s.url for s in self.base_sources}
+        return self.base_sources + tuple(s for s in self.route.sources if s.url not in seen)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Fetch the pages the next ``find`` calls will read, concurrently."""
+        pairs: list[tuple[Source, str]] = []
+        for raw in names:
+            name = canonicalize_name(raw)
+            if name in self._cache:
+                continue
+            sources = self.sources_for(name)
+            # First-index reads only the first source unless it lacks the name; guessing more
+            # would cost a page per name per source on every cold run.
+            pairs.extend((s, name) for s in (sources if self.is_guarded(name) else sources[:1]))
+        if pairs:
+            self.client.prefetch_pages(pairs)
+
+    def find(self, name: str) -> FindResult:
+        """Candidates for ``name`` (best first) and every file passed over, with the reason."""
+        key = canonicalize_name(name)
+        if key not in self._cache:
+            self._cache[key] = self._find(key)
+        return self._cache[key]
+
+    def _find(self, name: str) -> FindResult:
+        guarded = self.is_guarded(name)
+        searched: list[Source] = []
+        rejects: list[Reject] = []
+        good: list[Candidate] = []
+        yanked: list[Candidate] = []
+        first: Source | None = None
+        for rank, source in enumerate(self.sources_for(name)):
+            searched.append(source)
+            page = self.client.project_page(source, name)
+            self.reporter.page_fetched(page.url or source.project_url(name), from_cache=page.from_cache)
+            rejects.extend(Reject(f, source.name, why) for f, why in page.rejects)
+            if not page.found:
+                continue
+            ok, bad = self._accept(page, guarded, rejects, rank if guarded else 0)
+            if guarded:
+                # Every CUDA source of the route offers builds, in route order; the base index never.
+                good += ok
+                yanked += bad
+                if first is None and (ok or bad):
+                    first = source
+                continue
+            # First-index: the first source that has the name at all is the only one used.
+            return FindResult(name, _best_first(ok), tuple(rejects), tuple(searched), source,
+                              _best_first(bad), guarded)
+        return FindResult(name, _best_first(good), tuple(rejects), tuple(searched), first,
+                          _best_first(yanked), guarded)
+
+    def _accept(
+        self, page: ProjectPage, guarded: bool, rejects: list[Reject], rank: int
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        good: list[Candidate] = []
+        yanked: list[Candidate] = []
+        source = page.source
+        for link in page.files:
+            why, cand = self._judge(link, source, guarded, page.name, rank)
+            if cand is None:
+                rejects.append(Reject(link.filename, source.name, why))
+            elif cand.yanked:
+                reason = f"yanked{': ' + link.yanked if link.yanked else ''} (used only when pinned with ==)"
+                rejects.append(Reject(link.filename, source.name, reason))
+                yanked.append(cand)
+            else:
+                good.append(cand)
+        return good, yanked
+
+    def _judge(
+        self, link: FileLink, source: Source, guarded: bool, name: str, rank: int
+    ) -> tuple[str, Candidate | None]:
+        if not link.is_wheel:
+            return "not a wheel; jetpip installs wheels only", None
+        try:
+            wheel: WheelName = parse_wheel_name(link.filename)
+        except WheelNameError as err:
+            return f"unparseable filename: {err.reason}", None
+        if wheel.name != name:
+            return f"belongs to project '{wheel.name}'", None
+        if not link.hashes and not source.trusted:
+            return "no hash, and the source is not trusted", None
+        if link.requires_python and not _python_ok(link.requires_python, self._python):
+            return f"requires Python {link.requires_python}; the Target has {self._python}", None
+        ranks = [self._tags[t] for t in wheel.tags if t in self._tags]
+        if not ranks:
+            return self._tag_reason(wheel.tags), None
+        if guarded and not _platform_ok(wheel.tags, source.platforms):
+            plats = ", ".join(sorted({t.platform for t in wheel.tags}))
+            return (
+                f"not a build for this Target: {plats} is not one of {', '.join(source.platforms)} "
+                "(another index's build shown through this one)"
+            ), None
+        return "", Candidate(name, wheel.version, link, source, guarded, min(ranks), wheel.build, rank)
+
+    def _tag_reason(self, tags: frozenset[Tag]) -> str:
+        target_interps = {t.interpreter for t in self._tags}
+        target_plats = {t.platform for t in self._tags}
+        shown = ", ".join(sorted(str(t) for t in tags)[:3])
+        if not any(t.interpreter in target_interps for t in tags):
+            pythons = ", ".join(sorted({t.interpreter for t in tags}))
+            return f"built for another Python ({pythons}); the Target is Python {self._python} ({shown})"
+        if not any(t.platform in target_plats for t in tags):
+            plats = ", ".join(sorted({t.platform for t in tags}))
+            return f"built for another platform ({plats}); the Target is {self.target.machine}"
+        return f"wrong tag: {shown} is not supported by the Target"
+
+
+def _best_first(cands: list[Candidate]) -> tuple[Candidate, ...]:
+    return tuple(sorted(cands, key=Candidate.sort_key, reverse=True))
+
+
+def _python_full_version(target: Target) -> str:
+    version = target.interpreter.version
+    parts = version.split(".")
+    return version if len(parts) >= 3 else ".".join([*parts, "0"][:3])
+
+
+def _python_ok(spec: str, python: str) -> bool:
+    try:
+        return SpecifierSet(spec).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        # pip ignores a malformed Requires-Python; so do we, rather than hide the file.
+        return True

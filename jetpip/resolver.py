@@ -1,0 +1,732 @@
+"""The guarded resolver: a resolvelib provider that pins CUDA builds first and keeps them pinned."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+from resolvelib.structs import RequirementInformation
+
+from jetpip.errors import (
+    ConflictError,
+    GuardedWheelMissingError,
+    NoCandidateError,
+    ResolutionError,
+    UsageError,
+)
+from jetpip.finder import Candidate, Finder, FindResult, IndexClientLike, Reject
+from jetpip.knowledge import Route, Source
+from jetpip.links import FileLink
+from jetpip.report import NullReporter, Reporter
+from jetpip.target import Target
+
+USER = "your request"
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement as the provider sees it: what is asked, and who asks."""
+
+    name: str  # canonical
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    text: str  # as written, for messages
+    origin: str  # "your request", "constraint (route jp6-cu126)", or "foo 1.0"
+    parent: str | None = None  # canonical name of the pinned package that asks; None: user or constraint
+    authoritative: bool = True  # user, constraint, or a guarded parent: may steer a guarded pin
+
+    @property
+    def exact(self) -> bool:
+        """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used)."""
+        return any(s.operator in ("==", "===") and not s.version.endswith(".*") for s in self.specifier)
+
+
+@dataclass(frozen=True)
+class _Cand:
+    """A candidate with the extras it was asked for (resolvelib identifies ``name[extra]`` apart)."""
+
+    base: Candidate
+    extras: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def version(self) -> Version:
+        return self.base.version
+
+    def label(self) -> str:
+        return f"{self.base.name} {self.base.version}"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One resolved package: the exact file, where it came from, and who needs it."""
+
+    name: str
+    version: str
+    link: FileLink
+    source: Source
+    guarded: bool
+    requires: tuple[str, ...]  # the dist's Requires-Dist, as published
+    required_by: tuple[str, ...]  # canonical names; empty for a package only the user asked for
+    requested: bool
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One dependency edge of the resolution tree (``parent`` None: the user's request)."""
+
+    parent: str | None
+    child: str
+    requirement: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One requirement that cannot be met, with who asked and the pin or versions it collides with."""
+
+    package: str
+    requirement: str
+    origin: str
+    pin: str | None = None  # "2.8.0 from jetson-ai-lab jp6/cu126" when a guarded pin is in the way
+    available: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for the error message."""
+        who = "you ask for" if self.origin == USER else f"{self.origin} requires"
+        if self.pin:
+            return (f"{who} {self.requirement}, but {self.package} is pinned to {self.pin} "
+                    "(a guarded CUDA build)")
+        offered = ", ".join(self.available[:8]) or "none"
+        return f"{who} {self.requirement} (versions on offer: {offered})"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A complete, frozen solution for one Target."""
+
+    pins: tuple[Pin, ...]
+    notes: tuple[str, ...]
+    edges: tuple[Edge, ...]
+    requested: tuple[str, ...]
+    target: Target
+    route_key: str
+    constraints: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def by_name(self) -> dict[str, Pin]:
+        """Pins keyed by canonical name."""
+        return {p.name: p for p in self.pins}
+
+    def tree(self) -> list[dict[str, Any]]:
+        """The resolution as nested nodes from the user's requests down (each name expanded once)."""
+        pins = self.by_name()
+        children: dict[str | None, list[Edge]] = {}
+        for edge in self.edges:
+            children.setdefault(edge.parent, []).append(edge)
+        shown: set[str] = set()
+
+        def node(edge: Edge) -> dict[str, Any]:
+            pin = pins[edge.child]
+            out: dict[str, Any] = {
+                "name": pin.name, "version": pin.version, "source": pin.source.name,
+                "guarded": pin.guarded, "requirement": edge.requirement, "dependencies": [],
+            }
+            if pin.name in shown:
+                out["seen"] = True
+                return out
+            shown.add(pin.name)
+            out["dependencies"] = [node(e) for e in sorted(children.get(pin.name, []), key=_edge_key)
+                                   if e.child in pins]
+            return out
+
+        return [node(e) for e in sorted(children.get(None, []), key=_edge_key) if e.child in pins]
+
+    def tree_lines(self) -> list[str]:
+        """The tree as indented text lines, each package with its source."""
+        lines: list[str] = []
+
+        def walk(nodes: list[dict[str, Any]], depth: int) -> None:
+            for n in nodes:
+                mark = " [guarded]" if n["guarded"] else ""
+                more = " (see above)" if n.get("seen") else ""
+                lines.append(f"{'  ' * depth}{n['name']}=={n['version']}  ({n['source']}){mark}{more}")
+                walk(n["dependencies"], depth + 1)
+
+        walk(self.tree(), 0)
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (schema ``jetpip.resolution/1``)."""
+        return {
+            "schema": "jetpip.resolution/1",
+            "route": self.route_key,
+            "requested": list(self.requested),
+            "constraints": list(self.constraints),
+            "packages": [
+                {
+                    "name": p.name, "version": p.version, "filename": p.link.filename,
+                    "url": p.link.redacted_url, "source": p.source.name, "index": p.source.url,
+                    "sha256": p.link.sha256, "guarded": p.guarded, "requested": p.requested,
+                    "required_by": list(p.required_by), "requires": list(p.requires),
+                }
+                for p in self.pins
+            ],
+            "tree": self.tree(),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+        }
+
+
+def _edge_key(edge: Edge) -> tuple[str, str]:
+    return (edge.child, edge.requirement)
+
+
+# -- the marker environment ------------------------------------------------------
+
+
+def marker_environment(target: Target) -> dict[str, str]:
+    """A complete PEP 508 environment for the Target; nothing falls back to the machine jetpip runs on."""
+    interp = target.interpreter
+    full = interp.version if interp.version.count(".") >= 2 else f"{interp.python_version}.0"
+    impl = interp.implementation
+    env = {
+        "implementation_name": impl,
+        "implementation_version": full,
+        "os_name": "posix",
+        "platform_machine": target.machine,
+        "platform_python_implementation": {"cpython": "CPython", "pypy": "PyPy"}.get(impl, impl),
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "python_version": interp.python_version,
+        "sys_platform": "linux",
+    }
+    env.update(target.marker_environment())
+    return env
+
+
+def _marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ()) -> bool:
+    if marker is None:
+        return True
+    return any(marker.evaluate({**env, "extra": extra}) for extra in (*sorted(extras), ""))
+
+
+# -- the pre-release policy --------------------------------------------------------
+
+
+def is_vendor_prerelease(version: Version) -> bool:
+    """A pre-release carrying a local label: a CUDA source's build (``2.1.0a0+41361538.nv23.06``)."""
+    return version.is_prerelease and version.local is not None
+
+
+def specifier_accepts(spec: SpecifierSet, cand: Candidate) -> tuple[bool, bool]:
+    """(accepted, by the pre-release policy): guarded vendor pre-releases count as their release."""
+    if spec.contains(cand.version, prereleases=True):
+        return True, False
+    if cand.guarded and is_vendor_prerelease(cand.version):
+        release = Version(cand.version.base_version)
+        if spec.contains(release, prereleases=True):
+            return True, True
+    return False, False
+
+
+# -- the provider -------------------------------------------------------------------
+
+
+class _Provider(AbstractProvider[Req, _Cand, str]):
+    """resolvelib's side of the resolution; modelled on resolvelib's own PythonInputProvider."""
+
+    def __init__(
+        self,
+        finder: Finder,
+        client: IndexClientLike,
+        env: Mapping[str, str],
+        constraints: Mapping[str, Sequence[Req]],
+        route: Route,
+        companions: Mapping[str, Mapping[str, str]],
+        reporter: Reporter,
+    ) -> None:
+        self.finder = finder
+        self.client = client
+        self.env = env
+        self.constraints = constraints
+        self.route = route
+        self.reporter = reporter
+        self.substitutions = {
+            canonicalize_name(k): canonicalize_name(v) for k, v in route.substitutions.items()
+        }
+        # companions: torch major.minor -> {companion: its major.minor}; inverted for lookups.
+        self.companion_of: dict[tuple[str, str], str] = {}
+        for torch_mm, table in companions.items():
+            for comp, comp_mm in table.items():
+                self.companion_of[(canonicalize_name(comp), str(comp_mm))] = str(torch_mm)
+        self.followers = {name for name, _ in self.companion_of}
+        self.policy_hits: dict[tuple[str, str], str] = {}  # (file url, requirement) -> note
+        self.substituted: dict[tuple[str, str], str] = {}  # (parent, original) -> note
+        self.requires: dict[str, tuple[str, ...]] = {}  # file url -> Requires-Dist
+        self.metadata_warnings: list[str] = []
+        self.seen_names: set[str] = set()
+
+    # -- identity and order ------------------------------------------------------
+    def identify(self, requirement_or_candidate: Req | _Cand) -> str:
+        extras = requirement_or_candidate.extras
+        name = requirement_or_candidate.name
+        return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+    def _anchor(self, name: str) -> bool:
+        return self.finder.is_guarded(name) and name not in self.followers
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, _Cand],
+        candidates: Mapping[str, Iterator[_Cand]],
+        information: Mapping[str, Iterator[RequirementInformation[Req, _Cand]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, _Cand]],
+    ) -> Iterable[str]:
+        idents = list(identifiers)
+        # Guarded names first, so their pins are fixed before anything can lean on them.
+        guarded = [i for i in idents if self.finder.is_guarded(i.partition("[")[0])]
+        return guarded or idents
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, _Cand],
+        candidates: Mapping[str, Iterator[_Cand]],
+        information: Mapping[str, Iterator[RequirementInformation[Req, _Cand]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, _Cand]],
+    ) -> Any:
+        name = identifier.partition("[")[0]
+        transitive = all(info.parent is not None for info in information[identifier])
+        return (not self._anchor(name), not self.finder.is_guarded(name), transitive, identifier)
+
+    # -- matching ------------------------------------------------------------------
+    def _accepts(self, req: Req, cand: Candidate) -> bool:
+        ok, by_policy = specifier_accepts(req.specifier, cand)
+        if ok and by_policy:
+            self.policy_hits[(cand.link.url, req.text + req.origin)] = (
+                f"{cand.name} {cand.version} counts as its release {cand.version.base_version} "
+                f"for {req.text} ({req.origin}): a CUDA source's pre-release build"
+            )
+        return ok
+
+    def ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> list[Candidate]:
+        """Candidates meeting every requirement, best first (pre-releases only where they may be)."""
+        found = self.finder.find(name)
+        reqs = [*reqs, *self.constraints.get(name, ())]
+        pool = list(found.candidates)
+        if any(r.exact for r in reqs):
+            pool += found.yanked
+        skip = set(bad)
+        out = [c for c in pool if c.link.url not in skip and all(self._accepts(r, c) for r in reqs)]
+        out.sort(key=Candidate.sort_key, reverse=True)
+        if found.guarded:
+            return out
+        finals = [c for c in out if not c.version.is_prerelease]
+        asked_pre = any(r.specifier.prereleases for r in reqs)
+        return out if asked_pre or not finals else finals
+
+    def fixed_pin(self, name: str, reqs: Sequence[Req]) -> Candidate | None:
+        """A guarded name's pin: the best build for the user's requests and constraints alone."""
+        best = self.ordered(name, [r for r in reqs if r.authoritative])
+        return best[0] if best else None
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[_Cand]],
+    ) -> list[_Cand]:
+        name, _, extra_text = identifier.partition("[")
+        extras = frozenset(extra_text.rstrip("]").split(",")) if extra_text else frozenset()
+        reqs = list(requirements[identifier])
+        bad = {c.base.link.url for c in incompatibilities[identifier]}
+        if self._anchor(name):
+            # The pin never moves for an ordinary dependent: one candidate, or none (a conflict).
+            pin = self.fixed_pin(name, reqs)
+            if pin is None or pin.link.url in bad or not all(self._accepts(r, pin) for r in reqs):
+                return []
+            return [_Cand(pin, extras)]
+        return [_Cand(c, extras) for c in self.ordered(name, reqs, bad)]
+
+    def is_satisfied_by(self, requirement: Req, candidate: _Cand) -> bool:
+        if requirement.extras - candidate.extras:
+            return False
+        return self._accepts(requirement, candidate.base) and all(
+            self._accepts(c, candidate.base) for c in self.constraints.get(candidate.name, ())
+        )
+
+    # -- dependencies ------------------------------------------------------------
+    def dist_requires(self, cand: Candidate) -> tuple[str, ...]:
+        """The Requires-Dist of ``cand``'s file (one metadata request per pinned file)."""
+        url = cand.link.url
+        if url not in self.requires:
+            meta = self.client.metadata(cand.link)
+            if canonicalize_name(meta.name) != cand.name or _lenient_equal(meta.version, cand.version):
+                self.metadata_warnings.append(
+                    f"{cand.link.filename}: its metadata says {meta.name} {meta.version}; "
+                    f"jetpip goes by the filename ({cand.version})"
+                )
+            self.requires[url] = tuple(meta.requires_dist)
+        return self.requires[url]
+
+    def get_dependencies(self, candidate: _Cand) -> list[Req]:
+        cand = candidate.base
+        parent_guarded = cand.guarded
+        origin = candidate.label()
+        deps: list[Req] = []
+        if candidate.extras:
+            # name[extra] stands for name itself plus the extra's requirements.
+            deps.append(Req(cand.name, frozenset(), SpecifierSet(f"=={cand.version}"),
+                            f"{cand.name}=={cand.version}", origin, cand.name, True))
+        for text in self.dist_requires(cand):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                self.metadata_warnings.append(
+                    f"{cand.link.filename}: ignored a malformed requirement {text!r}"
+                )
+                continue
+            if not _marker_true(req.marker, self.env, candidate.extras):
+                continue
+            name = canonicalize_name(req.name)
+            shown = str(req).split(";")[0].strip()
+            if name in self.substitutions:
+                new = self.substitutions[name]
+                self.substituted[(cand.name, name)] = (
+                    f"{cand.name} requires {shown}: met by {new} (route {self.route.key} substitution)"
+                )
+                shown = shown.replace(req.name, new, 1)
+                name = new
+            deps.append(Req(name, frozenset(canonicalize_name(e) for e in req.extras), req.specifier,
+                            shown, origin, cand.name, parent_guarded))
+        deps.extend(self._companion_reqs(cand, origin, deps))
+        self._prefetch(deps)
+        return deps
+
+    def _companion_reqs(self, cand: Candidate, origin: str, deps: Sequence[Req]) -> list[Req]:
+        release = cand.version.release
+        torch_mm = self.companion_of.get((cand.name, f"{release[0]}.{release[1] if len(release) > 1 else 0}"))
+        if torch_mm is None:
+            return []
+        if any(d.name == "torch" and d.exact for d in deps):
+            return []  # its own metadata pins torch already
+        spec = SpecifierSet(f"=={torch_mm}.*")
+        return [Req("torch", frozenset(), spec, f"torch=={torch_mm}.*", f"{origin} (companion table)",
+                    cand.name, True)]
+
+    def _prefetch(self, reqs: Sequence[Req]) -> None:
+        """Read the pages of new names and the metadata of the files likely to be pinned, concurrently."""
+        new = [r for r in reqs if r.name not in self.seen_names]
+        if not new:
+            return
+        self.seen_names.update(r.name for r in new)
+        self.finder.prefetch(r.name for r in new)
+        links = []
+        for r in new:
+            best = self.ordered(r.name, [q for q in reqs if q.name == r.name])
+            if best and best[0].link.url not in self.requires:
+                links.append(best[0].link)
+        if links:
+            self.client.prefetch_metadata(links)
+
+
+def _lenient_equal(meta_version: str, version: Version) -> bool:
+    """True when the metadata's version differs from the filename's (NVIDIA redist does this)."""
+    try:
+        return Version(meta_version) != version
+    except ValueError:
+        return True
+
+
+class _Progress(BaseReporter):  # type: ignore[type-arg]
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def pinning(self, candidate: Any) -> None:
+        cand: _Cand = candidate
+        if not cand.extras:
+            self.reporter.pinned(cand.name, str(cand.version), cand.base.source.name)
+
+
+# -- requirements files -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequirementLine:
+    """One requirement read from a file, with where it was written."""
+
+    text: str
+    where: str  # "requirements.txt:3"
+
+
+_FILE_OPTION = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S.*)$")
+
+
+def read_requirements(
+    path: str | Path, *, constraint: bool = False, _stack: tuple[Path, ...] = ()
+) -> tuple[list[RequirementLine], list[RequirementLine]]:
+    """(requirements, constraints) of a pip requirements file: comments, ``-r`` / ``-c`` nesting."""
+    file = Path(path)
+    if file.resolve() in _stack:
+        raise UsageError(f"{file} includes itself (through {' -> '.join(map(str, _stack))})",
+                         "remove the circular -r / -c line")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot read {file}: {err.strerror or err}", "check the path") from err
+    reqs: list[RequirementLine] = []
+    cons: list[RequirementLine] = []
+    stack = (*_stack, file.resolve())
+    for lineno, line in _logical_lines(text):
+        where = f"{file}:{lineno}"
+        nested = _FILE_OPTION.match(line)
+        if nested:
+            inner = file.parent / nested[2].strip()
+            as_constraint = constraint or nested[1] in ("-c", "--constraint")
+            more_reqs, more_cons = read_requirements(inner, constraint=as_constraint, _stack=stack)
+            reqs += more_reqs
+            cons += more_cons
+            continue
+        if line.startswith("-"):
+            option = line.split()[0].split("=")[0]
+            raise UsageError(
+                f"{where}: the option {option} is not supported in a requirements file read by jetpip",
+                "give index options on the command line (--index-url, --extra-index-url, --find-links) "
+                "or in pip's config; jetpip resolves named requirements only",
+            )
+        if " --" in line:
+            raise UsageError(f"{where}: per-requirement options ({line.split(' --', 1)[1].split()[0]}) "
+                             "are not supported", "remove them; a lock records hashes itself")
+        try:
+            parse_requirement(line, USER)
+        except UsageError as err:
+            raise UsageError(f"{where}: {err.message}", err.hint) from None
+        (cons if constraint else reqs).append(RequirementLine(line, where))
+    return reqs, cons
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        full = (pending + line).strip()
+        pending = ""
+        if full:
+            yield start, full
+    if pending.strip():
+        yield start, pending.strip()
+
+
+# -- entry point ------------------------------------------------------------------
+
+
+def parse_requirement(text: str, origin: str, *, authoritative: bool = True) -> Req:
+    """A PEP 508 string as a Req; a UsageError says what is wrong with it."""
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as err:
+        raise UsageError(f"cannot read the requirement {text!r}: {err}",
+                         "write it as name[extras]<specifier>; markers after ';'") from err
+    if req.url:
+        raise UsageError(f"{text!r} is a direct URL requirement; jetpip resolves names from indexes",
+                         "install that file with pip directly, or publish it to an index jetpip reads")
+    shown = str(req).split(";")[0].strip()
+    return Req(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
+               req.specifier, shown, origin, None, authoritative)
+
+
+def _applies(text: str, env: Mapping[str, str]) -> bool:
+    _, sep, marker = text.partition(";")
+    if not sep:
+        return True
+    try:
+        return _marker_true(Marker(marker.strip()), env)
+    except InvalidMarker:
+        return True  # parse_requirement reports it with the whole line
+
+
+def resolve(
+    requirements: Sequence[str | RequirementLine],
+    *,
+    target: Target,
+    route: Route,
+    kb: Any = None,
+    client: IndexClientLike,
+    base_sources: Sequence[Source],
+    constraints: Sequence[str | RequirementLine] = (),
+    reporter: Reporter | None = None,
+) -> Resolution:
+    """Resolve ``requirements`` for ``target``: guarded names from the route's sources, pinned first."""
+    reporter = reporter or NullReporter()
+    env = marker_environment(target)
+    if not requirements:
+        raise UsageError("nothing to resolve", "name a requirement, or pass -r requirements.txt")
+    roots = []
+    for item in requirements:
+        text, where = (item.text, item.where) if isinstance(item, RequirementLine) else (item, USER)
+        if _applies(text, env):
+            req = parse_requirement(text, USER)
+            roots.append(req if where == USER else Req(req.name, req.extras, req.specifier, req.text,
+                                                       USER, None, True))
+    cons: dict[str, list[Req]] = {}
+    applied: list[str] = []
+    sources = ((f"constraint (route {route.key})", route.constraints), ("constraint (-c)", constraints))
+    for origin, items in sources:
+        for item in items:
+            text = item.text if isinstance(item, RequirementLine) else item
+            if _applies(text, env):
+                req = parse_requirement(text, origin)
+                cons.setdefault(req.name, []).append(req)
+                applied.append(req.text)
+    companions = route.companions or (getattr(kb, "companions", None) or {})
+    finder = Finder(client, route, base_sources, target, reporter)
+    provider = _Provider(finder, client, env, cons, route, companions, reporter)
+    reporter.step(f"resolving {len(roots)} requirement(s) for route {route.key}")
+    provider._prefetch(roots)
+    try:
+        result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=5000)
+    except ResolutionImpossible as exc:
+        raise _explain(provider, list(exc.causes), target) from None
+    except ResolutionTooDeep as exc:
+        raise ResolutionError(
+            f"the resolution did not settle after {exc.round_count} rounds",
+            "pin the packages that move most (see -v output) or add a -c constraints file",
+        ) from None
+    return _build(provider, result, roots, applied, target, route, reporter)
+
+
+def _build(
+    provider: _Provider, result: Any, roots: Sequence[Req], applied: Sequence[str],
+    target: Target, route: Route, reporter: Reporter,
+) -> Resolution:
+    mapping: Mapping[str, _Cand] = result.mapping
+    chosen = {ident: c for ident, c in mapping.items() if not c.extras}
+    extras: dict[str, set[str]] = {}
+    for c in mapping.values():
+        extras.setdefault(c.name, set()).update(c.extras)
+    edges: set[Edge] = set()
+    for ident, crit in result.criteria.items():
+        child = ident.partition("[")[0]
+        for info in crit.information:
+            parent = info.parent.name if info.parent is not None else None
+            if parent != child:
+                edges.add(Edge(parent, child, info.requirement.text))
+    required_by: dict[str, set[str]] = {}
+    for e in edges:
+        if e.parent is not None:
+            required_by.setdefault(e.child, set()).add(e.parent)
+    requested = {r.name for r in roots}
+    urls = {c.base.link.url for c in chosen.values()}
+    notes = sorted({note for (url, _), note in provider.policy_hits.items() if url in urls})
+    notes += sorted(n for (parent, _), n in provider.substituted.items() if parent in chosen)
+    for note in notes:
+        reporter.note(note)
+    warnings = sorted(set(provider.metadata_warnings))
+    for w in warnings:
+        reporter.warning(w)
+    pins = tuple(
+        Pin(
+            name=c.name, version=str(c.version), link=c.base.link, source=c.base.source,
+            guarded=c.base.guarded, requires=provider.requires.get(c.base.link.url, ()),
+            required_by=tuple(sorted(required_by.get(c.name, ()))), requested=c.name in requested,
+            extras=tuple(sorted(extras.get(c.name, ()))),
+        )
+        for c in sorted(chosen.values(), key=lambda c: c.name)
+    )
+    return Resolution(
+        pins=pins, notes=tuple(notes), edges=tuple(sorted(edges, key=lambda e: (e.parent or "", e.child))),
+        requested=tuple(r.text for r in roots), target=target, route_key=route.key,
+        constraints=tuple(applied), warnings=tuple(warnings),
+    )
+
+
+# -- explaining failures -------------------------------------------------------------
+
+
+def _explain(
+    provider: _Provider, causes: Sequence[RequirementInformation[Req, _Cand]], target: Target
+) -> ResolutionError:
+    by_name: dict[str, list[Req]] = {}
+    for info in causes:
+        by_name.setdefault(info.requirement.name, []).append(info.requirement)
+    conflicts: list[Conflict] = []
+    ways: list[str] = []
+    for name, reqs in sorted(by_name.items()):
+        found = provider.finder.find(name)
+        reqs = [*dict.fromkeys(reqs), *provider.constraints.get(name, ())]
+        authoritative = [r for r in reqs if r.authoritative]
+        usable = provider.ordered(name, authoritative) if found.guarded else provider.ordered(name, [])
+        if not usable or all(r.parent is None for r in reqs):
+            return _no_candidate(provider, found, reqs, target)
+        if provider._anchor(name):
+            pin = usable[0]
+            where = f"{pin.version} from {pin.source.name}"
+            for r in reqs:
+                if not r.authoritative and not provider._accepts(r, pin):
+                    conflicts.append(Conflict(name, r.text, r.origin, where))
+                    ways.append(
+                        f"use a {r.origin.split()[0]} that accepts {name} {pin.version}, or ask for "
+                        f"'{r.text}' yourself if a CUDA build of it exists "
+                        f"(builds on offer: {_versions(found.candidates)})"
+                    )
+            continue
+        offered = tuple(_versions(found.candidates).split(", "))
+        conflicts.extend(Conflict(name, r.text, r.origin, None, offered) for r in reqs)
+    if not conflicts:
+        conflicts = [Conflict(i.requirement.name, i.requirement.text, i.requirement.origin) for i in causes]
+    ways.append("a package that only declares a stricter pin but works with the CUDA build can be "
+                "installed with --no-deps; jetpip's own consistency check still runs")
+    return ConflictError(conflicts, "ways out:\n" + "\n".join(f"- {w}" for w in dict.fromkeys(ways)))
+
+
+def _versions(cands: Sequence[Candidate]) -> str:
+    return ", ".join(dict.fromkeys(str(c.version) for c in cands)) or "none"
+
+
+def _no_candidate(
+    provider: _Provider, found: FindResult, reqs: Sequence[Req], target: Target
+) -> NoCandidateError:
+    spec = str(reduce(operator.and_, (r.specifier for r in reqs), SpecifierSet()))
+    rejects = list(found.rejects)
+    for c in found.candidates:
+        rejects.append(Reject(c.link.filename, c.source.name, f"version {c.version} does not match '{spec}'"))
+    tags = [str(t) for t in target.tags()[:6]]
+    who = sorted({r.origin for r in reqs if r.parent is not None})
+    args = (found.name, spec, tags, target.interpreter.version, found.sources_searched, rejects)
+    if found.guarded:
+        return GuardedWheelMissingError(
+            *args,
+            hint=(f"{found.name} is a guarded CUDA package: it only comes from the route's sources, never "
+                  f"from the base index; `jetpip hint {found.name}` prints the source-build recipe"),
+            required_by=who,
+        )
+    return NoCandidateError(*args, required_by=who)
+
+
+__all__ = [
+    "Conflict", "Edge", "Pin", "Req", "RequirementLine", "Resolution", "is_vendor_prerelease",
+    "marker_environment", "read_requirements", "resolve", "specifier_accepts",
+]
