@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class JetpipError(Exception):
@@ -91,3 +92,89 @@ def format_list(items: Sequence[str], limit: int = 12) -> str:
     if len(items) > limit:
         shown.append(f"  ... and {len(items) - limit} more")
     return "\n".join(shown)
+
+
+class WheelNameError(JetpipError):
+    """A wheel filename cannot be parsed, even leniently; pages keep such files as rejects."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        super().__init__(
+            f"cannot read the wheel filename '{filename}': {reason}",
+            "a wheel is named name-version(-build)-python-abi-platform.whl; rename the file or "
+            "ask its publisher to",
+        )
+
+
+class MetadataError(IndexFetchError):
+    """A file's core metadata cannot be read (no METADATA, a broken zip, missing Name/Version)."""
+
+
+class UntrustedFileError(IndexFetchError):
+    """A file without a known hash comes from a source the configuration does not trust."""
+
+
+class NoCandidateError(ResolutionError):
+    """No file of a project fits the Target: what was looked for, where, and why each file was passed over.
+
+    ``searched`` holds the jetpip.knowledge.Source records asked, in order; ``found`` holds
+    jetpip.finder.Reject records (filename, source label, reason).
+    """
+
+    def __init__(
+        self,
+        package: str,
+        specifier: str,
+        tags: Sequence[str],
+        python: str,
+        searched: Sequence[Any],
+        found: Sequence[Any],
+        hint: str | None = None,
+        required_by: Sequence[str] = (),
+    ) -> None:
+        self.package = package
+        self.specifier = specifier
+        self.tags = tuple(tags)
+        self.python = python
+        self.searched = tuple(searched)
+        self.found = tuple(found)
+        self.required_by = tuple(required_by)
+        wanted = f"{package}{specifier}" if specifier else f"{package} (any version)"
+        shown_tags = ", ".join(self.tags[:3]) + (", ..." if len(self.tags) > 3 else "")
+        lines = [f"no wheel of {wanted} fits the Target (Python {python}; tags {shown_tags})"]
+        if self.required_by:
+            lines.append(f"required by: {', '.join(self.required_by)}")
+        lines.append("searched:")
+        lines.append(format_list([f"{s.name} ({s.url})" for s in self.searched]) or "  (no source)")
+        if self.found:
+            lines.append("found, and passed over:")
+            lines.append(format_list([f"{r.filename} ({r.source}): {r.reason}" for r in self.found], 20))
+        else:
+            lines.append("found: nothing")
+        super().__init__(
+            "\n".join(lines),
+            hint or "check the name and version; `jetpip detect` shows the Target the tags come from",
+        )
+
+
+class GuardedWheelMissingError(NoCandidateError):
+    """A guarded (CUDA) name has no wheel for the Target on any of the route's sources.
+
+    It carries what jetpip.hints needs for the source-build recipe: ``package``, ``searched``
+    (the route's Sources) and ``found`` (the files seen, each with its reason).
+    """
+
+
+class ConflictError(ResolutionError):
+    """Requirements that cannot hold together, each with the package that asked and the pin it hits.
+
+    ``conflicts`` holds jetpip.resolver.Conflict records.
+    """
+
+    def __init__(self, conflicts: Sequence[Any], hint: str | None = None) -> None:
+        self.conflicts = tuple(conflicts)
+        lines = ["the requirements conflict:"]
+        for c in self.conflicts:
+            lines.append(f"  {c.describe()}")
+        super().__init__("\n".join(lines), hint)

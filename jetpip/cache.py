@@ -1,0 +1,211 @@
+"""The on-disk cache: index pages with validators, metadata and wheels by hash; atomic, self-checking."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Bump when the layout changes; old trees are ignored (and removed by `jetpip cache clean`).
+CACHE_FORMAT = 1
+_CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """The platformdirs user cache directory of jetpip (JETPIP_CACHE_DIR wins)."""
+    override = os.environ.get("JETPIP_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jetpip", appauthor=False))
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """A page as last seen: the body and what is needed to revalidate it."""
+
+    url: str  # redacted
+    status: int  # 200, or 404 for "no such project here"
+    content_type: str
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float = 0.0
+    max_age: int | None = None
+
+    def is_fresh(self, now: float | None = None) -> bool:
+        """True while Cache-Control max-age says the page needs no revalidation."""
+        if self.max_age is None:
+            return False
+        return ((now if now is not None else time.time()) - self.fetched_at) < self.max_age
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_hash(path: Path, algo: str) -> str:
+    """Hex digest of a file, read in chunks."""
+    h = hashlib.new(algo)
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Cache:
+    """A format-versioned cache tree; every read is checked, a corrupt entry reads as missing."""
+
+    def __init__(self, root: Path) -> None:
+        self.base = root
+        self.root = root / f"v{CACHE_FORMAT}"
+
+    # -- generic records (header + checked body) --------------------------------
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _write_record(self, path: Path, header: dict[str, object], body: bytes) -> None:
+        header = dict(header, body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body))
+        self._write(path, json.dumps(header).encode() + b"\n" + body)
+
+    def _read_record(self, path: Path) -> tuple[dict[str, object], bytes] | None:
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        head, sep, body = raw.partition(b"\n")
+        try:
+            header = json.loads(head) if sep else None
+        except ValueError:
+            header = None
+        if (
+            not isinstance(header, dict)
+            or header.get("body_size") != len(body)
+            or header.get("body_sha256") != hashlib.sha256(body).hexdigest()
+        ):
+            path.unlink(missing_ok=True)  # corrupt: forget it so the caller fetches again
+            return None
+        return header, body
+
+    # -- pages -------------------------------------------------------------------
+    def _page_path(self, url: str, form: str) -> Path:
+        k = _key(f"{form}\n{url}")
+        return self.root / "pages" / k[:2] / k
+
+    def page(self, url: str, form: str) -> CachedPage | None:
+        """The cached page of ``url`` fetched as ``form`` ('simple' or 'flat'), if intact."""
+        rec = self._read_record(self._page_path(url, form))
+        if rec is None:
+            return None
+        header, body = rec
+        try:
+            return CachedPage(
+                url=str(header["url"]), status=int(header["status"]),  # type: ignore[call-overload]
+                content_type=str(header["content_type"]), body=body,
+                etag=header.get("etag"),  # type: ignore[arg-type]
+                last_modified=header.get("last_modified"),  # type: ignore[arg-type]
+                fetched_at=float(header["fetched_at"]),  # type: ignore[arg-type]
+                max_age=header.get("max_age"),  # type: ignore[arg-type]
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def store_page(self, url: str, form: str, page: CachedPage) -> None:
+        """Keep ``page`` for ``url``."""
+        header = asdict(page)
+        del header["body"]
+        self._write_record(self._page_path(url, form), header, page.body)
+
+    # -- metadata ----------------------------------------------------------------
+    def _meta_path(self, key: str) -> Path:
+        k = _key(key)
+        return self.root / "metadata" / k[:2] / k
+
+    def metadata(self, keys: list[str]) -> bytes | None:
+        """Cached metadata under the first of ``keys`` present (keys name hashes or URLs)."""
+        for key in keys:
+            rec = self._read_record(self._meta_path(key))
+            if rec is not None:
+                return rec[1]
+        return None
+
+    def store_metadata(self, keys: list[str], data: bytes) -> None:
+        """Keep metadata under each key."""
+        for key in keys:
+            self._write_record(self._meta_path(key), {"key": key.split("\n")[0]}, data)
+
+    # -- wheels ------------------------------------------------------------------
+    def _wheel_path(self, algo: str, digest: str) -> Path:
+        return self.root / "wheels" / algo / digest[:2] / digest
+
+    def wheel(self, algo: str, digest: str) -> Path | None:
+        """The cached file with this hash, re-hashed on read; a corrupt one is dropped."""
+        path = self._wheel_path(algo, digest)
+        if not path.is_file():
+            return None
+        if file_hash(path, algo) != digest:
+            path.unlink(missing_ok=True)
+            return None
+        return path
+
+    def store_wheel(self, algo: str, digest: str, src: Path) -> Path:
+        """Move ``src`` (already verified) into the cache; return its cached path."""
+        path = self._wheel_path(algo, digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, path)
+        return path
+
+    def temp_file(self) -> tuple[int, Path]:
+        """An open temporary file on the cache's filesystem, for a download in progress."""
+        d = self.root / "tmp"
+        d.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=d, prefix="dl-")
+        return fd, Path(name)
+
+    def url_hash(self, url: str) -> str | None:
+        """The sha256 a hashless file at ``url`` had when last downloaded."""
+        rec = self._read_record(self.root / "urls" / _key(url))
+        return rec[1].decode() if rec else None
+
+    def store_url_hash(self, url: str, sha256: str) -> None:
+        """Remember the sha256 of a hashless file."""
+        self._write_record(self.root / "urls" / _key(url), {}, sha256.encode())
+
+    # -- maintenance ---------------------------------------------------------------
+    def _files(self) -> Iterator[Path]:
+        if self.base.is_dir():
+            yield from (p for p in self.base.rglob("*") if p.is_file())
+
+    def info(self) -> dict[str, tuple[int, int]]:
+        """(entries, bytes) per kind: pages, metadata, wheels, other."""
+        out: dict[str, tuple[int, int]] = {}
+        for p in self._files():
+            rel = p.relative_to(self.base).parts
+            kind = rel[1] if len(rel) > 2 and rel[0] == self.root.name else "other"
+            if kind not in ("pages", "metadata", "wheels"):
+                kind = "other"
+            n, size = out.get(kind, (0, 0))
+            out[kind] = (n + 1, size + p.stat().st_size)
+        return out
+
+    def clean(self) -> int:
+        """Remove everything; return the bytes freed."""
+        freed = sum(p.stat().st_size for p in self._files())
+        if self.base.is_dir():
+            shutil.rmtree(self.base)
+        return freed

@@ -1,0 +1,433 @@
+"""The index client: project pages and metadata from every index form, concurrent, cached and verified."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from jetpip.cache import Cache, CachedPage, default_cache_dir
+from jetpip.config import IndexConfig
+from jetpip.errors import (
+    HashMismatchError,
+    MetadataError,
+    OfflineMissError,
+    UntrustedFileError,
+    WheelNameError,
+)
+from jetpip.http import FILE_CHUNK, Http, parse_max_age
+from jetpip.knowledge import Source
+from jetpip.links import (
+    HASH_NAMES,
+    FileLink,
+    ProjectPage,
+    WheelName,
+    links_from_filenames,
+    parse_flat_page,
+    parse_simple_html,
+    parse_simple_json,
+    parse_wheel_name,
+    redact_url,
+)
+from jetpip.report import NullReporter, Reporter
+from jetpip.wheelmeta import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
+
+__all__ = [
+    "DistMetadata",
+    "FileLink",
+    "IndexClient",
+    "ProjectPage",
+    "WheelName",
+    "parse_flat_page",
+    "parse_simple_html",
+    "parse_simple_json",
+    "parse_wheel_name",
+]
+
+T = TypeVar("T")
+
+SIMPLE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.1"
+)
+_DIR_LISTING = "x-jetpip/directory"
+_REUPLOAD_NOTE = (
+    " This is a Jetson index, which is known to re-upload files under the same name:"
+    " the file probably changed after its hash was recorded."
+)
+
+
+class IndexClient:
+    """Reads project pages and metadata from configured sources; one fetch per thing per run."""
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        *,
+        cache_dir: Path | None = None,
+        reporter: Reporter | None = None,
+        offline: bool = False,
+        refresh: bool = False,
+        max_workers: int = 16,
+    ) -> None:
+        self.config = config
+        self.cache = Cache(cache_dir if cache_dir is not None else default_cache_dir())
+        self.reporter: Reporter = reporter or NullReporter()
+        self.offline = offline
+        self.refresh = refresh
+        self.http = Http(config, max_workers=max_workers)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="jetpip-index")
+        self._lock = threading.Lock()
+        self._memo: dict[tuple[str, object], Future[object]] = {}
+
+    # -- lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop prefetches and close connections."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+
+    # -- memoisation: one fetch per key per run, shared between threads ----------
+    def _claim(self, kind: str, key: object) -> tuple[Future[object], bool]:
+        with self._lock:
+            fut = self._memo.get((kind, key))
+            if fut is not None:
+                return fut, False
+            fut = Future()
+            self._memo[(kind, key)] = fut
+            return fut, True
+
+    @staticmethod
+    def _fill(fut: Future[object], fn: Callable[[], object]) -> None:
+        try:
+            fut.set_result(fn())
+        except BaseException as err:
+            fut.set_exception(err)
+
+    def _once(self, kind: str, key: object, fn: Callable[[], T]) -> T:
+        fut, mine = self._claim(kind, key)
+        if mine:
+            self._fill(fut, fn)
+        return fut.result()  # type: ignore[return-value]
+
+    def _prefetch(self, kind: str, key: object, fn: Callable[[], object]) -> None:
+        fut, mine = self._claim(kind, key)
+        if mine:
+            self._pool.submit(self._fill, fut, fn)
+
+    # -- project pages -----------------------------------------------------------
+    def project_page(self, source: Source, name: str) -> ProjectPage:
+        """The files ``source`` offers for ``name`` (found=False when it has none)."""
+        key = (source, canonicalize_name(name))
+        return self._once("page", key, lambda: self._project_page(*key))
+
+    def prefetch_pages(self, pairs: Iterable[tuple[Source, str]]) -> None:
+        """Start fetching these pages in the background; returns at once."""
+        for source, name in pairs:
+            key = (source, canonicalize_name(name))
+            self._prefetch("page", key, lambda key=key: self._project_page(*key))  # type: ignore[misc]
+
+    def _project_page(self, source: Source, name: str) -> ProjectPage:
+        if source.kind == "flat":
+            raw = self._once("flat", source.url, lambda: self._fetch_page(source.url, "flat"))
+            if raw.status == 404:
+                return ProjectPage(name, source, found=False, url=redact_url(raw.url))
+            if raw.content_type == _DIR_LISTING:
+                page = links_from_filenames(raw.body.decode().splitlines(), raw.url, source, name)
+            else:
+                page = parse_flat_page(raw.body, raw.url, source, name)
+            return replace(page, found=bool(page.files or page.rejects))
+        raw = self._fetch_page(source.project_url(name), "simple")
+        if raw.status == 404:
+            return ProjectPage(name, source, found=False, url=redact_url(raw.url))
+        if "json" in raw.content_type:
+            return parse_simple_json(raw.body, raw.url, source, name)
+        return parse_simple_html(raw.body, raw.url, source, name)
+
+    def _fetch_page(self, url: str, form: str) -> CachedPage:
+        shown = redact_url(url)
+        cached = self.cache.page(url, form)
+        if self.offline:
+            if cached is None:
+                raise OfflineMissError(
+                    f"offline, and the cache has no copy of {shown}",
+                    "run once without --offline to fill the cache, or drop --offline",
+                )
+            self.reporter.page_fetched(shown, from_cache=True)
+            return cached
+        if urlsplit(url).scheme == "file":
+            page = self._local_page(url)
+            self.reporter.page_fetched(shown, from_cache=False)
+            return page
+        if cached is not None and not self.refresh and cached.is_fresh():
+            self.reporter.page_fetched(shown, from_cache=True)
+            return cached
+        headers = {"Accept": SIMPLE_ACCEPT if form == "simple" else "text/html, */*;q=0.1"}
+        if cached is not None and cached.status == 200:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        resp = self.http.get(url, headers, ok=(200, 304, 404, 410), what="index page")
+        now = time.time()
+        max_age = parse_max_age(resp.headers.get("cache-control"))
+        if resp.status == 304 and cached is not None:
+            page = replace(cached, fetched_at=now, max_age=max_age)
+            self.cache.store_page(url, form, page)
+            self.reporter.page_fetched(shown, from_cache=True)
+            return page
+        page = CachedPage(
+            url=resp.url, status=404 if resp.status in (404, 410) else 200,
+            content_type=resp.headers.get("content-type", "text/html").lower(),
+            body=resp.body if resp.status == 200 else b"",
+            etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
+            fetched_at=now, max_age=max_age,
+        )
+        self.cache.store_page(url, form, page)
+        self.reporter.page_fetched(shown, from_cache=False)
+        return page
+
+    def _local_page(self, url: str) -> CachedPage:
+        path = Path(url2pathname(unquote(urlsplit(url).path)))
+        if path.is_dir():
+            index = path / "index.html"
+            if index.is_file():
+                return CachedPage(url, 200, "text/html", index.read_bytes())
+            names = sorted(p.name for p in path.iterdir() if p.is_file())
+            base = url if url.endswith("/") else url + "/"
+            return CachedPage(base, 200, _DIR_LISTING, "\n".join(names).encode())
+        if path.is_file():
+            if path.suffix in (".whl", ".zip") or path.name.endswith(".tar.gz"):
+                return CachedPage(url.rsplit("/", 1)[0] + "/", 200, _DIR_LISTING, path.name.encode())
+            return CachedPage(url, 200, "text/html", path.read_bytes())
+        return CachedPage(url, 404, "text/plain", b"")
+
+    # -- metadata ----------------------------------------------------------------
+    def metadata(self, link: FileLink) -> DistMetadata:
+        """Core metadata of ``link``: PEP 658 file, else range requests, else the whole file."""
+        return self._once("metadata", link.url, lambda: self._metadata(link))
+
+    def prefetch_metadata(self, links: Iterable[FileLink]) -> None:
+        """Start fetching metadata of these files in the background; returns at once."""
+        for link in links:
+            self._prefetch("metadata", link.url, lambda link=link: self._metadata(link))  # type: ignore[misc]
+
+    def _metadata_keys(self, link: FileLink) -> list[str]:
+        keys = [f"metadata\n{a}:{d}" for a, d in sorted((link.metadata_hashes or {}).items())]
+        keys += [f"file\n{a}:{d}" for a, d in sorted(link.hashes.items())]
+        return keys or [f"url\n{link.url}\n{link.size}"]
+
+    def _metadata(self, link: FileLink) -> DistMetadata:
+        keys = self._metadata_keys(link)
+        data = self.cache.metadata(keys)
+        how = "cache"
+        if data is None:
+            if self.offline:
+                raise OfflineMissError(
+                    f"offline, and the cache has no metadata of {link.filename} ({link.redacted_url})",
+                    "run once without --offline to fill the cache, or drop --offline",
+                )
+            data, how = self._fetch_metadata(link)
+            self.cache.store_metadata(keys, data)
+        try:
+            meta = DistMetadata.parse(data)
+        except MetadataError as err:
+            raise MetadataError(f"{link.filename} ({link.redacted_url}): {err.message}", err.hint) from err
+        self._check_names(link, meta)
+        self.reporter.metadata_fetched(link.filename, how=how)
+        return meta
+
+    def _check_names(self, link: FileLink, meta: DistMetadata) -> None:
+        try:
+            wheel = parse_wheel_name(link.filename)
+        except WheelNameError:
+            return
+        if canonicalize_name(meta.name) != wheel.name:
+            self.reporter.warning(
+                f"{link.filename} from {link.source.name}: its metadata names the project "
+                f"'{meta.name}', its filename '{wheel.name}'"
+            )
+        try:
+            same = Version(meta.version) == wheel.version
+        except InvalidVersion:
+            same = False
+        if not same:
+            self.reporter.warning(
+                f"{link.filename} from {link.source.name}: the filename says version {wheel.version}, "
+                f"its metadata says {meta.version} (NVIDIA builds do this; accepted)"
+            )
+
+    def _fetch_metadata(self, link: FileLink) -> tuple[bytes, str]:
+        scheme = urlsplit(link.url).scheme
+        if link.metadata_hashes is not None and scheme != "file":
+            resp = self.http.get(link.metadata_url, {}, ok=(200, 404), what="metadata file")
+            if resp.status == 200:
+                self._verify_bytes(link, resp.body, link.metadata_hashes, what="metadata file",
+                                   url=link.metadata_url)
+                return resp.body, "pep658"
+        if link.is_wheel and scheme != "file":
+            try:
+                data = self._range_metadata(link)
+            except MetadataError:
+                data = None  # an unusual zip layout: the whole file will do
+            if data is not None:
+                return data, "range"
+        path = self._cached_file(link)
+        try:
+            return metadata_from_wheel_bytes(path.read_bytes()), "download"
+        except MetadataError as err:
+            raise MetadataError(f"{link.filename} ({link.redacted_url}): {err.message}", err.hint) from err
+
+    def _range_metadata(self, link: FileLink) -> bytes | None:
+        resp = self.http.get(link.url, {"Range": f"bytes=-{TAIL_BYTES}"}, ok=(200, 206, 416),
+                             what="file")
+        if resp.status == 200:
+            # The server ignored Range and sent the whole file: keep it, it is the download.
+            self._store_body(link, resp.body)
+            return None
+        total = _content_range_total(resp.headers.get("content-range"))
+        if resp.status != 206 or total is None:
+            return None
+
+        def read(start: int, end: int) -> bytes:
+            part = self.http.get(link.url, {"Range": f"bytes={start}-{end}"}, ok=(206,), what="file")
+            if len(part.body) != end - start + 1:
+                raise MetadataError("a range request returned the wrong number of bytes")
+            return part.body
+
+        return metadata_from_ranges(total, resp.body, read)
+
+    # -- files -------------------------------------------------------------------
+    def download(self, link: FileLink, dest_dir: Path) -> Path:
+        """Put the hash-checked file into ``dest_dir`` (from the cache when it has it)."""
+        cached = self._cached_file(link)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / link.filename
+        if dest.exists() and os.path.samefile(dest, cached):
+            return dest
+        tmp = dest.with_name(f".{dest.name}.part")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(cached, tmp)
+        except OSError:
+            shutil.copyfile(cached, tmp)
+        os.replace(tmp, dest)
+        return dest
+
+    def _cached_file(self, link: FileLink) -> Path:
+        return self._once("file", link.url, lambda: self._fetch_file(link))
+
+    def _fetch_file(self, link: FileLink) -> Path:
+        best = link.best_hash
+        if best is not None:
+            hit = self.cache.wheel(*best)
+            if hit is not None:
+                return hit
+        else:
+            if not (link.source.trusted or self.config.is_trusted(link.url)):
+                host = urlsplit(link.url).hostname or link.url
+                raise UntrustedFileError(
+                    f"{link.filename} from {link.source.name} ({link.redacted_url}) has no hash "
+                    "to check it against, and its source is not trusted",
+                    f"if you trust {host}, pass --trusted-host {host} (or set trusted-host in pip.conf)",
+                )
+            self.reporter.warning(
+                f"{link.filename} ({link.redacted_url}) has no published hash; accepted unchecked "
+                f"because {link.source.name} is trusted"
+            )
+            known = self.cache.url_hash(link.url)
+            hit = self.cache.wheel("sha256", known) if known else None
+            if hit is not None:
+                return hit
+        if self.offline:
+            raise OfflineMissError(
+                f"offline, and the cache has no copy of {link.filename} ({link.redacted_url})",
+                "run once without --offline to fill the cache, or drop --offline",
+            )
+        if urlsplit(link.url).scheme == "file":
+            src = Path(url2pathname(unquote(urlsplit(link.url).path)))
+            fd, tmp = self.cache.temp_file()
+            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
+                shutil.copyfileobj(f, out, FILE_CHUNK)
+            return self._accept(link, tmp, None)
+        fd, tmp = self.cache.temp_file()
+        os.close(fd)
+        try:
+            short = self.http.download(link.url, tmp, what="file")
+            return self._accept(link, tmp, short)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _store_body(self, link: FileLink, body: bytes) -> None:
+        fd, tmp = self.cache.temp_file()
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+        try:
+            path = self._accept(link, tmp, None)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fut, mine = self._claim("file", link.url)
+        if mine:
+            fut.set_result(path)
+
+    def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None) -> Path:
+        best = link.best_hash
+        algo, expected = best if best is not None else ("sha256", None)
+        actual = _file_digest(tmp, algo)
+        if short is not None or (expected is not None and actual != expected):
+            self._mismatch(link, link.url, algo, expected, actual, short, what="file")
+        if expected is None:
+            self.cache.store_url_hash(link.url, actual)
+        return self.cache.store_wheel(algo, actual, tmp)
+
+    def _verify_bytes(self, link: FileLink, data: bytes, hashes: Mapping[str, str], *, what: str,
+                      url: str) -> None:
+        for algo in HASH_NAMES:  # the strongest advertised hash decides
+            if algo in hashes:
+                actual = hashlib.new(algo, data).hexdigest()
+                if actual != hashes[algo]:
+                    self._mismatch(link, url, algo, hashes[algo], actual, None, what=what)
+                return
+
+    def _mismatch(self, link: FileLink, url: str, algo: str, expected: str | None, actual: str,
+                  short: tuple[int, int] | None, *, what: str) -> None:
+        cut = f" The download was cut short: {short[0]} of {short[1]} bytes arrived." if short else ""
+        note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
+        raise HashMismatchError(
+            f"the {what} {redact_url(url)} does not match its hash.{cut}\n"
+            f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
+            "run again to retry the download; if it keeps failing, refresh the index page with "
+            "--refresh (and re-lock if a lock recorded the old hash)",
+        )
+
+
+def _content_range_total(value: str | None) -> int | None:
+    if not value or "/" not in value:
+        return None
+    total = value.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
+
+
+def _file_digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with path.open("rb") as f:
+        while chunk := f.read(FILE_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
