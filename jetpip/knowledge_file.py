@@ -232,7 +232,7 @@ class _Reader:
         if not isinstance(value, str) or not value:
             raise self.fail(f"{key}.{name}", f"must be a non-empty string, got {value!r}")
         if pattern is not None and not pattern.match(value):
-            raise self.fail(f"{key}.{name}", f"bad {what or 'value'} {value!r}")
+            raise self.fail(f"{key}.{name}", _bad(what, value))
         return value
 
     def opt_string(self, table: Mapping[str, Any], name: str, key: str,
@@ -255,7 +255,7 @@ class _Reader:
         if pattern is not None:
             for item in value:
                 if not pattern.match(item):
-                    raise self.fail(f"{key}.{name}", f"bad {what or 'value'} {item!r}")
+                    raise self.fail(f"{key}.{name}", _bad(what, item))
         return tuple(value)
 
     def str_map(self, value: object, key: str, key_pattern: re.Pattern[str] | None = None,
@@ -267,8 +267,14 @@ class _Reader:
             if key_pattern is not None and not key_pattern.match(k):
                 raise self.fail(f"{key}.{k}", f"bad key {k!r}")
             if value_pattern is not None and not value_pattern.match(v):
-                raise self.fail(f"{key}.{k}", f"bad {what} {v!r}")
+                raise self.fail(f"{key}.{k}", _bad(what, v))
         return dict(table)
+
+
+def _bad(what: str, value: str) -> str:
+    """``("CUDA version (want major.minor)", "12")`` -> ``"bad CUDA version '12' (want major.minor)"``."""
+    label, _, want = (what or "value").partition(" (")
+    return f"bad {label} {value!r}" + (f" ({want}" if want else "")
 
 
 def parse_toml(text: str, path: str) -> dict[str, Any]:
