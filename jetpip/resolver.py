@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -190,6 +191,16 @@ class Resolution:
             "notes": list(self.notes),
             "warnings": list(self.warnings),
         }
+
+
+def _shown_version(cand: Candidate) -> str:
+    """The version as its filename spells it (``nv23.06``, not ``nv23.6``) when that is valid PEP 440."""
+    parts = cand.link.filename.split("-")
+    text = unquote(parts[1]) if len(parts) >= 5 else ""
+    try:
+        return text if Version(text) == cand.version else str(cand.version)
+    except ValueError:
+        return str(cand.version)
 
 
 def _edge_key(edge: Edge) -> tuple[str, str]:
@@ -649,7 +660,7 @@ def _build(
         reporter.warning(w)
     pins = tuple(
         Pin(
-            name=c.name, version=str(c.version), link=c.base.link, source=c.base.source,
+            name=c.name, version=_shown_version(c.base), link=c.base.link, source=c.base.source,
             guarded=c.base.guarded, requires=provider.requires.get(c.base.link.url, ()),
             required_by=tuple(sorted(required_by.get(c.name, ()))), requested=c.name in requested,
             extras=tuple(sorted(extras.get(c.name, ()))),

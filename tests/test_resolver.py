@@ -1,0 +1,130 @@
+"""The guarded resolver against a real loopback index: data-driven cases plus the policies one by one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from jetpip.config import IndexConfig
+from jetpip.errors import ConflictError, GuardedWheelMissingError, NoCandidateError, UsageError
+from jetpip.finder import Candidate
+from jetpip.index import IndexClient
+from jetpip.interpreter import synthesize_interpreter
+from jetpip.knowledge import Route, Source
+from jetpip.links import FileLink
+from jetpip.report import RecordingReporter
+from jetpip.resolver import (
+    Resolution,
+    marker_environment,
+    read_requirements,
+    resolve,
+    specifier_accepts,
+)
+from jetpip.target import Device, Fact, Target
+from tests.support.server import IndexServer, ServedFile
+from tests.support.wheels import WheelSpec, build_wheel
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CASES = Path(__file__).parent / "resolver_cases"
+ERRORS = {"ConflictError": ConflictError, "NoCandidateError": NoCandidateError,
+          "GuardedWheelMissingError": GuardedWheelMissingError}
+
+
+def make_target(python: str = "3.10", platform: str = "linux_aarch64", jetpack: str | None = "6.2",
+                glibc: str | None = "2.35") -> Target:
+    interp = synthesize_interpreter(python, platform, glibc)
+    machine = platform.rsplit("_", 1)[-1] if "aarch64" not in platform else "aarch64"
+    return Target(
+        device=Device(root="/nonexistent", is_jetson=jetpack is not None),
+        interpreter=interp,
+        jetpack=Fact(jetpack, "--jetpack") if jetpack else None,
+        cuda=Fact("12.6", "table") if jetpack else None,
+        machine="x86_64" if "x86_64" in platform else machine,
+    )
+
+
+class Case:
+    """One tests/resolver_cases/*.toml file served by a loopback index and resolved."""
+
+    def __init__(self, path: Path, server: IndexServer, tmp: Path) -> None:
+        self.data: dict[str, Any] = tomllib.loads(path.read_text())
+        self.server = server
+        self.tmp = tmp
+        mounts: dict[str, list[ServedFile]] = {m: [] for m in self.data["mounts"]}
+        for w in self.data.get("wheels", []):
+            for mount in ([w["mount"]] if isinstance(w["mount"], str) else w["mount"]):
+                spec = WheelSpec(
+                    name=w["name"], version=w["version"], tag=w.get("tag", "py3-none-any"),
+                    requires=w.get("requires", ()), extras=w.get("extras", {}),
+                    requires_python=w.get("metadata_requires_python"),
+                    build=w.get("build", "jetson" if mount in self.data["route"].get("sources", []) else "pypi"),
+                    filename_version=w.get("filename_version"),
+                )
+                built = build_wheel(tmp / "wheels" / mount, spec)
+                mounts[mount].append(ServedFile.from_path(
+                    built.path, yanked=w.get("yanked"), requires_python=w.get("requires_python"),
+                ))
+        self.sources: dict[str, Source] = {}
+        for name, m in self.data["mounts"].items():
+            url = server.add(m["kind"], m["prefix"], mounts[name])
+            self.sources[name] = Source(
+                name=name, kind=m["kind"], url=url, platforms=tuple(m.get("platforms", ())),
+                trusted=m.get("trusted", False),
+            )
+        r = self.data["route"]
+        self.route = Route(
+            key=r.get("key", "test-route"), summary="test route",
+            sources=tuple(self.sources[s] for s in r.get("sources", [])),
+            guarded=frozenset(r.get("guarded", [])), substitutions=r.get("substitutions", {}),
+            constraints=tuple(r.get("constraints", [])), companions=r.get("companions", {}),
+        )
+        t = self.data.get("target", {})
+        self.target = make_target(t.get("python", "3.10"), t.get("platform", "linux_aarch64"),
+                                  t.get("jetpack", "6.2"))
+        self.base = [self.sources[s] for s in self.data.get("base_sources", ["base"])]
+        self.reporter = RecordingReporter()
+
+    def resolve(self) -> Resolution:
+        with IndexClient(IndexConfig(index_url=None), cache_dir=self.tmp / "cache") as client:
+            return resolve(
+                self.data["requirements"], target=self.target, route=self.route, client=client,
+                base_sources=self.base, constraints=self.data.get("constraints", []),
+                reporter=self.reporter,
+            )
+
+
+@pytest.mark.parametrize("path", sorted(CASES.glob("*.toml")), ids=lambda p: p.stem)
+def test_case(path: Path, index_server: IndexServer, tmp_path: Path) -> None:
+    case = Case(path, index_server, tmp_path)
+    expect = case.data["expect"]
+    if "error" in expect:
+        with pytest.raises(ERRORS[expect["error"]]) as info:
+            case.resolve()
+        text = str(info.value) + "\nhint: " + (info.value.hint or "")
+        for fragment in expect.get("message", []):
+            assert fragment in text, text
+        return
+    res = case.resolve()
+    pins = {p.name: p for p in res.pins}
+    assert {n: p.version for n, p in pins.items()} == expect["pins"]
+    for name, source in expect.get("sources", {}).items():
+        assert pins[name].source.name == source
+    for name, filename in expect.get("files", {}).items():
+        assert pins[name].link.filename == filename
+    for name in expect.get("guarded", []):
+        assert pins[name].guarded
+    for fragment in expect.get("notes", []):
+        assert any(fragment in n for n in res.notes), res.notes
+    if expect.get("no_notes"):
+        assert res.notes == ()
+    for fragment in expect.get("notes", []):
+        assert any(fragment in n for n in case.reporter.notes)
