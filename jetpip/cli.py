@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -145,6 +145,172 @@ def verbosity_options(func: F) -> F:
 
 
 # --- section: detect (owner: detect/interpreter) ---------------------------
+
+if TYPE_CHECKING:  # names for annotations only; the core loads lazily
+    from jetpip.knowledge import KnowledgeBase, Route
+    from jetpip.target import Fact, Target
+
+
+def _target_from_options(
+    root: str,
+    python: str | None,
+    jetpack: str | None,
+    l4t: str | None,
+    cuda: str | None,
+    soc: str | None,
+    compute_capability: str | None,
+    arch_kind: str | None,
+    python_version: str | None,
+    platform: str | None,
+    glibc: str | None,
+    indexes_file: str | None,
+) -> tuple[KnowledgeBase, Target, Route]:
+    """Build the knowledge base, the Target and its Route from the ``@target_options`` values."""
+    import os
+    from pathlib import Path
+
+    from jetpip.detect import detect_device
+    from jetpip.interpreter import find_target_python, probe_interpreter, synthesize_interpreter
+    from jetpip.knowledge import load_knowledge
+    from jetpip.target import TargetOverrides
+
+    kb = load_knowledge(indexes_file, os.environ)
+    device = detect_device(Path(root))
+    overrides = TargetOverrides(
+        jetpack=jetpack, l4t=l4t, cuda=cuda, soc=soc, compute_capability=compute_capability,
+        arch_kind=arch_kind, python_version=python_version, platform=platform, glibc=glibc,
+    )
+    if overrides.is_cross:
+        if python_version is None or glibc is None:
+            default_python, default_glibc = kb.cross_defaults(device, overrides)
+        interpreter = synthesize_interpreter(
+            python_version or default_python, platform or "linux_aarch64", glibc or default_glibc
+        )
+    else:
+        interpreter = probe_interpreter(find_target_python(python, os.environ))
+    target = kb.make_target(device, interpreter, overrides)
+    return kb, target, kb.route_for(target)
+
+
+def _detect_document(target: Target, route: Route) -> dict[str, Any]:
+    """The ``detect --json`` document (schema ``jetpip.detect/1``, docs/detect.md)."""
+    from jetpip.knowledge import route_to_json
+
+    target_json = target.to_json()
+    return {
+        "schema": "jetpip.detect/1",
+        "target": target_json,
+        "route": route_to_json(route),
+        "warnings": list(target_json["warnings"]) + list(route.warnings),
+    }
+
+
+def _fact_line(label: str, fact: Fact | None, suffix: str = "") -> str:
+    if fact is None:
+        return f"  {label:<18} unknown"
+    return f"  {label:<18} {fact.value}{suffix}  ({fact.source})"
+
+
+def _print_detect(target: Target, route: Route, verbosity: int) -> None:
+    device, interp = target.device, target.interpreter
+    if verbosity < 0:
+        jetpack = target.jetpack.value if target.jetpack else "?"
+        cuda = target.cuda.value if target.cuda else "?"
+        where = f"JetPack {jetpack}, CUDA {cuda}" if target.is_jetson else "not a Jetson"
+        click.echo(f"{where}; Python {interp.version}; route {route.key}")
+    else:
+        head = "Jetson" if target.is_jetson else (
+            "Not a Jetson (no L4T release, Tegra kernel or device tree found)")
+        click.echo(click.style(f"Device: {head}", bold=True) + f"  [root {device.root}]")
+        cuda_full = f" (toolkit {device.cuda.value})" if device.cuda and target.cuda and (
+            device.cuda.value != target.cuda.value) else ""
+        memory = target.device.memory_gib
+        for line in (
+            _fact_line("model", device.model),
+            _fact_line("SoC", target.soc),
+            _fact_line("compute capability", target.compute_capability),
+            _fact_line("L4T", target.l4t),
+            _fact_line("JetPack", target.jetpack),
+            _fact_line("CUDA", target.cuda, cuda_full),
+            _fact_line("cuDNN", target.cudnn),
+            _fact_line("TensorRT", target.tensorrt),
+            _fact_line("Tegra or SBSA", target.arch_kind),
+            _fact_line("kernel", device.kernel),
+            _fact_line("GPU (nvidia-smi)", device.gpu_name),
+            _fact_line("in a container", device.in_container),
+            _fact_line("memory", memory, " GiB"),
+        ):
+            click.echo(line)
+        click.echo(click.style("Interpreter:", bold=True) + (
+            f" {interp.executable}" if interp.executable else " synthesised from flags (cross target)"))
+        click.echo(f"  {'version':<18} {interp.version} ({interp.implementation}, ABI {interp.abi or '-'})")
+        tags = interp.platforms
+        shown = ", ".join(tags) if verbosity > 0 or len(tags) <= 3 else (
+            f"{tags[0]}, ... {tags[-1]} ({len(tags)} tags)")
+        click.echo(f"  {'platform tags':<18} {shown}")
+        click.echo(f"  {'glibc':<18} {interp.glibc or 'unknown'}")
+        if interp.executable:
+            venv = "no"
+            if interp.is_venv:
+                venv = "yes, " + ("with" if interp.system_site_packages else "without") + \
+                    " system site-packages"
+            click.echo(f"  {'venv':<18} {venv}")
+            managed = "yes (PEP 668)" if interp.externally_managed else "no"
+            click.echo(f"  {'externally managed':<18} {managed}")
+            pip = interp.pip_version or "not installed"
+            if interp.pip_default_index:
+                pip += f" (its default index: {interp.pip_default_index})"
+            click.echo(f"  {'pip':<18} {pip}")
+            click.echo(f"  {'installed':<18} {len(interp.installed)} distributions")
+            if verbosity > 0:
+                for dist in sorted(interp.installed, key=lambda d: d.name):
+                    system = " [system site-packages]" if dist.in_system_site else ""
+                    click.echo(f"    {dist.name}=={dist.version}{system}")
+        click.echo(click.style(f"Route: {route.key}", bold=True) + f"  {route.summary}")
+        if route.sources:
+            click.echo("  CUDA sources, in order:")
+            for i, source in enumerate(route.sources, 1):
+                click.echo(f"    {i}. {source.name} ({source.kind}) {source.url}")
+        for source in route.dropped:
+            click.echo(f"    left out: {source.name} (no kernels for this device)")
+        if route.no_source_reason:
+            click.echo(f"  {'no source':<18} {route.no_source_reason}" if target.is_jetson
+                       else f"  would use: {route.no_source_reason}")
+        if route.guarded:
+            click.echo(f"  {'guarded':<18} {', '.join(sorted(route.guarded))}")
+        for want, have in sorted(route.substitutions.items()):
+            click.echo(f"  {'substitution':<18} {want} -> {have}")
+        if route.constraints:
+            click.echo(f"  {'constraints':<18} {', '.join(route.constraints)}")
+        if route.note:
+            click.echo(f"  {'note':<18} {route.note}")
+    for message in list(target.warnings) + list(device.warnings) + list(route.warnings):
+        click.echo(click.style(f"warning: {message}", fg="yellow"), err=True)
+
+
+@cli.command()
+@target_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the Target and Route as JSON (schema jetpip.detect/1, see docs/detect.md).")
+@verbosity_options
+def detect(
+    root: str, python: str | None, jetpack: str | None, l4t: str | None, cuda: str | None,
+    soc: str | None, compute_capability: str | None, arch_kind: str | None,
+    python_version: str | None, platform: str | None, glibc: str | None,
+    indexes_file: str | None, as_json: bool, quiet: int, verbose: int,
+) -> None:
+    """Show the Target (device and interpreter facts, each with its source) and its Route."""
+    import json
+
+    _, target, route = _target_from_options(
+        root, python, jetpack, l4t, cuda, soc, compute_capability, arch_kind, python_version,
+        platform, glibc, indexes_file,
+    )
+    if as_json:
+        click.echo(json.dumps(_detect_document(target, route), indent=2))
+        return
+    _print_detect(target, route, verbose - quiet)
+
 
 # --- section: hint (owner: knowledge/hints) --------------------------------
 
