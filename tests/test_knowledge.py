@@ -79,7 +79,8 @@ def write(path: Path, text: str) -> Path:
 # -- the pinned tables ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("l4t", "jetpack", "cuda", "cudnn", "trt", "ubuntu", "python", "glibc"), VERSION_ROWS)
+@pytest.mark.parametrize(("l4t", "jetpack", "cuda", "cudnn", "trt", "ubuntu", "python", "glibc"),
+                         VERSION_ROWS)
 def test_versions_table_rows(kb: KnowledgeBase, l4t: str, jetpack: str, cuda: str, cudnn: str, trt: str,
                              ubuntu: str, python: str, glibc: str) -> None:
     target = kb.make_target(device(l4t=l4t), interp(), TargetOverrides())
@@ -186,7 +187,8 @@ def test_bad_override_is_a_usage_error(kb: KnowledgeBase, flag: str, value: str)
     ({"l4t": "39.0.0", "soc": "tegra264"}, "jp7-cu132", f"{JAL}/sbsa/cu130"),
     ({"l4t": "39.0.0", "soc": "tegra234"}, "jp7-cu132", "https://download.pytorch.org/whl/cu130"),
 ])
-def test_route_for_each_jetpack_line(kb: KnowledgeBase, facts: dict[str, str], key: str, first_url: str) -> None:
+def test_route_for_each_jetpack_line(kb: KnowledgeBase, facts: dict[str, str], key: str,
+                                     first_url: str) -> None:
     route = kb.route_for(kb.make_target(device(**facts), interp(), TargetOverrides()))
     assert route.key == key
     assert route.sources[0].url == first_url
@@ -419,9 +421,11 @@ sources = ["jal-jp6-cu126"]
     ('[sources.s]\nkind = "pypi"\nurl = "https://x.example/simple"\n', "sources.s.kind",
      "unknown source kind 'pypi'"),
     ('[sources.s]\nkind = "simple"\nurl = "not a url"\n', "sources.s.url", "bad URL"),
-    (GOOD_ROUTE.replace('"jal-jp6-cu126"', '"nowhere"'), "routes.x.sources", "names unknown source 'nowhere'"),
+    (GOOD_ROUTE.replace('"jal-jp6-cu126"', '"nowhere"'), "routes.x.sources",
+     "names unknown source 'nowhere'"),
     (GOOD_ROUTE + GOOD_ROUTE, "routes.x", "duplicate route key"),
-    (GOOD_ROUTE + GOOD_ROUTE.replace('key = "x"', 'key = "y"'), "routes.y", "serves the same Targets as route 'x'"),
+    (GOOD_ROUTE + GOOD_ROUTE.replace('key = "x"', 'key = "y"'), "routes.y",
+     "serves the same Targets as route 'x'"),
     (GOOD_ROUTE.replace('cuda = "12.6"', 'cuda = "12"'), "routes.x.cuda", "bad CUDA version '12'"),
     (GOOD_ROUTE.replace('line = "jp6"', 'line = "six"'), "routes.x.line", "bad JetPack line"),
     (GOOD_ROUTE.replace('arch_kind = "tegra"', 'arch_kind = "arm"'), "routes.x.arch_kind", "must be one of"),
@@ -436,9 +440,11 @@ sources = ["jal-jp6-cu126"]
     ('[[versions]]\nl4t = ["37.x"]\n', "versions[0]", "missing required key"),
     ('[[versions]]\nl4t = ["37.1"]\njetpack = "6.9"\ncuda = "12.6"\ncudnn = "9.3"\ntensorrt = "10.3"\n'
      'ubuntu = "23.10"\npython = "3.11"\narch_kind = "tegra"\n', "versions.37.1.ubuntu", "has no glibc"),
-    ('[[versions]]\nl4t = ["37.1", "37.1"]\njetpack = "6.9"\ncuda = "12.6"\ncudnn = "9.3"\ntensorrt = "10.3"\n'
-     'ubuntu = "22.04"\npython = "3.11"\narch_kind = "tegra"\n', "versions[0].l4t", "already in versions[0]"),
-    ('[soc.tegra999]\ncompute_capability = "8"\n', "soc.tegra999.compute_capability", "bad compute capability"),
+    ('[[versions]]\nl4t = ["37.1", "37.1"]\njetpack = "6.9"\ncuda = "12.6"\ncudnn = "9.3"\n'
+     'tensorrt = "10.3"\nubuntu = "22.04"\npython = "3.11"\narch_kind = "tegra"\n',
+     "versions[0].l4t", "already in versions[0]"),
+    ('[soc.tegra999]\ncompute_capability = "8"\n', "soc.tegra999.compute_capability",
+     "bad compute capability"),
     ('[mirrors]\n"https://pypi.jetson-ai-lab.io" = "ftp://mirror"\n', "mirrors.https://pypi.jetson-ai-lab.io",
      "bad URL"),
     ('[aliases]\n"https://a.example" = "https://pypi.jetson-ai-lab.dev"\n', "aliases.https://a.example",
