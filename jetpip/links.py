@@ -64,7 +64,7 @@ class WheelName:
 _NAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$")
 
 
-def _lenient_version(text: str) -> Version:
+def _lenient_version(text: str, filename: str) -> Version:
     try:
         return Version(text)
     except InvalidVersion:
@@ -83,7 +83,7 @@ def _lenient_version(text: str) -> Version:
             return Version(candidate)
         except InvalidVersion:
             continue
-    raise WheelNameError(text, f"version '{text}' is not a PEP 440 version")
+    raise WheelNameError(filename, f"version '{text}' is not a PEP 440 version")
 
 
 def parse_wheel_name(filename: str) -> WheelName:
@@ -96,7 +96,7 @@ def parse_wheel_name(filename: str) -> WheelName:
         raise WheelNameError(shown, f"a wheel name has 5 or 6 dash-separated parts, this has {len(parts)}")
     if not _NAME_OK.match(parts[0]):
         raise WheelNameError(shown, f"'{parts[0]}' is not a valid project name")
-    version = _lenient_version(parts[1])
+    version = _lenient_version(parts[1], shown)
     build: BuildTag = ()
     if len(parts) == 6:
         match = re.match(r"^(\d+)(.*)$", parts[2])
@@ -247,9 +247,13 @@ class _Collector:
                            redact_url(url))
 
 
-def _split_url(base_url: str, href: str) -> tuple[str, str]:
-    absolute, fragment = urldefrag(urljoin(base_url, href.strip()))
-    return absolute, fragment
+def _join(base_url: str, href: str) -> str | None:
+    try:
+        joined = urljoin(base_url, href.strip())
+        urlsplit(joined)  # a malformed netloc (a lone '[') raises here, not later
+    except ValueError:
+        return None
+    return joined
 
 
 def parse_simple_json(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
@@ -270,7 +274,11 @@ def parse_simple_json(data: bytes | str, page_url: str, source: Source, project:
         filename, href = entry.get("filename"), entry.get("url")
         if not isinstance(filename, str) or not isinstance(href, str):
             continue
-        url, fragment = _split_url(page_url, href)
+        joined = _join(page_url, href)
+        if joined is None:
+            out.rejects.append((filename, "malformed URL"))
+            continue
+        url, fragment = urldefrag(joined)
         hashes = _hashes_from_fragment(fragment) | _clean_hashes(entry.get("hashes"))
         yanked_raw = entry.get("yanked", False)
         yanked = (yanked_raw if isinstance(yanked_raw, str) else "") if yanked_raw else None
@@ -312,12 +320,13 @@ def iter_anchors(text: str, page_url: str) -> Iterator[tuple[str, dict[str, str]
     if base_tag:
         href = _attributes(base_tag.group(0)[5:-1]).get("href")
         if href:
-            base = urljoin(page_url, href)
+            base = _join(page_url, href) or page_url
     for m in _ANCHOR.finditer(text):
         attrs = _attributes(m[1] or "")
         href = attrs.get("href")
-        if href:
-            yield urljoin(base, href.strip()), attrs
+        joined = _join(base, href) if href else None
+        if joined:
+            yield joined, attrs
 
 
 def _decode(data: bytes | str) -> str:

@@ -110,6 +110,7 @@ class RequestRecord:
     accept: str
     range: str | None
     status: int
+    authorization: str | None = None
 
 
 @dataclass
@@ -211,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
                 RequestRecord(
                     self.command, path, self.headers.get("User-Agent", ""),
                     self.headers.get("Accept", ""), self.headers.get("Range"), status,
+                    self.headers.get("Authorization"),
                 )
             )
 

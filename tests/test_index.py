@@ -1,0 +1,372 @@
+"""The index client against the real loopback server: every form, metadata three ways, faults, cache."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jetpip.config import IndexConfig
+from jetpip.errors import (
+    HashMismatchError,
+    IndexFetchError,
+    OfflineMissError,
+    UntrustedFileError,
+)
+from jetpip.index import IndexClient
+from jetpip.knowledge import Source
+from jetpip.report import RecordingReporter
+from tests.support.server import IndexServer, ServedFile
+from tests.support.wheels import BuiltWheel
+
+MakeWheel = Callable[..., BuiltWheel]
+
+
+class EventReporter(RecordingReporter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: list[tuple[str, bool]] = []
+        self.metadata: list[tuple[str, str]] = []
+
+    def page_fetched(self, url: str, *, from_cache: bool) -> None:
+        self.pages.append((url, from_cache))
+
+    def metadata_fetched(self, filename: str, *, how: str) -> None:
+        self.metadata.append((filename, how))
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def client(config: IndexConfig | str, cache_dir: Path, **kw: object) -> IndexClient:
+    cfg = IndexConfig(index_url=config) if isinstance(config, str) else config
+    return IndexClient(cfg, cache_dir=cache_dir, **kw)  # type: ignore[arg-type]
+
+
+def test_pep691_json_page_and_pep658_metadata(index_server: IndexServer, make_wheel: MakeWheel,
+                                               cache_dir: Path) -> None:
+    w = make_wheel("demo-pkg", "1.0", requires=["numpy<2"], requires_python=">=3.8")
+    old = make_wheel("demo-pkg", "0.9")
+    url = index_server.add("simple", "/simple", [
+        ServedFile.from_path(w.path, requires_python=">=3.8"),
+        ServedFile.from_path(old.path, yanked="broken"),
+    ])
+    src = Source("base index", "simple", url)
+    rep = EventReporter()
+    with client(url, cache_dir, reporter=rep) as c:
+        page = c.project_page(src, "Demo_Pkg")
+        assert page.found and page.name == "demo-pkg"
+        new, yanked = page.files
+        assert new.filename == w.filename and new.hashes == {"sha256": w.sha256}
+        assert new.requires_python == ">=3.8" and new.size == w.path.stat().st_size
+        assert yanked.yanked == "broken"
+        meta = c.metadata(new)
+    assert (meta.name, meta.version, meta.requires_dist) == ("demo-pkg", "1.0", ("numpy<2",))
+    assert meta.requires_python == ">=3.8"
+    assert rep.metadata == [(w.filename, "pep658")]
+    (page_req,) = index_server.requests("/simple/")
+    assert "application/vnd.pypi.simple.v1+json" in page_req.accept
+    file_reqs = index_server.requests("/files/")
+    assert [r.path.endswith(".metadata") for r in file_reqs] == [True]
+
+
+def test_pep503_html_page(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path) -> None:
+    w = make_wheel("demo", "2.0")
+    url = index_server.add("simple", "/html/simple", [ServedFile.from_path(w.path, requires_python=">=3.9")],
+                           json=False)
+    with client(url, cache_dir) as c:
+        page = c.project_page(Source("html", "simple", url), "demo")
+        (link,) = page.files
+        assert link.requires_python == ">=3.9" and link.metadata_hashes
+        assert c.metadata(link).version == "2.0"
+    assert [r.status for r in index_server.requests("/html/simple/demo/")] == [200]
+
+
+def test_devpi_only_through_plus_simple(index_server: IndexServer, make_wheel: MakeWheel,
+                                        cache_dir: Path) -> None:
+    w = make_wheel("torch", "2.8.0", tag="cp310-cp310-linux_aarch64", build="jetson")
+    url = index_server.add("devpi", "/jp6/cu126", [w.path])
+    src = Source("jetson-ai-lab jp6/cu126", "devpi", url, jetson=True)
+    with client(url, cache_dir) as c:
+        (link,) = c.project_page(src, "torch").files
+        assert "/jp6/cu126/+f/" in link.url and link.hashes["sha256"] == w.sha256
+        assert c.metadata(link).version == "2.8.0"
+        c.download(link, cache_dir.parent / "dl")
+    paths = [r.path for r in index_server.requests()]
+    assert "/jp6/cu126/+simple/torch/" in paths
+    assert "/jp6/cu126/torch/" not in paths  # the bare path serves a web page to non-pip clients
+
+
+def test_flat_listing_with_plus_and_range_metadata(index_server: IndexServer, make_wheel: MakeWheel,
+                                                   cache_dir: Path) -> None:
+    torch = make_wheel("torch", "2.1.0", tag="cp38-cp38-linux_aarch64",
+                       filename_version="2.1.0a0+41361538.nv23.06", build="jetson",
+                       files={"torch/big.bin": "x" * 200_000})
+    other = make_wheel("numpy", "1.24.4")
+    url = index_server.add("flat", "/redist/jp/v512/pytorch", [torch.path, other.path])
+    src = Source("NVIDIA redist v512", "flat", url, jetson=True, trusted=True)
+    rep = EventReporter()
+    with client(url, cache_dir, reporter=rep) as c:
+        page = c.project_page(src, "torch")
+        (link,) = page.files
+        assert link.filename == "torch-2.1.0a0+41361538.nv23.06-cp38-cp38-linux_aarch64.whl"
+        assert "%2B" in link.url
+        assert [f.filename for f in c.project_page(src, "numpy").files] == [other.filename]
+        assert not c.project_page(src, "scipy").found
+        meta = c.metadata(link)
+    assert meta.version == "2.1.0"
+    assert rep.metadata == [(link.filename, "range")]
+    assert any("filename says version" in w and "metadata says 2.1.0" in w for w in rep.warnings)
+    file_reqs = index_server.requests(".whl")
+    assert file_reqs and all(r.range and r.status == 206 for r in file_reqs)
+    assert len(index_server.requests("/redist/jp/v512/pytorch/")) == 1 + len(file_reqs)  # one page fetch
+
+
+def test_metadata_by_full_download_when_range_unsupported(index_server: IndexServer,
+                                                          make_wheel: MakeWheel, cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [ServedFile.from_path(w.path, pep658=False)])
+    index_server.fault(w.filename, "no-range")
+    rep = EventReporter()
+    with client(url, cache_dir, reporter=rep) as c:
+        (link,) = c.project_page(Source("b", "simple", url), "demo").files
+        assert link.metadata_hashes is None
+        assert c.metadata(link).name == "demo"
+        c.download(link, cache_dir.parent / "dl")  # served from what the metadata read fetched
+    assert rep.metadata == [(w.filename, "download")]
+    file_reqs = index_server.requests(w.filename)
+    assert [r.status for r in file_reqs] == [200]
+    assert not index_server.requests(".metadata")
+
+
+def test_local_directory_and_file_url_find_links(make_wheel: MakeWheel, wheel_dir: Path,
+                                                 cache_dir: Path, tmp_path: Path) -> None:
+    w = make_wheel("demo", "1.0", tag="cp310-cp310-linux_aarch64")
+    make_wheel("other", "1.0")
+    for find_links in (str(wheel_dir), wheel_dir.as_uri(), str(w.path)):
+        config = IndexConfig(index_url=None, find_links=(find_links,))
+        (src,) = config.sources()
+        assert src.kind == "flat" and src.url.startswith("file://") and src.trusted
+        with client(config, cache_dir) as c:
+            (link,) = c.project_page(src, "demo").files
+            assert link.url.startswith("file://")
+            assert c.metadata(link).version == "1.0"
+            out = c.download(link, tmp_path / "dl")
+            assert out.read_bytes() == w.path.read_bytes()
+
+
+def test_500_then_200_is_retried(index_server: IndexServer, make_wheel: MakeWheel,
+                                 cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    index_server.fault("/simple/demo/", "500", count=2)
+    with client(url, cache_dir) as c:
+        assert c.project_page(Source("b", "simple", url), "demo").found
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [500, 500, 200]
+
+
+def test_500_forever_gives_up_with_a_message(index_server: IndexServer, cache_dir: Path) -> None:
+    url = index_server.add("simple", "/simple", [])
+    index_server.fault("/simple/demo/", "500")
+    with client(IndexConfig(index_url=url, retries=2), cache_dir) as c, \
+            pytest.raises(IndexFetchError) as err:
+        c.project_page(Source("b", "simple", url), "demo")
+    assert "answered HTTP 500 on all 3 tries" in str(err.value)
+    assert "/simple/demo/" in str(err.value) and "--offline" in (err.value.hint or "")
+
+
+def test_stall_times_out(index_server: IndexServer, cache_dir: Path) -> None:
+    url = index_server.add("simple", "/simple", [])
+    index_server.fault("/simple/demo/", "stall", seconds=3)
+    started = time.monotonic()
+    with client(IndexConfig(index_url=url, timeout=0.3, retries=1), cache_dir) as c, \
+            pytest.raises(IndexFetchError) as err:
+        c.project_page(Source("b", "simple", url), "demo")
+    assert time.monotonic() - started < 2.5
+    assert "no answer within 0.3 s (2 tries)" in str(err.value)
+    assert "--timeout" in (err.value.hint or "")
+
+
+def test_404_means_no_files_here(index_server: IndexServer, cache_dir: Path) -> None:
+    url = index_server.add("simple", "/simple", [])
+    with client(url, cache_dir) as c:
+        page = c.project_page(Source("b", "simple", url), "nothing")
+    assert not page.found and page.files == ()
+
+
+def test_dead_index(cache_dir: Path) -> None:
+    url = "http://127.0.0.1:9/simple"  # discard port: nothing listens
+    with client(IndexConfig(index_url=url, retries=1), cache_dir) as c, \
+            pytest.raises(IndexFetchError) as err:
+        c.project_page(Source("b", "simple", url), "demo")
+    assert "cannot reach 127.0.0.1" in str(err.value) and "(2 tries)" in str(err.value)
+    assert "proxy" in (err.value.hint or "")
+
+
+def test_truncated_download(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0", files={"demo/blob.txt": "y" * 50_000})
+    url = index_server.add("simple", "/simple", [w.path])
+    index_server.fault(w.filename, "truncate")
+    with client(IndexConfig(index_url=url, retries=1), cache_dir) as c:
+        (link,) = c.project_page(Source("b", "simple", url), "demo").files
+        with pytest.raises(HashMismatchError) as err:
+            c.download(link, cache_dir.parent / "dl")
+    text = str(err.value)
+    assert "cut short" in text and link.url in text and w.sha256 in text
+    assert not (cache_dir.parent / "dl" / w.filename).exists()
+
+
+def test_wrong_hash_on_a_jetson_source(index_server: IndexServer, make_wheel: MakeWheel,
+                                       cache_dir: Path) -> None:
+    w = make_wheel("torch", "2.8.0", tag="cp310-cp310-linux_aarch64")
+    lie = "0" * 64
+    url = index_server.add("devpi", "/jp6/cu126", [ServedFile.from_path(w.path, advertised_sha256=lie,
+                                                                        pep658=False)])
+    src = Source("jetson-ai-lab jp6/cu126", "devpi", url, jetson=True)
+    with client(url, cache_dir) as c:
+        (link,) = c.project_page(src, "torch").files
+        with pytest.raises(HashMismatchError) as err:
+            c.download(link, cache_dir.parent / "dl")
+    text = str(err.value)
+    assert lie in text and w.sha256 in text and link.url in text
+    assert "re-upload files under the same name" in text
+    assert "--refresh" in (err.value.hint or "")
+
+
+def test_hashless_file_needs_a_trusted_source(index_server: IndexServer, make_wheel: MakeWheel,
+                                              cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("flat", "/links", [w.path])
+    rep = EventReporter()
+    with client(IndexConfig(index_url=None, find_links=(url,)), cache_dir, reporter=rep) as c:
+        (src,) = c.config.sources()
+        (link,) = c.project_page(src, "demo").files
+        with pytest.raises(UntrustedFileError) as err:
+            c.download(link, cache_dir.parent / "dl")
+    assert "no hash" in str(err.value) and "--trusted-host 127.0.0.1" in (err.value.hint or "")
+    trusted = IndexConfig(index_url=None, find_links=(url,), trusted_hosts=("127.0.0.1",))
+    with client(trusted, cache_dir, reporter=rep) as c:
+        (src,) = trusted.sources()
+        (link,) = c.project_page(src, "demo").files
+        assert c.download(link, cache_dir.parent / "dl").read_bytes() == w.path.read_bytes()
+    assert any("no published hash" in m and "trusted" in m for m in rep.warnings)
+
+
+def test_cache_revalidates_with_etag(index_server: IndexServer, make_wheel: MakeWheel,
+                                     cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    src = Source("b", "simple", url)
+    for _ in range(2):
+        with client(url, cache_dir) as c:
+            (link,) = c.project_page(src, "demo").files
+            c.metadata(link)
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 304]
+    assert len(index_server.requests(".metadata")) == 1  # metadata is kept by hash
+
+
+def test_max_age_is_honoured_and_refresh_revalidates(index_server: IndexServer, make_wheel: MakeWheel,
+                                                     cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path], max_age=600)
+    src = Source("b", "simple", url)
+    rep = EventReporter()
+    for refresh in (False, False, True):
+        with client(url, cache_dir, refresh=refresh, reporter=rep) as c:
+            assert c.project_page(src, "demo").found
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 304]
+    assert [cached for _, cached in rep.pages] == [False, True, True]
+
+
+def test_offline_uses_cache_and_names_what_is_missing(index_server: IndexServer, make_wheel: MakeWheel,
+                                                      cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    src = Source("b", "simple", url)
+    with client(url, cache_dir) as c:
+        (link,) = c.project_page(src, "demo").files
+        c.metadata(link)
+    before = len(index_server.requests())
+    with client(url, cache_dir, offline=True) as c:
+        (link,) = c.project_page(src, "demo").files
+        assert c.metadata(link).version == "1.0"
+        with pytest.raises(OfflineMissError) as err:
+            c.project_page(src, "numpy")
+        assert f"{url}/numpy/" in str(err.value) and "--offline" in (err.value.hint or "")
+        with pytest.raises(OfflineMissError) as err:
+            c.download(link, cache_dir.parent / "dl")
+        assert w.filename in str(err.value)
+    assert len(index_server.requests()) == before
+
+
+def test_credentials_are_sent_and_redacted(index_server: IndexServer, make_wheel: MakeWheel,
+                                           cache_dir: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    secret_url = url.replace("http://", "http://alice:s3cret@")
+    rep = EventReporter()
+    src = Source("b", "simple", secret_url)
+    with client(secret_url, cache_dir, reporter=rep) as c:
+        (link,) = c.project_page(src, "demo").files
+        c.download(link, cache_dir.parent / "dl")
+    assert all(r.authorization and r.authorization.startswith("Basic ") for r in index_server.requests())
+    assert "s3cret" not in link.url and all("s3cret" not in u for u, _ in rep.pages)
+    index_server.fault("/simple/gone/", "500")
+    with client(IndexConfig(index_url=secret_url, retries=0), cache_dir) as c, \
+            pytest.raises(IndexFetchError) as err:
+        c.project_page(src, "gone")
+    assert "alice:****@" in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_netrc_credentials(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path,
+                           tmp_path: Path) -> None:
+    url = index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login bob password hunter2\n")
+    with client(IndexConfig(index_url=url, netrc=str(netrc)), cache_dir) as c:
+        c.project_page(Source("b", "simple", url), "demo")
+    (req,) = index_server.requests("/simple/demo/")
+    assert req.authorization == "Basic Ym9iOmh1bnRlcjI="  # bob:hunter2
+
+
+def test_http_proxy_and_no_proxy(index_server: IndexServer, make_wheel: MakeWheel,
+                                 cache_dir: Path) -> None:
+    # The loopback server answers absolute-form requests too, so it can stand in for a proxy.
+    index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    url = "http://index.invalid/simple"
+    config = IndexConfig(index_url=url, proxies={"http": index_server.url}, retries=0)
+    with client(config, cache_dir) as c:
+        assert c.project_page(Source("b", "simple", url), "demo").found
+    assert index_server.requests("/simple/demo/")
+    bypass = IndexConfig(index_url=url, proxies={"http": index_server.url}, no_proxy=("index.invalid",),
+                         retries=0)
+    with client(bypass, cache_dir) as c, pytest.raises(IndexFetchError) as err:
+        c.project_page(Source("b", "simple", url), "demo")
+    assert "cannot reach index.invalid" in str(err.value)
+
+
+def test_prefetch_fetches_each_page_once_and_concurrently(index_server: IndexServer,
+                                                          make_wheel: MakeWheel, cache_dir: Path) -> None:
+    names = [f"pkg{i}" for i in range(24)]
+    wheels = [make_wheel(n, "1.0") for n in names]
+    url = index_server.add("simple", "/simple", [w.path for w in wheels])
+    src = Source("b", "simple", url)
+    index_server.delay = 0.05
+    started = time.monotonic()
+    with client(url, cache_dir) as c:
+        c.prefetch_pages((src, n) for n in names)
+        c.prefetch_pages((src, n) for n in names)  # asked twice: still one fetch each
+        pages = [c.project_page(src, n) for n in names]
+        links = [p.files[0] for p in pages]
+        c.prefetch_metadata(links)
+        metas = [c.metadata(link) for link in links]
+        assert [m.name for m in metas] == names
+    elapsed = time.monotonic() - started
+    for n in names:
+        assert len(index_server.requests(f"/simple/{n}/")) == 1
+        assert len(index_server.requests(f"/{n}-1.0-py3-none-any.whl.metadata")) == 1
+    assert elapsed < 24 * 2 * 0.05 / 2  # well under the sequential time

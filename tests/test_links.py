@@ -1,0 +1,202 @@
+"""Pure parsers: wheel filenames, PEP 691 JSON, PEP 503 HTML, flat pages, redaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.tags import Tag
+from packaging.version import Version
+
+from jetpip.errors import WheelNameError
+from jetpip.knowledge import Source
+from jetpip.links import (
+    parse_flat_page,
+    parse_simple_html,
+    parse_simple_json,
+    parse_wheel_name,
+    redact_text,
+    redact_url,
+)
+
+SRC = Source("test", "simple", "https://idx.example/simple")
+FLAT = Source("redist", "flat", "https://redist.example/jp/v512/pytorch/")
+
+
+@pytest.mark.parametrize(
+    ("filename", "version"),
+    [
+        ("torch-2.1.0a0+41361538.nv23.06-cp38-cp38-linux_aarch64.whl", "2.1.0a0+41361538.nv23.06"),
+        ("torch-2.0.0+nv23.05-cp38-cp38-linux_aarch64.whl", "2.0.0+nv23.05"),
+        ("torch-2.3.0a0+40ec155e58.nv24.03.13384722-cp310-cp310-linux_aarch64.whl",
+         "2.3.0a0+40ec155e58.nv24.03.13384722"),
+        ("torch-2.1.0a0%2B41361538.nv23.06-cp38-cp38-linux_aarch64.whl", "2.1.0a0+41361538.nv23.06"),
+        # JetPack 4.6.1 names carry two '+' labels
+        ("torch-1.11.0a0+17540c5+nv22.01-cp36-cp36m-linux_aarch64.whl", "1.11.0a0+17540c5.nv22.01"),
+        ("torch-2.9.0.dev20250827+cu130.g378edb0-cp312-cp312-linux_aarch64.whl",
+         "2.9.0.dev20250827+cu130.g378edb0"),
+        ("Old.Name-1.0_post1-py2.py3-none-any.whl", "1.0.post1"),
+    ],
+)
+def test_lenient_wheel_names(filename: str, version: str) -> None:
+    wheel = parse_wheel_name(filename)
+    assert wheel.version == Version(version)
+    assert wheel.build == ()
+
+
+def test_wheel_name_parts() -> None:
+    wheel = parse_wheel_name("onnxruntime_gpu-1.23.0-1local-cp310-cp310-linux_aarch64.whl")
+    assert wheel.name == "onnxruntime-gpu"
+    assert wheel.build == (1, "local")
+    assert wheel.tags == frozenset({Tag("cp310", "cp310", "linux_aarch64")})
+    multi = parse_wheel_name("six-1.16.0-py2.py3-none-any.whl")
+    assert {str(t) for t in multi.tags} == {"py2-none-any", "py3-none-any"}
+
+
+@pytest.mark.parametrize(
+    ("filename", "reason"),
+    [
+        ("torch-2.1.0.tar.gz", "no .whl suffix"),
+        ("torch-cp38-x-cp38-linux_aarch64.whl", "is not a PEP 440 version"),
+        ("torch-2.1-x-cp38-cp38-linux_aarch64.whl", "does not start with a digit"),
+        ("torch-1.0-py3-none.whl", "5 or 6"),
+        ("-1.0-py3-none-any.whl", "not a valid project name"),
+    ],
+)
+def test_unparseable_wheel_names_say_why(filename: str, reason: str) -> None:
+    with pytest.raises(WheelNameError) as err:
+        parse_wheel_name(filename)
+    assert reason in err.value.reason
+    assert filename in str(err.value)
+    assert err.value.hint
+
+
+def _json_page(files: list[dict[str, object]]) -> bytes:
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": "torch", "files": files}).encode()
+
+
+def test_simple_json_reads_every_field() -> None:
+    page = parse_simple_json(
+        _json_page([
+            {"filename": "torch-2.8.0-cp310-cp310-linux_aarch64.whl",
+             "url": "../../+f/abc/def/torch-2.8.0-cp310-cp310-linux_aarch64.whl#sha256=AA11",
+             "hashes": {"sha256": "ab12"}, "requires-python": ">=3.9", "size": 123,
+             "upload-time": "2025-01-08T01:49:37Z", "core-metadata": {"sha256": "cd34"}},
+            {"filename": "torch-2.7.0-cp310-cp310-linux_aarch64.whl", "url": "/t-2.7.whl",
+             "hashes": {}, "yanked": "broken build", "dist-info-metadata": True},
+            {"filename": "torch-2.6.0-cp310-cp310-linux_aarch64.whl", "url": "/t-2.6.whl",
+             "hashes": {}, "yanked": True, "core-metadata": False},
+            {"filename": "torch-2.0.tar.gz", "url": "/t.tar.gz", "hashes": {}},
+            {"filename": "numpy-2.0-py3-none-any.whl", "url": "/n.whl", "hashes": {}},
+        ]),
+        "https://idx.example/jp6/cu126/+simple/torch/", SRC, "torch",
+    )
+    first, second, third = page.files
+    assert first.url == "https://idx.example/jp6/cu126/+f/abc/def/torch-2.8.0-cp310-cp310-linux_aarch64.whl"
+    assert first.hashes == {"sha256": "ab12"}  # the hashes dict wins over the fragment
+    assert first.requires_python == ">=3.9" and first.size == 123
+    assert first.metadata_hashes == {"sha256": "cd34"} and first.yanked is None
+    assert second.yanked == "broken build" and second.metadata_hashes == {}
+    assert third.yanked == "" and third.metadata_hashes is None
+    assert dict(page.rejects) == {
+        "torch-2.0.tar.gz": "source distribution; jetpip installs wheels only",
+        "numpy-2.0-py3-none-any.whl": "belongs to project 'numpy'",
+    }
+
+
+def test_simple_json_garbage_is_a_reject_not_a_crash() -> None:
+    page = parse_simple_json(b"<html>not json</html>", "https://x/simple/a/", SRC, "a")
+    assert page.files == () and page.rejects[0][0] == "<page>"
+
+
+def test_simple_html_reads_pep503_attributes() -> None:
+    html = b"""<!DOCTYPE html><html><body>
+    <a href="/files/torch-2.8.0-cp310-cp310-linux_aarch64.whl#sha256=ABCD"
+       data-requires-python="&gt;=3.9" data-core-metadata="sha256=beef">torch-2.8.0</a><br/>
+    <A HREF='https://cdn.example/torch-2.7.0-cp310-cp310-linux_aarch64.whl#md5=12'
+       data-yanked="" data-dist-info-metadata="true">x</A>
+    <a href="torch-bad-name.whl">bad</a>
+    </body></html>"""
+    page = parse_simple_html(html, "https://idx.example/simple/torch/", SRC, "torch")
+    first, second = page.files
+    assert first.url == "https://idx.example/files/torch-2.8.0-cp310-cp310-linux_aarch64.whl"
+    assert first.hashes == {"sha256": "abcd"}
+    assert first.requires_python == ">=3.9" and first.metadata_hashes == {"sha256": "beef"}
+    assert second.yanked == "" and second.metadata_hashes == {} and second.hashes == {"md5": "12"}
+    assert page.rejects[0][0] == "torch-bad-name.whl"
+
+
+def test_flat_page_filters_by_project_and_decodes_plus() -> None:
+    html = b"""<html><body><h1>Index of /jp/v512/pytorch/</h1><pre><a href="../">../</a>
+<a href="torch-2.1.0a0%2B41361538.nv23.06-cp38-cp38-linux_aarch64.whl">torch-2.1.0a0+41361538.nv23.06-cp38-cp38-linux_aarch64.whl</a>   08-Jan-2025 01:49   1234
+<a href="torchvision-0.16.0-cp38-cp38-linux_aarch64.whl">torchvision</a>
+<a href="tensorflow-2.16.1+nv24.06-cp310-cp310-linux_aarch64.whl">tf</a>
+</pre></body></html>"""
+    page = parse_flat_page(html, FLAT.url, FLAT, "torch")
+    (link,) = page.files
+    assert link.filename == "torch-2.1.0a0+41361538.nv23.06-cp38-cp38-linux_aarch64.whl"
+    assert link.url.endswith("/pytorch/torch-2.1.0a0%2B41361538.nv23.06-cp38-cp38-linux_aarch64.whl")
+    assert link.hashes == {} and page.rejects == ()
+    assert [f.filename for f in parse_flat_page(html, FLAT.url, FLAT, "tensorflow").files] == [
+        "tensorflow-2.16.1+nv24.06-cp310-cp310-linux_aarch64.whl"
+    ]
+
+
+def test_links_never_keep_credentials_and_redaction() -> None:
+    html = b'<a href="https://u:secret@idx.example/f/a-1.0-py3-none-any.whl#sha256=00">a</a>'
+    (link,) = parse_simple_html(html, "https://idx.example/simple/a/", SRC, "a").files
+    assert "secret" not in link.url
+    assert redact_url("https://user:pa%40ss@host/simple") == "https://user:****@host/simple"
+    assert redact_url("https://token@host/x") == "https://****@host/x"
+    assert redact_url("https://host/x") == "https://host/x"
+    assert redact_text("failed: https://me:hunter2@h/simple and http://a:b@c/") == (
+        "failed: https://me:****@h/simple and http://a:****@c/"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_parsers_never_crash_on_bytes(data: bytes) -> None:
+    for parse in (parse_simple_json, parse_simple_html, parse_flat_page):
+        parse(data, "https://idx.example/simple/p/", SRC, "p")
+
+
+_attr = st.sampled_from([
+    'href="p-1.0-py3-none-any.whl"', "href=p-1.0-py3-none-any.whl#sha256=zz", 'data-yanked',
+    'data-core-metadata="sha256="', 'data-requires-python="&lt;&gt;"', "href='%zz'", 'href=""',
+    "href=\"p-1.0-py3-none-any.whl#sha256=ab&md5=cd\"", "href=http://[::1", "href=\"a b c.whl\"",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=20), st.lists(_attr, max_size=4).map(
+    lambda attrs: f"<a {' '.join(attrs)}>x</a>")), max_size=12))
+def test_html_parsers_never_crash_on_anchor_soup(parts: list[str]) -> None:
+    text = "".join(parts)
+    for parse in (parse_simple_html, parse_flat_page):
+        page = parse(text, "https://idx.example/simple/p/", SRC, "p")
+        for link in page.files:
+            assert link.filename.endswith(".whl")
+
+
+_json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children,
+                                                                        max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.fixed_dictionaries(
+    {"filename": st.sampled_from(["p-1.0-py3-none-any.whl", "p-x.whl", "p-1.0.tar.gz"]) | st.text()},
+    optional={"url": _json_value | st.just("p.whl"), "hashes": _json_value,
+              "yanked": _json_value, "core-metadata": _json_value, "size": _json_value,
+              "requires-python": _json_value, "upload-time": _json_value},
+), max_size=5))
+def test_json_parser_never_crashes_on_odd_entries(files: list[dict[str, object]]) -> None:
+    page = parse_simple_json(json.dumps({"files": files}), "https://i/simple/p/", SRC, "p")
+    for link in page.files:
+        assert isinstance(link.hashes, dict)
