@@ -189,6 +189,16 @@ def _target_from_options(
     else:
         interpreter = probe_interpreter(find_target_python(python, os.environ))
     target = kb.make_target(device, interpreter, overrides)
+    if target.is_jetson and not overrides.is_cross and target.machine != "aarch64":
+        import dataclasses
+
+        # Typical when --root points at a Jetson image from a workstation: the device's wheels
+        # would be chosen for this machine's interpreter, which cannot run them.
+        target = dataclasses.replace(target, warnings=(*target.warnings, (
+            f"the target interpreter {interpreter.executable} is {target.machine}, but the device "
+            "is a Jetson (aarch64); to resolve for the device from here, pass --python-version "
+            "and --platform linux_aarch64"
+        )))
     return kb, target, kb.route_for(target)
 
 

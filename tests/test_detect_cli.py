@@ -1,0 +1,208 @@
+"""`jetpip detect` end to end over every fixture root: the Target, its Route, and the output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jetpip.cli import cli
+
+ROOTS = Path(__file__).parent / "fixtures" / "roots"
+
+# The expectations are KNOWLEDGE tables, pinned here so a wrong edit of indexes.toml fails:
+# root -> (JetPack, CUDA, compute capability, Tegra/SBSA, route key, CUDA source ids in order)
+EXPECTED: dict[str, tuple[str | None, str, str, str, str, list[str]]] = {
+    "jp46-nano-r32.7": ("4.6.1", "10.2", "5.3", "tegra", "jp4-cu102", ["nv-jp-v461"]),
+    "jp512-xavier-nx-r35.4": ("5.1.2", "11.4", "7.2", "tegra", "jp5-cu114",
+                              ["jal-jp5-cu114", "nv-jp-v512", "nv-jp-v511", "nv-jp-v51"]),
+    "jp60-orin-nano-r36.3": ("6.0", "12.2", "8.7", "tegra", "jp6-cu122", ["jal-jp6-cu122", "nv-jp-v60"]),
+    "jp62-agx-orin-r36.4.3": ("6.2", "12.6", "8.7", "tegra", "jp6-cu126",
+                              ["jal-jp6-cu126", "nv-jp-v61"]),
+    "jp62-orin-nano-super-r36.4.3": ("6.2", "12.6", "8.7", "tegra", "jp6-cu126",
+                                     ["jal-jp6-cu126", "nv-jp-v61"]),
+    "jp70-thor-r38.2": ("7.0", "13.0", "11.0", "sbsa", "jp7-cu130", ["jal-sbsa-cu130", "pytorch-cu130"]),
+    "jp71-thor-r38.4": ("7.1", "13.0", "11.0", "sbsa", "jp7-cu130", ["jal-sbsa-cu130", "pytorch-cu130"]),
+    # Orin (8.7) on the SBSA stack: the sbsa/cu130 torch has sm_110/sm_121 only, pytorch.org cu130 runs
+    "jp72-agx-orin-r39.0": ("7.2", "13.2", "8.7", "sbsa", "jp7-cu132", ["pytorch-cu130"]),
+    # unknown L4T: no JetPack is guessed; the route follows the L4T major and the installed CUDA
+    "r40-future-thor": (None, "13.2", "11.0", "sbsa", "jp7-cu132", ["jal-sbsa-cu130", "pytorch-cu130"]),
+    "container-tegra-release-only": ("6.2", "12.6", "8.7", "tegra", "jp6-cu126",
+                                     ["jal-jp6-cu126", "nv-jp-v61"]),
+    "broken-empty": ("6.2", "12.6", "8.7", "tegra", "jp6-cu126", ["jal-jp6-cu126", "nv-jp-v61"]),
+    "broken-garbage": ("6.2", "12.6", "8.7", "tegra", "jp6-cu126", ["jal-jp6-cu126", "nv-jp-v61"]),
+    "broken-truncated": ("6.2", "12.6", "8.7", "tegra", "jp6-cu126", ["jal-jp6-cu126", "nv-jp-v61"]),
+}
+
+
+def test_every_fixture_root_is_covered() -> None:
+    assert {p.name for p in ROOTS.iterdir() if p.is_dir()} == set(EXPECTED) | {"x86-workstation"}
+
+
+def _detect(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["detect", *args], catch_exceptions=False)
+
+
+def _detect_json(*args: str) -> dict[str, Any]:
+    result = _detect(*args, "--json")
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def _value(device: dict[str, Any], key: str) -> str | None:
+    fact = device[key]
+    return fact["value"] if fact else None
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_detect_json_for_each_fixture(name: str) -> None:
+    jetpack, cuda, capability, kind, key, sources = EXPECTED[name]
+    doc = _detect_json("--root", str(ROOTS / name), "--python", sys.executable)
+    assert doc["schema"] == "jetpip.detect/1"
+    target, route = doc["target"], doc["route"]
+    device = target["device"]
+    assert target["is_jetson"] is True
+    assert _value(device, "jetpack") == jetpack
+    assert _value(device, "cuda") == cuda
+    assert _value(device, "compute_capability") == capability
+    assert _value(device, "arch_kind") == kind
+    assert route["key"] == key
+    assert [s["id"] for s in route["sources"]] == sources
+    # every device fact names where it came from
+    for fact in device.values():
+        if isinstance(fact, dict):
+            assert fact["source"], fact
+    # this machine's interpreter is not the Jetson's: said, not silently used
+    assert any("is x86_64, but the device is a Jetson" in w for w in doc["warnings"]) == (
+        target["machine"] != "aarch64"
+    )
+
+
+def test_thor_jp70_route_and_facts() -> None:
+    doc = _detect_json("--root", str(ROOTS / "jp70-thor-r38.2"), "--python", sys.executable)
+    device, route = doc["target"]["device"], doc["route"]
+    assert device["compute_capability"]["source"] == "indexes.toml soc table: tegra264 under CUDA 13.0"
+    assert device["arch_kind"]["source"].endswith("usr/local/cuda/targets/sbsa-linux")
+    assert route["sources"][0]["url"].endswith("/sbsa/cu130")
+    assert route["sources"][0]["kind"] == "devpi"
+    assert route["sources"][1]["url"].endswith("/whl/cu130")
+    assert route["sources"][1]["kind"] == "simple"
+    assert "torch" in route["guarded"]
+
+
+def test_jp72_orin_leaves_out_the_thor_only_source() -> None:
+    doc = _detect_json("--root", str(ROOTS / "jp72-agx-orin-r39.0"), "--python", sys.executable)
+    assert [s["id"] for s in doc["route"]["dropped"]] == ["jal-sbsa-cu130"]
+    assert any("8.7" in w and "left out" in w for w in doc["warnings"])
+
+
+def test_future_l4t_warns_and_never_picks_a_default_jetpack() -> None:
+    doc = _detect_json("--root", str(ROOTS / "r40-future-thor"), "--python", sys.executable)
+    device = doc["target"]["device"]
+    assert device["l4t"]["value"] == "40.0.0"
+    assert device["jetpack"] is None
+    assert any("L4T 40.0.0" in w for w in doc["warnings"])
+    assert any("installed CUDA 13.2" in w for w in doc["warnings"])
+
+
+def test_broken_roots_name_the_bad_files() -> None:
+    root = ROOTS / "broken-truncated"
+    doc = _detect_json("--root", str(root), "--python", sys.executable)
+    named = [w for w in doc["warnings"] if w.startswith(str(root / "etc/nv_tegra_release"))]
+    assert named and "malformed" in named[0]
+    assert "nvidia-l4t-core" in doc["target"]["device"]["l4t"]["source"]
+
+
+def test_container_is_reported() -> None:
+    root = ROOTS / "container-tegra-release-only"
+    doc = _detect_json("--root", str(root), "--python", sys.executable)
+    assert doc["target"]["device"]["in_container"] == {"value": "yes", "source": str(root / ".dockerenv")}
+    # nothing on disk says which CUDA: the versions table does, and says so
+    assert "versions table" in doc["target"]["device"]["cuda"]["source"]
+
+
+def test_x86_workstation_is_not_a_jetson_but_the_interpreter_is_reported() -> None:
+    doc = _detect_json("--root", str(ROOTS / "x86-workstation"), "--python", sys.executable)
+    target, route = doc["target"], doc["route"]
+    assert target["is_jetson"] is False
+    assert route["key"] == "not-jetson" and route["sources"] == []
+    assert "base index" in route["no_source_reason"]
+    interp = target["interpreter"]
+    assert interp["executable"] == sys.executable
+    assert interp["version"] == ".".join(str(p) for p in sys.version_info[:3])
+    assert "packaging" in interp["installed"]
+    assert not any("but the device is a Jetson" in w for w in doc["warnings"])
+
+
+def test_x86_human_output_says_not_a_jetson() -> None:
+    result = _detect("--root", str(ROOTS / "x86-workstation"), "--python", sys.executable)
+    assert result.exit_code == 0
+    assert "Not a Jetson" in result.stdout
+    assert "would use:" in result.stdout
+    assert f"Interpreter: {sys.executable}" in result.stdout
+
+
+def test_human_output_names_sources_and_route() -> None:
+    root = ROOTS / "jp62-agx-orin-r36.4.3"
+    result = _detect("--root", str(root), "--python", sys.executable)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert f"L4T                36.4.3  ({root / 'etc/nv_tegra_release'})" in out
+    assert "JetPack            6.2  (" in out and "nvidia-jetpack 6.2+b77" in out
+    assert "Route: jp6-cu126" in out
+    first = out.index("1. jetson-ai-lab jp6/cu126")
+    assert first < out.index("2. NVIDIA redist jp/v61")
+    assert "constraints        numpy<2" in out
+    assert "substitution       onnxruntime -> onnxruntime-gpu" in out
+    assert "warning: the target interpreter" in result.stderr
+
+
+def test_quiet_output_is_one_line() -> None:
+    result = _detect("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--python", sys.executable, "-q")
+    assert result.exit_code == 0
+    assert result.stdout.strip().splitlines() == [
+        f"JetPack 6.2, CUDA 12.6; Python {sys.version.split()[0]}; route jp6-cu126"
+    ]
+
+
+def test_cross_target_for_a_jetson_from_here() -> None:
+    doc = _detect_json("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--platform", "linux_aarch64")
+    interp = doc["target"]["interpreter"]
+    assert interp["executable"] is None
+    assert interp["abi"] == "cp310"  # JetPack 6's Python, from the versions table
+    assert interp["platforms"][0] == "manylinux_2_35_aarch64"  # Ubuntu 22.04's glibc
+    assert interp["platforms"][-1] == "linux_aarch64"
+    assert doc["target"]["machine"] == "aarch64"
+    assert not any("but the device is a Jetson" in w for w in doc["warnings"])
+
+
+def test_overrides_make_a_target_without_a_root(tmp_path: Path) -> None:
+    doc = _detect_json("--root", str(tmp_path), "--jetpack", "6.2", "--python-version", "3.10",
+                       "--platform", "linux_aarch64")
+    assert doc["target"]["device"]["jetpack"] == {"value": "6.2", "source": "--jetpack flag"}
+    assert doc["route"]["key"] == "jp6-cu126"
+
+
+def test_cross_target_without_any_version_is_a_usage_error() -> None:
+    result = _detect("--root", str(ROOTS / "r40-future-thor"), "--platform", "linux_aarch64")
+    assert result.exit_code == 2
+    assert "error: cannot choose the Python and glibc of a cross target" in result.stderr
+    assert "hint: pass --jetpack" in result.stderr
+
+
+def test_bad_python_flag_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    result = _detect("--root", str(ROOTS / "x86-workstation"), "--python", str(tmp_path / "nope"))
+    assert result.exit_code == 1
+    assert "error: --python" in result.stderr and "no such file" in result.stderr
+    assert "hint:" in result.stderr
+
+
+def test_bad_platform_flag_is_a_usage_error() -> None:
+    result = _detect("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--platform", "win_amd64")
+    assert result.exit_code == 2
+    assert "not a Linux platform tag" in result.stderr
