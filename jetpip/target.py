@@ -136,7 +136,7 @@ class Target:
         return dict(self.interpreter.markers)
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON form documented in docs/guide.md (schema ``jetpip.target/1``)."""
+        """The stable JSON form documented in docs/detect.md (schema ``jetpip.target/1``)."""
         def fact(f: Fact | None) -> dict[str, str] | None:
             return f.to_json() if f else None
 
@@ -173,6 +173,12 @@ class Target:
                 "system_site_packages": interp.system_site_packages,
                 "externally_managed": interp.externally_managed,
                 "pip_version": interp.pip_version,
+                "pip_default_index": interp.pip_default_index,
+                "python_version": interp.python_version,
+                "prefix": interp.prefix,
+                "base_prefix": interp.base_prefix,
+                "site_packages": list(interp.site_packages),
+                "markers": dict(interp.markers),
                 "installed": {d.name: d.version for d in interp.installed},
             },
             "warnings": list(self.warnings) + list(self.device.warnings),
