@@ -16,6 +16,7 @@ from jetpip.target import Interpreter
 
 DEFAULT_TIMEOUT = 15.0  # pip's defaults
 DEFAULT_RETRIES = 5
+SYSTEM_CONFIG = Path("/etc/pip.conf")  # pip reads it after the XDG config dirs
 _LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
 _KEYS = (
     "index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert",
@@ -84,7 +85,7 @@ def config_files(interpreter: Interpreter | None, env: Mapping[str, str]) -> lis
     if explicit == os.devnull:
         return []
     xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
-    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [Path("/etc/pip.conf")]
+    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [SYSTEM_CONFIG]
     home = Path(env.get("HOME") or Path.home())
     config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
     files += [home / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]

@@ -130,7 +130,7 @@ def test_simple_html_reads_pep503_attributes() -> None:
 
 def test_flat_page_filters_by_project_and_decodes_plus() -> None:
     html = b"""<html><body><h1>Index of /jp/v512/pytorch/</h1><pre><a href="../">../</a>
-<a href="torch-2.1.0a0%2B41361538.nv23.06-cp38-cp38-linux_aarch64.whl">torch-2.1.0a0+41361538.nv23.06-cp38-cp38-linux_aarch64.whl</a>   08-Jan-2025 01:49   1234
+<a href="torch-2.1.0a0%2B41361538.nv23.06-cp38-cp38-linux_aarch64.whl">torch-2.1.0a0+41361538...</a>
 <a href="torchvision-0.16.0-cp38-cp38-linux_aarch64.whl">torchvision</a>
 <a href="tensorflow-2.16.1+nv24.06-cp310-cp310-linux_aarch64.whl">tf</a>
 </pre></body></html>"""

@@ -1,0 +1,67 @@
+"""The on-disk cache: format version, corruption detection and refetch, info and clean."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from jetpip.cache import CACHE_FORMAT, Cache, CachedPage, default_cache_dir
+from jetpip.config import IndexConfig
+from jetpip.index import IndexClient
+from jetpip.knowledge import Source
+from tests.support.server import IndexServer
+from tests.support.wheels import BuiltWheel
+
+
+def test_default_dir_is_the_user_cache(tmp_path: Path) -> None:
+    # conftest points XDG_CACHE_HOME at a temp home
+    assert default_cache_dir().name == "jetpip"
+    assert "/.cache/" in str(default_cache_dir())
+
+
+def test_page_round_trip_and_corruption(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    page = CachedPage("https://i/simple/a/", 200, "text/html", b"<a>", etag='"x"', fetched_at=5.0,
+                      max_age=60)
+    cache.store_page("https://i/simple/a/", "simple", page)
+    assert cache.page("https://i/simple/a/", "simple") == page
+    assert cache.page("https://i/simple/a/", "flat") is None
+    (stored,) = (p for p in (tmp_path / f"v{CACHE_FORMAT}" / "pages").rglob("*") if p.is_file())
+    stored.write_bytes(stored.read_bytes()[:-1] + b"!")
+    assert cache.page("https://i/simple/a/", "simple") is None
+    assert not stored.exists()  # dropped, so the next run fetches it again
+
+
+def test_corrupt_entries_are_refetched(index_server: IndexServer,
+                                       make_wheel: Callable[..., BuiltWheel], tmp_path: Path) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    src = Source("b", "simple", url)
+    cache_dir = tmp_path / "cache"
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
+        (link,) = c.project_page(src, "demo").files
+        c.metadata(link)
+        c.download(link, tmp_path / "dl")
+    root = cache_dir / f"v{CACHE_FORMAT}"
+    for kind in ("pages", "metadata", "wheels"):
+        for p in (root / kind).rglob("*"):
+            if p.is_file():
+                p.write_bytes(b"garbage")
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
+        (link,) = c.project_page(src, "demo").files
+        assert c.metadata(link).version == "1.0"
+        out = c.download(link, tmp_path / "dl2")
+    assert out.read_bytes() == w.path.read_bytes()
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 200]  # no 304 on garbage
+    assert len(index_server.requests(".metadata")) == 2
+    assert len([r for r in index_server.requests(w.filename) if not r.path.endswith(".metadata")]) == 2
+
+
+def test_info_and_clean(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    cache.store_page("u", "simple", CachedPage("u", 200, "text/html", b"x" * 10))
+    cache.store_metadata(["file\nsha256:ab"], b"Name: a\nVersion: 1\n")
+    info = cache.info()
+    assert info["pages"][0] == 1 and info["metadata"][0] == 1
+    assert cache.clean() > 0
+    assert cache.info() == {} and not (tmp_path / "c").exists()

@@ -1,0 +1,141 @@
+"""Index configuration: pip.conf files, PIP_* variables and flags, with pip's precedence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jetpip import config as config_mod
+from jetpip.config import ConfigError, IndexConfig, load_index_config
+from jetpip.target import Interpreter
+
+
+def interp(prefix: Path | None = None, default: str | None = "https://default.example/simple") -> Interpreter:
+    return Interpreter(executable=None, version="3.10.12", implementation="cpython",
+                       platforms=("linux_aarch64",), pip_default_index=default,
+                       prefix=str(prefix) if prefix else None)
+
+
+@pytest.fixture
+def files_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An environment in which pip config files are read, all of them under tmp_path."""
+    monkeypatch.setattr(config_mod, "SYSTEM_CONFIG", tmp_path / "etc" / "pip.conf")
+    return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+            "XDG_CONFIG_DIRS": str(tmp_path / "xdg")}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_devnull_loads_no_files_and_falls_back_to_the_targets_pip_default(tmp_path: Path) -> None:
+    write(tmp_path / "prefix" / "pip.conf", "[global]\nindex-url = https://site.example/simple\n")
+    cfg = load_index_config(interp(tmp_path / "prefix"), {"PIP_CONFIG_FILE": os.devnull}, {})
+    assert cfg.index_url == "https://default.example/simple"
+    assert cfg.origins["index-url"] == "the target's pip default"
+    (src,) = cfg.sources()
+    assert (src.name, src.kind, src.url) == ("base index", "simple", "https://default.example/simple")
+
+
+def test_no_index_anywhere_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_index_config(interp(default=None), {"PIP_CONFIG_FILE": os.devnull}, {})
+    assert "no package index is configured" in str(err.value)
+    assert "PIP_INDEX_URL" in (err.value.hint or "") and "--index-url" in (err.value.hint or "")
+    with pytest.raises(ConfigError):
+        load_index_config(None, {"PIP_CONFIG_FILE": os.devnull}, {})
+
+
+def test_file_precedence_global_then_install_sections(tmp_path: Path, files_env: dict[str, str]) -> None:
+    write(tmp_path / "etc" / "pip.conf", "[global]\nindex-url = https://etc.example/simple\ntimeout = 7\n")
+    write(tmp_path / "xdg" / "pip" / "pip.conf", "[install]\nindex-url = https://xdg-install.example/simple\n")
+    write(tmp_path / "home" / ".pip" / "pip.conf", "[global]\nretries = 2\n")
+    write(tmp_path / "home" / ".config" / "pip" / "pip.conf",
+          "[global]\nindex_url = https://user.example/simple\nretries = 3\n"
+          "extra-index-url =\n    https://a.example/simple\n    https://b.example/simple\n")
+    write(tmp_path / "prefix" / "pip.conf", "[global]\ntrusted-host = a.example\n")
+    cfg = load_index_config(interp(tmp_path / "prefix"), files_env, {})
+    # pip applies every file's [global], then every file's [install]
+    assert cfg.index_url == "https://xdg-install.example/simple"
+    assert cfg.timeout == 7.0 and cfg.retries == 3  # the XDG user file comes after ~/.pip
+    assert cfg.extra_index_urls == ("https://a.example/simple", "https://b.example/simple")
+    names = [(s.name, s.trusted) for s in cfg.sources()]
+    assert names == [("base index", False), ("extra index https://a.example/simple", True),
+                     ("extra index https://b.example/simple", False)]
+
+
+def test_pip_config_file_env_is_read_last(tmp_path: Path, files_env: dict[str, str]) -> None:
+    write(tmp_path / "home" / ".config" / "pip" / "pip.conf", "[global]\nindex-url = https://user/simple\n")
+    explicit = write(tmp_path / "explicit.conf", "[global]\nindex-url = https://explicit/simple\n")
+    cfg = load_index_config(interp(), {**files_env, "PIP_CONFIG_FILE": str(explicit)}, {})
+    assert cfg.index_url == "https://explicit/simple"
+    assert cfg.origins["index-url"] == f"{explicit} [global]"
+
+
+def test_env_beats_files_and_flags_beat_env(tmp_path: Path, files_env: dict[str, str]) -> None:
+    write(tmp_path / "home" / ".config" / "pip" / "pip.conf",
+          "[install]\nindex-url = https://file/simple\nextra-index-url = https://file-extra/simple\n")
+    env = {**files_env, "PIP_INDEX_URL": "https://env/simple",
+           "PIP_EXTRA_INDEX_URL": "https://env-x1/simple https://env-x2/simple", "PIP_TIMEOUT": "30",
+           "PIP_TRUSTED_HOST": "env-x1"}
+    cfg = load_index_config(interp(), env, {})
+    assert cfg.index_url == "https://env/simple" and cfg.origins["index-url"] == "PIP_INDEX_URL"
+    assert cfg.extra_index_urls == ("https://env-x1/simple", "https://env-x2/simple")
+    assert cfg.timeout == 30.0
+    cli: dict[str, object] = {"index_url": "https://flag/simple", "extra_index_url": ("https://flag-x/simple",),
+                              "timeout": 2.5, "retries": 0, "find_links": (), "trusted_host": ()}
+    cfg = load_index_config(interp(), env, cli)
+    assert cfg.index_url == "https://flag/simple" and cfg.timeout == 2.5 and cfg.retries == 0
+    # like pip, list flags add to what the config gave
+    assert cfg.extra_index_urls == ("https://env-x1/simple", "https://env-x2/simple", "https://flag-x/simple")
+    assert cfg.sources()[1].trusted
+
+
+def test_find_links_local_directory_becomes_a_file_url(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    cfg = load_index_config(interp(), {"PIP_CONFIG_FILE": os.devnull,
+                                       "PIP_FIND_LINKS": f"{wheelhouse} https://redist.example/pytorch/"}, {})
+    base, local, remote = cfg.sources()
+    assert base.kind == "simple"
+    assert (local.kind, local.url, local.trusted) == ("flat", wheelhouse.as_uri() + "/", True)
+    assert (remote.kind, remote.url, remote.trusted) == ("flat", "https://redist.example/pytorch/", False)
+
+
+def test_bad_number_names_the_setting_and_its_origin() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_index_config(interp(), {"PIP_CONFIG_FILE": os.devnull, "PIP_RETRIES": "many"}, {})
+    assert "retries = 'many' (from PIP_RETRIES)" in str(err.value)
+    assert "non-negative integer" in (err.value.hint or "")
+
+
+def test_unreadable_config_file(tmp_path: Path, files_env: dict[str, str]) -> None:
+    bad = write(tmp_path / "home" / ".config" / "pip" / "pip.conf", "index-url = no section header\n")
+    with pytest.raises(ConfigError) as err:
+        load_index_config(interp(), files_env, {})
+    assert str(bad) in str(err.value) and "PIP_CONFIG_FILE" in (err.value.hint or "")
+
+
+def test_proxies_netrc_and_credentials_redacted(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write(home / ".netrc", "machine idx.example login u password p\n")
+    env = {"PIP_CONFIG_FILE": os.devnull, "HOME": str(home), "HTTPS_PROXY": "proxy.corp:3128",
+           "http_proxy": "http://p2:8080", "NO_PROXY": "localhost,.internal",
+           "PIP_INDEX_URL": "https://me:topsecret@idx.example/simple"}
+    cfg = load_index_config(interp(), env, {})
+    assert cfg.proxies == {"https": "http://proxy.corp:3128", "http": "http://p2:8080"}
+    assert cfg.no_proxy == ("localhost", ".internal")
+    assert cfg.netrc == str(home / ".netrc")
+    assert "topsecret" not in cfg.sources()[0].name
+    assert all("topsecret" not in line for line in config_mod.describe(cfg))
+
+
+def test_is_trusted_matches_host_or_host_and_port() -> None:
+    cfg = IndexConfig(index_url=None, trusted_hosts=("a.example", "b.example:8443"))
+    assert cfg.is_trusted("https://a.example:9000/simple")
+    assert cfg.is_trusted("https://b.example:8443/x") and not cfg.is_trusted("https://b.example/x")
+    assert cfg.is_trusted("file:///srv/wheels/") and not cfg.is_trusted("https://c.example/")
