@@ -54,6 +54,8 @@ class DoctorContext:
         """Take the facts doctor uses from a detected (or overridden) Target and its Route."""
         dev = target.device
         words = [f.value for f in (dev.model, target.soc) if f]
+        if not target.is_jetson:
+            words = ["not a Jetson"] + ([f"GPU {dev.gpu_name.value}"] if dev.gpu_name else [])
         for label, f in (("JetPack", target.jetpack), ("L4T", target.l4t), ("CUDA", target.cuda)):
             if f:
                 words.append(f"{label} {f.value}")
@@ -67,7 +69,7 @@ class DoctorContext:
             compute_capability=cc.value if cc else None, compute_capability_source=cc.source if cc else None,
             cuda=target.cuda.value if target.cuda else None,
             arch_kind=target.arch_kind.value if target.arch_kind else None,
-            summary=", ".join(words) if words else ("not a Jetson" if not target.is_jetson else None),
+            summary=", ".join(words) or None,
             route=route, notes=tuple(target.warnings) + tuple(dev.warnings),
         )
 

@@ -498,22 +498,26 @@ def _required_libs(facts: Facts, ctx: DoctorContext) -> dict[str, list[str]]:
     tv = facts.version("torch")
     part = facts.parts.get("torch") or {}
     cuda_build = part.get("cuda") is not None or (torch is not None and _record_has(torch, "libtorch_cuda"))
-    if ctx.is_jetson and torch is not None and tv is not None and cuda_build:
+    # Only Jetson index builds (plain linux_* tags) rely on the system's libraries; manylinux
+    # builds declare theirs as nvidia-* wheels, which pip installs and checks.
+    if ctx.is_jetson and torch is not None and tv is not None and cuda_build and _jetson_build(torch):
         who = f"torch {torch['version']}"
         if re.search(r"nv\d\d", tv.local or ""):
             need.setdefault("libopenblas.so.0", []).append(f"{who} (NVIDIA's redist builds link OpenBLAS)")
         if tv.release[:2] >= (2, 5):
             need.setdefault("libcudnn.so.9", []).append(f"{who} (built against cuDNN 9)")
-        tags = [str(t) for t in torch.get("wheel_tags", [])]
         cuda = str(part.get("cuda") or ctx.cuda or "")
-        sbsa13 = ctx.arch_kind == "sbsa" or cuda.split(".")[0] in ("13", "14")
-        if sbsa13 and any(t.rsplit("-", 1)[-1].startswith("linux_") for t in tags):
+        if ctx.arch_kind == "sbsa" or cuda.split(".")[0] in ("13", "14"):
             for lib in ("libnvpl_blas", "libcudss.so.0"):
                 need.setdefault(lib, []).append(f"{who} (the sbsa/cu130 builds link it undeclared)")
-    ort = facts.version("onnxruntime-gpu")
-    if ctx.is_jetson and ort is not None and ort.release[:2] >= (1, 19):
+    ort_dist, ort = facts.dists.get("onnxruntime-gpu"), facts.version("onnxruntime-gpu")
+    if ctx.is_jetson and ort_dist and ort and ort.release[:2] >= (1, 19) and _jetson_build(ort_dist):
         need.setdefault("libcudnn.so.9", []).append(f"onnxruntime-gpu {ort} (built against cuDNN 9)")
     return need
+
+
+def _jetson_build(dist: Mapping[str, Any]) -> bool:
+    return any(str(t).rsplit("-", 1)[-1].startswith("linux_") for t in dist.get("wheel_tags", []))
 
 
 def _lib_fix(lib: str, ctx: DoctorContext) -> tuple[str, ...]:
