@@ -175,6 +175,7 @@ class Recipe:
     companion: str | None = None
     companion_repo: str | None = None
     gib_per_job: float = 2.5
+    max_jobs_cap: int = 12
     apt: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     when: tuple[RecipeWhen, ...] = ()
@@ -467,11 +468,14 @@ def _recipe(r: _Reader, name: str, value: object) -> Recipe:
     key = f"recipes.{name}"
     t = r.table(value, key)
     r.keys(t, key, ("packages", "repo", "steps", "tags", "companion", "companion_repo", "gib_per_job",
-                    "apt", "env", "when", "build_time", "default_build_time"),
+                    "max_jobs_cap", "apt", "env", "when", "build_time", "default_build_time"),
            ("packages", "repo", "steps", "tags"))
     gib = t.get("gib_per_job", 2.5)
     if isinstance(gib, bool) or not isinstance(gib, int | float) or gib <= 0:
         raise r.fail(f"{key}.gib_per_job", f"must be a positive number, got {gib!r}")
+    cap = t.get("max_jobs_cap", 12)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise r.fail(f"{key}.max_jobs_cap", f"must be a positive integer, got {cap!r}")
     tags: list[RecipeTag] = []
     for index, row in enumerate(_array(r, t["tags"], f"{key}.tags")):
         tkey = f"{key}.tags[{index}]"
@@ -508,6 +512,7 @@ def _recipe(r: _Reader, name: str, value: object) -> Recipe:
         companion=r.opt_string(t, "companion", key),
         companion_repo=r.opt_string(t, "companion_repo", key, _URL, "URL"),
         gib_per_job=float(gib),
+        max_jobs_cap=cap,
         apt=r.strings(t, "apt", key),
         env=r.str_map(t.get("env", {}), f"{key}.env", _ENV_NAME),
         when=tuple(when),
