@@ -324,6 +324,41 @@ def detect(
 
 # --- section: hint (owner: knowledge/hints) --------------------------------
 
+
+@cli.command()
+@click.argument("package")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Print the hint as JSON (schema jetpip.hint/1).")
+def hint(
+    package: str, root: str, python: str | None, jetpack: str | None, l4t: str | None,
+    cuda: str | None, soc: str | None, compute_capability: str | None, arch_kind: str | None,
+    python_version: str | None, platform: str | None, glibc: str | None,
+    indexes_file: str | None, as_json: bool,
+) -> None:
+    """Show how to get PACKAGE when no wheel fits: the source build tuned to the Target, and alternatives.
+
+    Nothing is fetched; the recipe comes from indexes.toml's [recipes].
+    """
+    import json
+
+    from jetpip.hints import build_hint
+
+    kb, target, route = _target_from_options(
+        root, python, jetpack, l4t, cuda, soc, compute_capability, arch_kind, python_version,
+        platform, glibc, indexes_file,
+    )
+    result = build_hint(kb, target, route, package)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.render())
+    if result.package not in route.guarded:
+        click.echo(f"note: {result.package} is not guarded on route {route.key}: jetpip takes it "
+                   "from the base index like any other package", err=True)
+    for message in (*target.warnings, *route.warnings):
+        click.echo(click.style(f"warning: {message}", fg="yellow"), err=True)
+
+
 # --- section: cache (owner: index client) -----------------------------------
 
 # --- section: lock (owner: resolver/lock) ----------------------------------
