@@ -361,6 +361,88 @@ def hint(
 
 # --- section: cache (owner: index client) -----------------------------------
 
+
+def _index_client_from_options(
+    target: Any,
+    reporter: Any,
+    index_url: str | None = None,
+    extra_index_url: Sequence[str] = (),
+    find_links: Sequence[str] = (),
+    trusted_host: Sequence[str] = (),
+    cert: str | None = None,
+    client_cert: str | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+) -> Any:
+    """An IndexClient for the target's pip configuration, PIP_* variables and the ``@index_options``.
+
+    ``target`` is a Target or an Interpreter (or None: no pip default to fall back on).
+    The resolved IndexConfig is the client's ``config``.
+    """
+    import os
+
+    from jetpip.config import load_index_config
+    from jetpip.index import IndexClient
+
+    interpreter = getattr(target, "interpreter", target)
+    flags = {
+        "index_url": index_url, "extra_index_url": tuple(extra_index_url),
+        "find_links": tuple(find_links), "trusted_host": tuple(trusted_host), "cert": cert,
+        "client_cert": client_cert, "timeout": timeout, "retries": retries,
+    }
+    config = load_index_config(interpreter, os.environ, flags)
+    return IndexClient(config, reporter=reporter, offline=offline, refresh=refresh)
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """Inspect or empty jetpip's cache of index pages, metadata and wheels."""
+
+
+@cache_group.command("dir")
+def cache_dir_cmd() -> None:
+    """Print the cache directory (JETPIP_CACHE_DIR overrides it)."""
+    from jetpip.cache import default_cache_dir
+
+    click.echo(str(default_cache_dir()))
+
+
+@cache_group.command("info")
+def cache_info_cmd() -> None:
+    """Show what the cache holds."""
+    from jetpip.cache import CACHE_FORMAT, Cache, default_cache_dir
+
+    root = default_cache_dir()
+    info = Cache(root).info()
+    click.echo(f"cache: {root} (format {CACHE_FORMAT})")
+    for kind in ("pages", "metadata", "wheels", "other"):
+        count, size = info.get(kind, (0, 0))
+        click.echo(f"  {kind:<9} {count:>6} entries  {_human_size(size):>10}")
+    total = sum(size for _, size in info.values())
+    click.echo(f"  {'total':<9} {sum(c for c, _ in info.values()):>6} entries  {_human_size(total):>10}")
+
+
+@cache_group.command("clean")
+def cache_clean_cmd() -> None:
+    """Remove everything in the cache."""
+    from jetpip.cache import Cache, default_cache_dir
+
+    root = default_cache_dir()
+    freed = Cache(root).clean()
+    click.echo(f"removed {root} ({_human_size(freed)})")
+
+
 # --- section: lock (owner: resolver/lock) ----------------------------------
 
 # --- section: install, sync, download (owner: plan/pip driver) --------------
