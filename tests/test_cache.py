@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from jetpip.cache import CACHE_FORMAT, Cache, CachedPage, default_cache_dir
 from jetpip.config import IndexConfig
 from jetpip.index import IndexClient
@@ -65,3 +67,35 @@ def test_info_and_clean(tmp_path: Path) -> None:
     assert info["pages"][0] == 1 and info["metadata"][0] == 1
     assert cache.clean() > 0
     assert cache.info() == {} and not (tmp_path / "c").exists()
+
+
+def test_cache_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from jetpip.cli import cli
+
+    root = tmp_path / "jc"
+    monkeypatch.setenv("JETPIP_CACHE_DIR", str(root))
+    Cache(root).store_page("u", "simple", CachedPage("u", 200, "text/html", b"x" * 2048))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["cache", "dir"]).output.strip() == str(root)
+    info = runner.invoke(cli, ["cache", "info"]).output
+    assert f"cache: {root} (format {CACHE_FORMAT})" in info
+    assert [line.split()[:2] for line in info.splitlines() if "pages" in line] == [["pages", "1"]]
+    cleaned = runner.invoke(cli, ["cache", "clean"])
+    assert cleaned.exit_code == 0 and f"removed {root}" in cleaned.output and not root.exists()
+
+
+def test_index_client_from_options_uses_flags_over_env(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from jetpip.cli import _index_client_from_options
+    from jetpip.report import NullReporter
+
+    monkeypatch.setenv("PIP_INDEX_URL", "https://env.example/simple")
+    monkeypatch.setenv("JETPIP_CACHE_DIR", str(tmp_path / "c"))
+    with _index_client_from_options(None, NullReporter(), extra_index_url=("https://x.example/simple",),
+                                    trusted_host=("x.example",), timeout=3.0, offline=True) as c:
+        assert c.config.index_url == "https://env.example/simple"
+        assert [s.trusted for s in c.config.sources()] == [False, True]
+        assert c.config.timeout == 3.0 and c.offline
+        assert c.cache.base == tmp_path / "c"
