@@ -151,8 +151,7 @@ class Finder:
         first: Source | None = None
         for rank, source in enumerate(self.sources_for(name)):
             searched.append(source)
-            page = self.client.project_page(source, name)
-            self.reporter.page_fetched(page.url or source.project_url(name), from_cache=page.from_cache)
+            page = self.client.project_page(source, name)  # the client reports the fetch
             rejects.extend(Reject(f, source.name, why) for f, why in page.rejects)
             if not page.found:
                 continue
@@ -203,22 +202,24 @@ class Finder:
             return "no hash, and the source is not trusted", None
         if link.requires_python and not _python_ok(link.requires_python, self._python):
             return f"requires Python {link.requires_python}; the Target has {self._python}", None
-        ranks = [self._tags[t] for t in wheel.tags if t in self._tags]
-        if not ranks:
-            return self._tag_reason(wheel.tags), None
+        # Checked before the tags: a PyPI build seen through a devpi index is never a candidate,
+        # whatever Python it is for, and the message should say that first.
         if guarded and not _platform_ok(wheel.tags, source.platforms):
             plats = ", ".join(sorted({t.platform for t in wheel.tags}))
             return (
                 f"not a build for this Target: {plats} is not one of {', '.join(source.platforms)} "
                 "(another index's build shown through this one)"
             ), None
+        ranks = [self._tags[t] for t in wheel.tags if t in self._tags]
+        if not ranks:
+            return self._tag_reason(wheel.tags), None
         return "", Candidate(name, wheel.version, link, source, guarded, min(ranks), wheel.build, rank)
 
     def _tag_reason(self, tags: frozenset[Tag]) -> str:
-        target_interps = {t.interpreter for t in self._tags}
+        target_pythons = {(t.interpreter, t.abi) for t in self._tags}
         target_plats = {t.platform for t in self._tags}
         shown = ", ".join(sorted(str(t) for t in tags)[:3])
-        if not any(t.interpreter in target_interps for t in tags):
+        if not any((t.interpreter, t.abi) in target_pythons for t in tags):
             pythons = ", ".join(sorted({t.interpreter for t in tags}))
             return f"built for another Python ({pythons}); the Target is Python {self._python} ({shown})"
         if not any(t.platform in target_plats for t in tags):

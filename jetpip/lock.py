@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,22 @@ def lock_from_resolution(resolution: Resolution) -> Lock:
         constraints=tuple(resolution.constraints),
         notes=tuple(resolution.notes),
     )
+
+
+def fill_hashes(lock: Lock, fetch: Callable[[LockedPackage], Path]) -> Lock:
+    """Give every package without a published sha256 the hash of its file (``fetch`` downloads it).
+
+    Flat link pages (NVIDIA's redist directories) publish no hashes; a lock records one anyway,
+    so an install later checks the very bytes that were locked.
+    """
+    packages = []
+    for pkg in lock.packages:
+        if not pkg.sha256:
+            path = fetch(pkg)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            pkg = replace(pkg, sha256=digest, size=pkg.size if pkg.size is not None else path.stat().st_size)
+        packages.append(pkg)
+    return replace(lock, packages=tuple(packages))
 
 
 # -- writing -------------------------------------------------------------------

@@ -524,7 +524,7 @@ def read_requirements(
                 "or in pip's config; jetpip resolves named requirements only",
             )
         if " --" in line:
-            raise UsageError(f"{where}: per-requirement options ({line.split(' --', 1)[1].split()[0]}) "
+            raise UsageError(f"{where}: per-requirement options (--{line.split(' --', 1)[1].split()[0]}) "
                              "are not supported", "remove them; a lock records hashes itself")
         try:
             parse_requirement(line, USER)
@@ -541,7 +541,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         if not pending:
             start = number
         if line.endswith("\\"):
-            pending += line[:-1] + " "
+            pending += line[:-1]
             continue
         full = (pending + line).strip()
         pending = ""

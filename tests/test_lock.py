@@ -1,0 +1,278 @@
+"""pylock.toml: `jetpip lock` end to end on a loopback mirror, the writer, the reader and its errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from packaging.pylock import Pylock
+
+from jetpip.cli import cli
+from jetpip.errors import LockError, UsageError
+from jetpip.lock import Lock, LockedPackage, dump_lock, fill_hashes, load_lock, parse_lock
+from jetpip.resolver import read_requirements
+from tests.support.server import IndexServer, ServedFile
+from tests.support.wheels import WheelSpec, build_wheel
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+def _served(tmp: Path, mount: str, **kw: object) -> ServedFile:
+    return ServedFile.from_path(build_wheel(tmp / "wheels" / mount, WheelSpec(**kw)).path)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def mirror(index_server: IndexServer, tmp_path: Path) -> dict[str, str]:
+    """A base index and a Jetson devpi mirror (which also shows PyPI's manylinux torch)."""
+    index_server.add("simple", "/simple", [
+        _served(tmp_path, "base", name="numpy", version="2.2.6", tag="cp310-cp310-manylinux_2_17_aarch64"),
+        _served(tmp_path, "base", name="numpy", version="1.26.4", tag="cp310-cp310-manylinux_2_17_aarch64"),
+        _served(tmp_path, "base", name="numpy", version="1.26.4", tag="cp311-cp311-manylinux_2_17_x86_64"),
+        _served(tmp_path, "base", name="torch", version="2.8.0", tag="cp310-cp310-manylinux_2_28_aarch64"),
+        _served(tmp_path, "base", name="gliner", version="0.2.21", requires=["torch>=2.0"],
+                extras={"onnx": ["onnxruntime>=1.19"]}),
+        _served(tmp_path, "base", name="onnxruntime", version="1.23.2", tag="cp310-cp310-manylinux_2_27_aarch64"),
+    ])
+    index_server.add("devpi", "/jp6/cu126", [
+        _served(tmp_path, "jal", name="torch", version="2.8.0", tag="cp310-cp310-linux_aarch64",
+                requires=["numpy"], build="jetson"),
+        _served(tmp_path, "jal", name="onnxruntime-gpu", version="1.23.0", tag="cp310-cp310-linux_aarch64",
+                requires=["numpy>=1.21"], build="jetson"),
+        _served(tmp_path, "pypi-through-devpi", name="torch", version="2.8.0",
+                tag="cp310-cp310-manylinux_2_28_aarch64"),
+    ])
+    index_server.add("flat", "/redist/jp/v61/pytorch", [])
+    overlay = tmp_path / "indexes.toml"
+    overlay.write_text(
+        "format = 1\n[mirrors]\n"
+        f'"https://pypi.jetson-ai-lab.io" = "{index_server.url}"\n'
+        f'"https://developer.download.nvidia.com/compute/redist/jp/" = "{index_server.url}/redist/jp/"\n'
+    )
+    root = tmp_path / "not-a-jetson"
+    root.mkdir()
+    return {"overlay": str(overlay), "index": index_server.url + "/simple", "root": str(root),
+            "url": index_server.url}
+
+
+def _lock_args(mirror: dict[str, str], *more: str) -> list[str]:
+    return ["lock", "--root", mirror["root"], "--jetpack", "6.2", "--python-version", "3.10",
+            "--platform", "linux_aarch64", "--index-url", mirror["index"], "--indexes", mirror["overlay"],
+            *more]
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cross_target_lock_validates_and_pins_the_jetson_build(mirror: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "pylock.toml"
+    code, stdout, stderr = _run(_lock_args(mirror, "torch", "gliner[onnx]", "-o", str(out)))
+    assert code == 0, stderr
+    text = out.read_text()
+    doc = tomllib.loads(text)
+    Pylock.from_dict(doc)  # packaging's own validation
+    pkgs = {p["name"]: p for p in doc["packages"]}
+    assert set(pkgs) == {"torch", "numpy", "gliner", "onnxruntime-gpu"}  # no CPU onnxruntime
+    torch_wheel = pkgs["torch"]["wheels"][0]
+    assert torch_wheel["name"] == "torch-2.8.0-cp310-cp310-linux_aarch64.whl"
+    assert "/jp6/cu126/+f/" in torch_wheel["url"]
+    assert len(torch_wheel["hashes"]["sha256"]) == 64 and torch_wheel["size"] > 0
+    assert "upload-time" in torch_wheel
+    assert pkgs["torch"]["index"].endswith("/jp6/cu126/+simple/")
+    assert pkgs["numpy"]["version"] == "1.26.4"  # the route's numpy<2
+    assert pkgs["numpy"]["wheels"][0]["name"].endswith("cp310-cp310-manylinux_2_17_aarch64.whl")
+    assert pkgs["onnxruntime-gpu"]["tool"]["jetpip"]["source"] == "jetson-ai-lab jp6/cu126"
+    assert pkgs["numpy"]["index"] == mirror["index"] + "/"
+    tool = doc["tool"]["jetpip"]
+    assert tool["target"]["jetpack"] == "6.2"
+    assert tool["target"]["python"] == "3.10"
+    assert tool["target"]["platform"] == "linux_aarch64"
+    assert tool["target"]["cuda"] == "12.6"
+    assert tool["guarded"] == {"onnxruntime-gpu": "1.23.0", "torch": "2.8.0"}
+    assert tool["requested"] == ["torch", "gliner[onnx]"]
+    assert doc["environments"] == [
+        'sys_platform == "linux" and platform_machine == "aarch64" and python_version == "3.10"'
+    ]
+    assert "torch==2.8.0  (jetson-ai-lab jp6/cu126) [guarded]" in stdout
+    assert "met by onnxruntime-gpu" in stderr
+
+
+def test_lock_is_deterministic_and_round_trips(mirror: dict[str, str], tmp_path: Path) -> None:
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    assert _run(_lock_args(mirror, "gliner[onnx]", "numpy", "-o", str(first)))[0] == 0
+    assert _run(_lock_args(mirror, "numpy", "gliner[onnx]", "-o", str(second), "--refresh"))[0] == 0
+    lock_a, lock_b = load_lock(first), load_lock(second)
+    assert {p.name: p.url for p in lock_a.packages} == {p.name: p.url for p in lock_b.packages}
+    assert first.read_bytes() == dump_lock(lock_a).encode()  # read back, written again: same bytes
+    again = tmp_path / "c.toml"
+    assert _run(_lock_args(mirror, "gliner[onnx]", "numpy", "-o", str(again)))[0] == 0
+    assert again.read_bytes() == first.read_bytes()
+    torch = lock_a.by_name()["torch"]
+    assert torch.guarded and torch.source == "jetson-ai-lab jp6/cu126" and torch.required_by == ("gliner",)
+    assert lock_a.target["jetpack"] == "6.2" and lock_a.route == "jp6-cu126"
+    assert [p.name for p in lock_a.guarded()] == ["onnxruntime-gpu", "torch"]
+
+
+def test_dry_run_json_shows_sources_and_writes_nothing(mirror: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "pylock.toml"
+    code, stdout, _ = _run(_lock_args(mirror, "torch", "--dry-run", "--json", "-o", str(out)))
+    assert code == 0
+    assert not out.exists()
+    doc = json.loads(stdout)
+    assert doc["schema"] == "jetpip.resolution/1" and doc["lock"] is None
+    by_name = {p["name"]: p for p in doc["packages"]}
+    assert by_name["torch"]["source"] == "jetson-ai-lab jp6/cu126"
+    assert by_name["torch"]["guarded"] is True
+    assert by_name["numpy"]["source"] == "base index"
+    (torch_node,) = doc["tree"]
+    assert torch_node["name"] == "torch" and torch_node["dependencies"][0]["name"] == "numpy"
+
+
+def test_lock_reads_requirement_and_constraint_files(mirror: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "cons.txt").write_text("numpy<1.26.4  # nothing fits: proves -c applies\n")
+    (tmp_path / "reqs.txt").write_text("# app\ntorch\n-c cons.txt\n")
+    code, _, stderr = _run(_lock_args(mirror, "-r", str(tmp_path / "reqs.txt"), "--dry-run"))
+    assert code == 4
+    assert "no wheel of numpy" in stderr and "<1.26.4" in stderr
+
+
+def test_lock_guarded_wheel_missing_exits_with_explanation(mirror: dict[str, str]) -> None:
+    code, _, stderr = _run(_lock_args(mirror, "torch", "--dry-run") + ["--python-version", "3.12"])
+    assert code == 4
+    assert "no wheel of torch" in stderr
+    assert "jetson-ai-lab jp6/cu126" in stderr
+    assert "built for another Python (cp310)" in stderr
+    assert "manylinux_2_28_aarch64 is not one of linux_aarch64" in stderr
+
+
+def test_lock_conflict_exit_code_and_message(mirror: dict[str, str], index_server: IndexServer,
+                                             tmp_path: Path) -> None:
+    index_server.add_files("/simple", [_served(tmp_path, "base", name="oldlib", version="1.0",
+                                               requires=["torch<2.7"])])
+    code, _, stderr = _run(_lock_args(mirror, "torch", "oldlib", "--dry-run"))
+    assert code == 4
+    assert "oldlib 1.0 requires torch<2.7, but torch is pinned to 2.8.0 from jetson-ai-lab jp6/cu126" in stderr
+    assert "hint: ways out:" in stderr
+
+
+# -- the reader and writer ---------------------------------------------------------
+
+
+def _pkg(name: str = "six", **kw: object) -> LockedPackage:
+    base = dict(name=name, version="1.17.0", url=f"https://example.invalid/{name}-1.17.0-py2.py3-none-any.whl",
+                filename=f"{name}-1.17.0-py2.py3-none-any.whl", sha256="a" * 64, size=10,
+                upload_time="2024-12-04T17:35:26.475Z")
+    base.update(kw)
+    return LockedPackage(**base)  # type: ignore[arg-type]
+
+
+def test_dump_then_parse_round_trip_is_exact() -> None:
+    lock = Lock(packages=(_pkg(), _pkg("attrs", guarded=True, requires=("six",))),
+                target={"python": "3.10"}, requires_python="==3.10.*", requested=("six", "attrs"))
+    text = dump_lock(lock)
+    back = parse_lock(text)
+    assert dump_lock(back) == text
+    assert [p.name for p in back.packages] == ["attrs", "six"]  # sorted
+    assert back.by_name()["attrs"].requires == ("six",)
+    assert back.by_name()["six"].upload_time == "2024-12-04T17:35:26.475000+00:00"
+
+
+def test_dump_refuses_a_file_without_hash() -> None:
+    with pytest.raises(LockError, match="has no sha256"):
+        dump_lock(Lock(packages=(_pkg(sha256=None),)))
+
+
+def test_fill_hashes_records_the_downloaded_file(tmp_path: Path) -> None:
+    wheel = tmp_path / "six-1.17.0-py2.py3-none-any.whl"
+    wheel.write_bytes(b"wheel bytes")
+    lock = fill_hashes(Lock(packages=(_pkg(sha256=None, size=None),)), lambda pkg: wheel)
+    (pkg,) = lock.packages
+    import hashlib
+
+    assert pkg.sha256 == hashlib.sha256(b"wheel bytes").hexdigest() and pkg.size == 11
+
+
+def test_dump_strips_credentials_from_index_urls() -> None:
+    from jetpip.lock import redact_url
+
+    assert redact_url("https://user:secret@host/simple/") == "https://host/simple/"
+    assert redact_url("https://token@host/x") == "https://host/x"
+    assert redact_url("https://host/x") == "https://host/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lock-version = [", "is not valid TOML"),
+        ('created-by = "x"\npackages = []\n', "is not a valid pylock.toml"),
+        ('lock-version = "2.0"\ncreated-by = "x"\npackages = []\n', "is not a valid pylock.toml"),
+        ('lock-version = "1.0"\ncreated-by = "x"\npackages = []\n[tool.jetpip]\nformat = 99\n',
+         "format 99; this jetpip reads format 1"),
+        ('lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "six"\nversion = "1.0"\n'
+         '[[packages.wheels]]\nname = "six-1.0-py3-none-any.whl"\nurl = "https://h/six-1.0-py3-none-any.whl"\n'
+         'hashes = {sha256 = "aa"}\n[[packages.wheels]]\nname = "six-1.0-py2-none-any.whl"\n'
+         'url = "https://h/six-1.0-py2-none-any.whl"\nhashes = {sha256 = "bb"}\n',
+         "has 2 wheels; jetpip needs one pinned wheel per package"),
+        ('lock-version = "1.0"\ncreated-by = "x"\npackages = []\ntool = {jetpip = {requested = "six"}}\n',
+         "tool.jetpip.requested must be a list of strings"),
+    ],
+)
+def test_parse_lock_errors(text: str, message: str) -> None:
+    with pytest.raises(LockError) as info:
+        parse_lock(text, "pylock.toml")
+    assert message in str(info.value)
+    assert info.value.hint
+
+
+def test_load_lock_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(LockError, match="cannot read"):
+        load_lock(tmp_path / "absent.toml")
+
+
+# -- requirements files ------------------------------------------------------------
+
+
+def test_read_requirements_nesting_comments_and_continuations(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "more.txt").write_text("attrs>=23 ; python_version >= '3.8'\n-c cons.txt\n")
+    (tmp_path / "sub" / "cons.txt").write_text("numpy<2\n")
+    (tmp_path / "reqs.txt").write_text(
+        "# top\n\ntorch  # the CUDA one\ntransformers\\\n  >=4.40\n-r sub/more.txt\n--constraint=extra.txt\n"
+    )
+    (tmp_path / "extra.txt").write_text("six==1.17.0\n")
+    reqs, cons = read_requirements(tmp_path / "reqs.txt")
+    assert [r.text for r in reqs] == ["torch", "transformers  >=4.40", "attrs>=23 ; python_version >= '3.8'"]
+    assert reqs[1].where.endswith("reqs.txt:4")
+    assert [c.text for c in cons] == ["numpy<2", "six==1.17.0"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("--index-url https://example.invalid/simple\n", "the option --index-url is not supported"),
+        ("-e .\n", "the option -e is not supported"),
+        ("six --hash=sha256:abc\n", "per-requirement options (--hash=sha256:abc) are not supported"),
+        ("six>=>1\n", "reqs.txt:1: cannot read the requirement"),
+        ("six @ https://example.invalid/six.whl\n", "is a direct URL requirement"),
+        ("-r reqs.txt\n", "includes itself"),
+        ("-r missing.txt\n", "cannot read"),
+    ],
+)
+def test_read_requirements_errors(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "reqs.txt").write_text(text)
+    with pytest.raises(UsageError) as info:
+        read_requirements(tmp_path / "reqs.txt")
+    assert message in str(info.value)
+    assert info.value.hint
+
+
+def test_replace_keeps_lock_fields() -> None:
+    lock = Lock(packages=(_pkg(),), route="jp6-cu126", notes=("n",))
+    assert replace(lock, packages=()).route == "jp6-cu126"
