@@ -44,22 +44,23 @@ class SubprocessPipRunner:
         """Run ``argv``; a KeyboardInterrupt stops the child and propagates."""
         env = dict(os.environ)
         env.setdefault("PYTHONIOENCODING", "utf-8")
-        proc = subprocess.Popen(
+        env.setdefault("PYTHONUNBUFFERED", "1")  # lines arrive as pip prints them (for -v)
+        lines: list[str] = []
+        with subprocess.Popen(
             list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             text=True, encoding="utf-8", errors="replace",
-        )
-        lines: list[str] = []
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.append(line)
-                if self.echo is not None:
-                    self.echo(line.rstrip("\n"))
-            proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        ) as proc:
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    lines.append(line)
+                    if self.echo is not None:
+                        self.echo(line.rstrip("\n"))
+                proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
         return PipResult(proc.returncode, "".join(lines))
 
 

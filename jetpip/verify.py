@@ -93,7 +93,8 @@ def check_consistency(interpreter: Interpreter, guarded: Collection[str] = ()) -
     """Every requirement of every installed distribution, checked against what is installed.
 
     pip's own check is off under ``--no-deps``, so this replaces it. Markers are evaluated in
-    the target's environment; extras a dependent asked for are not followed.
+    the target's environment; extras a dependent asked for are not followed. Requirements
+    among a venv's system site-packages are checked only where the venv shadows one of them.
     """
     installed = interpreter.installed_by_name()
     env = dict(interpreter.markers)
@@ -114,6 +115,9 @@ def check_consistency(interpreter: Interpreter, guarded: Collection[str] = ()) -
                     continue
             name = canonicalize_name(req.name)
             found = installed.get(name)
+            if dist.in_system_site and (found is None or found.in_system_site):
+                # The system package manager's own business, unless the environment shadows it.
+                continue
             if found is None:
                 broken.append(BrokenRequirement(dist.name, dist.version, _plain(req), None))
             elif not satisfies(req.specifier, found.version, guarded=name in guarded_names):

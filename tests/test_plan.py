@@ -120,7 +120,8 @@ def test_files_without_a_hash_get_their_own_step_without_require_hashes() -> Non
 
 
 def test_wheelhouse_files_replace_urls() -> None:
-    plan = build_plan(Lock(packages=(TORCH,)), interp(), local_files={TORCH.filename: "/wh/" + TORCH.filename})
+    files = {TORCH.filename: "/wh/" + TORCH.filename}
+    plan = build_plan(Lock(packages=(TORCH,)), interp(), local_files=files)
     assert plan.steps[0].requirements[0].startswith(f"torch @ file:///wh/{TORCH.filename} --hash=")
 
 
@@ -192,3 +193,14 @@ def test_lock_for_this_target_passes() -> None:
     lock = Lock(packages=(TORCH,), target={"cuda": "12.6", "python": "3.10", "l4t": "36.4.3"},
                 environments=('python_version == "3.10" and platform_machine == "aarch64"',))
     check_lock_fits(lock, _target(cuda="12.6", l4t="36.4.3"))
+
+
+def test_system_site_requirements_count_only_where_the_venv_shadows_them() -> None:
+    env = interp(
+        dist("numpy", "2.1.0"),
+        dist("opencv", "4.8.0", system=True, requires=("numpy<2", "absent-system-dep")),
+        dist("other", "1.0", system=True, requires=("numpy-financial",)),
+    )
+    assert [str(b) for b in check_consistency(env)] == [
+        "opencv 4.8.0 requires numpy<2, but numpy 2.1.0 is installed",
+    ]

@@ -1,0 +1,31 @@
+"""Helpers for end-to-end tests: plain pip, and reading what a venv holds and imports."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def pip_install(python: Path, *args: str) -> None:
+    """Plain pip, as a user would run it (to put an environment in a known bad state)."""
+    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", *args],
+                   check=True, capture_output=True)
+
+
+def run_python(python: Path, code: str) -> str:
+    """Run ``code`` in the target interpreter and return its stdout."""
+    out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def installed(python: Path) -> dict[str, str]:
+    """name -> version of what the venv itself holds (its system site-packages left out)."""
+    from jetpip.interpreter import probe_interpreter
+
+    return {d.name: d.version for d in probe_interpreter(str(python)).installed if not d.in_system_site}
+
+
+def build_of(python: Path, module: str) -> str:
+    """The stand-in marker of ``module`` as the target imports it: "jetson" or "pypi"."""
+    return run_python(python, f"import {module}; print({module}.BUILD)")
+
