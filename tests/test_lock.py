@@ -37,7 +37,8 @@ def mirror(index_server: IndexServer, tmp_path: Path) -> dict[str, str]:
         _served(tmp_path, "base", name="torch", version="2.8.0", tag="cp310-cp310-manylinux_2_28_aarch64"),
         _served(tmp_path, "base", name="gliner", version="0.2.21", requires=["torch>=2.0"],
                 extras={"onnx": ["onnxruntime>=1.19"]}),
-        _served(tmp_path, "base", name="onnxruntime", version="1.23.2", tag="cp310-cp310-manylinux_2_27_aarch64"),
+        _served(tmp_path, "base", name="onnxruntime", version="1.23.2",
+                tag="cp310-cp310-manylinux_2_27_aarch64"),
     ])
     index_server.add("devpi", "/jp6/cu126", [
         _served(tmp_path, "jal", name="torch", version="2.8.0", tag="cp310-cp310-linux_aarch64",
@@ -71,7 +72,9 @@ def _run(args: list[str]) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_cross_target_lock_validates_and_pins_the_jetson_build(mirror: dict[str, str], tmp_path: Path) -> None:
+def test_cross_target_lock_validates_and_pins_the_jetson_build(
+    mirror: dict[str, str], tmp_path: Path
+) -> None:
     out = tmp_path / "pylock.toml"
     code, stdout, stderr = _run(_lock_args(mirror, "torch", "gliner[onnx]", "-o", str(out)))
     assert code == 0, stderr
@@ -144,7 +147,7 @@ def test_lock_reads_requirement_and_constraint_files(mirror: dict[str, str], tmp
 
 
 def test_lock_guarded_wheel_missing_exits_with_explanation(mirror: dict[str, str]) -> None:
-    code, _, stderr = _run(_lock_args(mirror, "torch", "--dry-run") + ["--python-version", "3.12"])
+    code, _, stderr = _run([*_lock_args(mirror, "torch", "--dry-run"), "--python-version", "3.12"])
     assert code == 4
     assert "no wheel of torch" in stderr
     assert "jetson-ai-lab jp6/cu126" in stderr
@@ -158,7 +161,8 @@ def test_lock_conflict_exit_code_and_message(mirror: dict[str, str], index_serve
                                                requires=["torch<2.7"])])
     code, _, stderr = _run(_lock_args(mirror, "torch", "oldlib", "--dry-run"))
     assert code == 4
-    assert "oldlib 1.0 requires torch<2.7, but torch is pinned to 2.8.0 from jetson-ai-lab jp6/cu126" in stderr
+    assert ("oldlib 1.0 requires torch<2.7, but torch is pinned to 2.8.0 from jetson-ai-lab jp6/cu126"
+            in stderr)
     assert "hint: ways out:" in stderr
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,8 @@ class Case:
                     name=w["name"], version=w["version"], tag=w.get("tag", "py3-none-any"),
                     requires=w.get("requires", ()), extras=w.get("extras", {}),
                     requires_python=w.get("metadata_requires_python"),
-                    build=w.get("build", "jetson" if mount in self.data["route"].get("sources", []) else "pypi"),
+                    build=w.get("build", "jetson" if mount in self.data["route"].get("sources", [])
+                                else "pypi"),
                     filename_version=w.get("filename_version"),
                 )
                 built = build_wheel(tmp / "wheels" / mount, spec)
@@ -128,3 +130,68 @@ def test_case(path: Path, index_server: IndexServer, tmp_path: Path) -> None:
         assert res.notes == ()
     for fragment in expect.get("notes", []):
         assert any(fragment in n for n in case.reporter.notes)
+
+
+# -- the policies, one by one ---------------------------------------------------------
+
+
+def _cand(version: str, guarded: bool = True) -> Candidate:
+    src = Source("jetson", "devpi", "http://127.0.0.1:1/jp6/cu126", platforms=("linux_aarch64",))
+    fname = f"torch-{version}-cp310-cp310-linux_aarch64.whl"
+    link = FileLink(fname, f"http://127.0.0.1:1/{fname}", src, {"sha256": "0" * 64})
+    return Candidate("torch", Version(version), link, src, guarded, 0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "version", "guarded", "expected"),
+    [
+        (">=2.1", "2.1.0a0+41361538.nv23.06", True, (True, True)),  # counts as 2.1.0
+        ("==2.1.0", "2.1.0a0+41361538.nv23.06", True, (True, True)),
+        (">=2.1", "2.1.0a0+41361538.nv23.06", False, (False, False)),  # only guarded builds
+        ("<2.1", "2.1.0a0+41361538.nv23.06", True, (False, False)),
+        (">=2.2", "2.1.0a0+41361538.nv23.06", True, (False, False)),
+        ("==2.1.0a0+41361538.nv23.06", "2.1.0a0+41361538.nv23.06", True, (True, False)),
+        ("==2.8.0", "2.8.0+cu126", True, (True, False)),  # local labels ignored (PEP 440)
+        (">=2.9.0", "2.9.0.dev20250827+cu130.g378edb0", True, (True, True)),
+        ("", "2.1.0a0+41361538.nv23.06", True, (True, False)),
+    ],
+)
+def test_prerelease_policy(spec: str, version: str, guarded: bool, expected: tuple[bool, bool]) -> None:
+    assert specifier_accepts(SpecifierSet(spec), _cand(version, guarded)) == expected
+
+
+def test_marker_environment_is_the_targets_never_the_hosts() -> None:
+    env = marker_environment(make_target("3.8", "linux_aarch64", "5.1.2"))
+    assert env["platform_machine"] == "aarch64"
+    assert env["python_version"] == "3.8" and env["python_full_version"] == "3.8.0"
+    assert env["sys_platform"] == "linux"
+    bare = make_target("3.10", "linux_aarch64")
+    bare = Target(device=bare.device, interpreter=replace(bare.interpreter, markers={}), machine="aarch64")
+    env = marker_environment(bare)  # a synthesised Target without markers still gets a full environment
+    assert env["platform_machine"] == "aarch64" and env["python_version"] == "3.10"
+
+
+def test_requirement_errors_name_the_input() -> None:
+    target = make_target()
+    route = Route(key="r", summary="", sources=(), guarded=frozenset())
+    with IndexClient(IndexConfig(index_url=None)) as client:
+        with pytest.raises(UsageError, match="cannot read the requirement 'torch>=>2'"):
+            resolve(["torch>=>2"], target=target, route=route, client=client, base_sources=[])
+        with pytest.raises(UsageError, match="nothing to resolve"):
+            resolve([], target=target, route=route, client=client, base_sources=[])
+
+
+def test_requirements_read_from_a_file_skip_markers_for_other_targets(
+    index_server: IndexServer, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path / "w", WheelSpec(name="six", version="1.17.0"))
+    url = index_server.add("simple", "/simple", [ServedFile.from_path(wheel.path)])
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text('six\nwinonly ; sys_platform == "win32"\n')
+    lines, _ = read_requirements(reqs)
+    base = Source("base index", "simple", url)
+    with IndexClient(IndexConfig(index_url=url), cache_dir=tmp_path / "c") as client:
+        res = resolve(lines, target=make_target(), route=Route(key="r", summary="", sources=(),
+                      guarded=frozenset()), client=client, base_sources=[base])
+    assert [p.name for p in res.pins] == ["six"]
+    assert res.pins[0].requested and res.pins[0].source.name == "base index"
