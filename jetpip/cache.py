@@ -39,6 +39,7 @@ class CachedPage:
     last_modified: str | None = None
     fetched_at: float = 0.0
     max_age: int | None = None
+    devpi: bool = False  # the answer came from a devpi server (X-Devpi-* headers)
 
     def is_fresh(self, now: float | None = None) -> bool:
         """True while Cache-Control max-age says the page needs no revalidation."""
@@ -121,6 +122,7 @@ class Cache:
                 last_modified=header.get("last_modified"),  # type: ignore[arg-type]
                 fetched_at=float(header["fetched_at"]),  # type: ignore[arg-type]
                 max_age=header.get("max_age"),  # type: ignore[arg-type]
+                devpi=bool(header.get("devpi", False)),
             )
         except (KeyError, TypeError, ValueError):
             return None

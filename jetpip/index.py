@@ -91,6 +91,7 @@ class IndexClient:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="jetpip-index")
         self._lock = threading.Lock()
         self._memo: dict[tuple[str, object], Future[object]] = {}
+        self._devpi_roots: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> IndexClient:
@@ -154,7 +155,16 @@ class IndexClient:
             else:
                 page = parse_flat_page(raw.body, raw.url, source, name)
             return replace(page, found=bool(page.files or page.rejects))
-        raw = self._fetch_page(source.project_url(name), "simple")
+        root = source.url.rstrip("/")
+        url = f"{root}/+simple/{name}/" if root in self._devpi_roots else source.project_url(name)
+        raw = self._fetch_page(url, "simple")
+        if raw.devpi and source.kind == "simple" and "/+simple" not in url and "/+simple" not in root:
+            # A devpi index root configured as a plain index (jetson-containers does this): its bare
+            # project path serves a web page to clients it does not take for pip, so use /+simple/.
+            with self._lock:
+                self._devpi_roots.add(root)
+            url = f"{root}/+simple/{name}/"
+            raw = self._fetch_page(url, "simple")
         if raw.status == 404:
             return ProjectPage(name, source, found=False, url=redact_url(raw.url))
         if "json" in raw.content_type:
@@ -199,6 +209,7 @@ class IndexClient:
             body=resp.body if resp.status == 200 else b"",
             etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
             fetched_at=now, max_age=max_age,
+            devpi=any(k.startswith("x-devpi-") for k in resp.headers),
         )
         self.cache.store_page(url, form, page)
         self.reporter.page_fetched(shown, from_cache=False)

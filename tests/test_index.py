@@ -370,3 +370,18 @@ def test_prefetch_fetches_each_page_once_and_concurrently(index_server: IndexSer
         assert len(index_server.requests(f"/simple/{n}/")) == 1
         assert len(index_server.requests(f"/{n}-1.0-py3-none-any.whl.metadata")) == 1
     assert elapsed < 24 * 2 * 0.05 / 2  # well under the sequential time
+
+
+def test_devpi_root_configured_as_a_plain_index_switches_to_plus_simple(
+    index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path
+) -> None:
+    # jetson-containers sets PIP_INDEX_URL to the devpi index root, without /+simple/.
+    url = index_server.add("devpi", "/jp6/cu126", [make_wheel("torch", "2.8.0").path,
+                                                    make_wheel("numpy", "1.26.4").path])
+    src = Source("base index", "simple", url)
+    with client(url, cache_dir) as c:
+        (torch,) = c.project_page(src, "torch").files
+        (numpy,) = c.project_page(src, "numpy").files
+    assert "/+f/" in torch.url and "/+f/" in numpy.url
+    paths = [r.path for r in index_server.requests()]
+    assert paths == ["/jp6/cu126/torch/", "/jp6/cu126/+simple/torch/", "/jp6/cu126/+simple/numpy/"]

@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 PIP_LIKE_AGENTS = ("pip/", "setuptools/", "uv/", "jetpip/")
+DEVPI_HEADERS = {"X-Devpi-Server-Version": "6.14.0"}  # real devpi names itself on every answer
 
 
 @dataclass
@@ -256,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if any(agent.startswith(a) or a in agent for a in PIP_LIKE_AGENTS):
                     return self._simple(mount, rest, head)
                 body = f"<html><body><h1>devpi web: {html.escape(rest)}</h1><a href='/'>home</a></body></html>"
-                return self._send(200, body.encode(), "text/html", head)
+                return self._send(200, body.encode(), "text/html", head, dict(DEVPI_HEADERS))
             return None
         return self._simple(mount, rest, head)
 
@@ -355,6 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"ETag": etag, "Last-Modified": email.utils.formatdate(1_700_000_000, usegmt=True)}
         if mount.max_age is not None:
             extra["Cache-Control"] = f"max-age={mount.max_age}"
+        if mount.kind == "devpi":
+            extra.update(DEVPI_HEADERS)
         return self._send(200, body, ctype, head, extra)
 
     def _file(self, data: bytes, head: bool, fault: Fault | None) -> int:
