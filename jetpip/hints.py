@@ -242,7 +242,8 @@ def _arch(target: Target) -> str | None:
 
 def _memory_gib(target: Target) -> float | None:
     fact = target.device.memory_gib
-    if fact is None:
+    if fact is None or (target.is_jetson and not target.device.is_jetson):
+        # A cross target: the memory read is this machine's, not the Jetson's.
         return None
     try:
         value = float(fact.value)

@@ -251,6 +251,11 @@ class KnowledgeBase:
     def make_target(self, device: Device, interpreter: Interpreter, overrides: TargetOverrides) -> Target:
         """Combine device facts, the tables and the overrides (which win) into a Target."""
         warnings: list[str] = []
+        if not device.is_jetson and (overrides.jetpack or overrides.l4t):
+            # A Jetson Target named by flags on another machine (cross-locking from a workstation):
+            # that machine's CUDA, cuDNN and GPU say nothing about the Jetson.
+            device = Device(root=device.root, is_jetson=False, model=device.model, kernel=device.kernel,
+                            in_container=device.in_container, warnings=device.warnings)
         l4t = _flag(overrides.l4t, "--l4t", _L4T_TEXT, "an L4T release like 36.4.3") or device.l4t
         if l4t is not None and not _L4T_TEXT.match(l4t.value):
             warnings.append(f"ignoring L4T {l4t.value!r} from {l4t.source}: not a release number")

@@ -62,7 +62,7 @@ def interp(version: str = "3.10.12", machine: str = "aarch64") -> Interpreter:
 
 
 def device(**facts: str) -> Device:
-    return Device(root="/fixture", is_jetson=bool(facts.get("l4t")),
+    return Device(root="/fixture", is_jetson=bool(facts.get("l4t") or facts.get("soc")),
                   **{k: Fact(v, f"fixture {k}") for k, v in facts.items()})
 
 
@@ -137,10 +137,14 @@ def test_overrides_win_and_say_so(kb: KnowledgeBase) -> None:
 
 
 def test_cross_target_from_a_workstation(kb: KnowledgeBase) -> None:
-    workstation = Device(root="/", is_jetson=False)
+    workstation = Device(root="/", is_jetson=False, cuda=Fact("12.4.131", "version.json"),
+                         cudnn=Fact("9.1.0", "cudnn_version.h"), memory_gib=Fact("64", "meminfo"))
     overrides = TargetOverrides(jetpack="6.2", python_version="3.10", platform="linux_aarch64")
     target = kb.make_target(workstation, interp(machine="x86_64"), overrides)
     assert target.is_jetson
+    # The workstation's own CUDA stack says nothing about the Jetson.
+    assert target.cuda == Fact("12.6", "indexes.toml versions table from --jetpack 6.2")
+    assert target.cudnn == Fact("9.3", "indexes.toml versions table from --jetpack 6.2")
     assert target.machine == "aarch64"  # from --platform, not the workstation
     assert target.soc is not None and target.soc.value == "tegra234"
     assert "runs only on tegra234" in target.soc.source
