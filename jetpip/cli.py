@@ -445,6 +445,121 @@ def cache_clean_cmd() -> None:
 
 # --- section: lock (owner: resolver/lock) ----------------------------------
 
+
+def _lock_client(target: Any, reporter: Any, opts: dict[str, Any]) -> Any:
+    """The IndexClient for the Target's pip configuration plus the index flags."""
+    shared = globals().get("_index_client_from_options")
+    if shared is not None:
+        return shared(target.interpreter, reporter, **opts)
+    import os
+
+    from jetpip.config import load_index_config
+    from jetpip.index import IndexClient
+
+    flags = {k: v for k, v in opts.items() if k not in ("offline", "refresh")}
+    config = load_index_config(target.interpreter, os.environ, flags)
+    return IndexClient(config, reporter=reporter, offline=opts["offline"], refresh=opts["refresh"])
+
+
+def _lock_inputs(
+    reqs: Sequence[str], req_files: Sequence[str], con_files: Sequence[str]
+) -> tuple[list[Any], list[Any]]:
+    from jetpip.resolver import read_requirements
+
+    requirements: list[Any] = list(reqs)
+    constraints: list[Any] = []
+    for path in req_files:
+        more, cons = read_requirements(path)
+        requirements += more
+        constraints += cons
+    for path in con_files:
+        _, cons = read_requirements(path, constraint=True)
+        constraints += cons
+    return requirements, constraints
+
+
+@cli.command("lock")
+@click.argument("reqs", nargs=-1)
+@click.option("-r", "--requirement", "req_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Read requirements from a pip requirements file (repeatable).")
+@click.option("-c", "--constraint", "con_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Constrain versions with a pip constraints file (repeatable).")
+@click.option("-o", "--output", default="pylock.toml", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the lock.")
+@click.option("--dry-run", is_flag=True, help="Show the resolution as a tree; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolution as JSON (with each source).")
+@target_options
+@index_options
+@verbosity_options
+def lock(
+    reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...], output: str,
+    dry_run: bool, as_json: bool, quiet: int, verbose: int, **opts: Any,
+) -> None:
+    """Resolve REQS for the Target and write a PEP 751 pylock.toml.
+
+    CUDA packages (torch, torchvision, onnxruntime-gpu ...) come only from the Target's CUDA
+    sources and are pinned first; everything else comes from the first index that has it.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from jetpip.errors import GuardedWheelMissingError
+    from jetpip.lock import fill_hashes, lock_from_resolution, lock_to_dict, write_lock
+    from jetpip.resolver import resolve
+
+    target_keys = ("root", "python", "jetpack", "l4t", "cuda", "soc", "compute_capability", "arch_kind",
+                   "python_version", "platform", "glibc", "indexes_file")
+    kb, target, route = _target_from_options(*(opts.pop(k) for k in target_keys))
+    reporter = TerminalReporter(verbose - quiet)
+    for warning in (*target.warnings, *route.warnings):
+        reporter.warning(warning)
+    if not route.sources and route.no_source_reason and target.is_jetson:
+        reporter.warning(route.no_source_reason)
+    requirements, constraints = _lock_inputs(reqs, req_files, con_files)
+    with _lock_client(target, reporter, opts) as client:
+        try:
+            resolution = resolve(
+                requirements, target=target, route=route, kb=kb, client=client,
+                base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
+            )
+        except GuardedWheelMissingError as err:
+            hints = _optional("jetpip.hints")
+            if hints is not None and hasattr(hints, "build_hint"):
+                hint = hints.build_hint(kb, target, route, err.package, err.searched, err.found)
+                err.hint = str(getattr(hint, "text", hint))
+            raise
+        locked = lock_from_resolution(resolution)
+        if not dry_run:
+            with tempfile.TemporaryDirectory(prefix="jetpip-lock-") as tmp:
+                links = {p.name: p.link for p in resolution.pins}
+                locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], Path(tmp)))
+    if as_json:
+        doc = resolution.to_json()
+        doc["target"] = dict(locked.target)
+        doc["lock"] = None if dry_run else str(output)
+        if not dry_run:
+            doc["pylock"] = json.loads(json.dumps(lock_to_dict(locked), default=str))
+        click.echo(json.dumps(doc, indent=2, sort_keys=False))
+    else:
+        for line in resolution.tree_lines():
+            click.echo(line)
+    if not dry_run:
+        write_lock(locked, Path(output))
+        if not as_json:
+            guarded = ", ".join(f"{p.name} {p.version}" for p in locked.guarded()) or "none"
+            reporter.step(f"wrote {output}: {len(locked.packages)} packages; guarded: {guarded}")
+
+
+def _optional(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
 # --- section: install, sync, download (owner: plan/pip driver) --------------
 
 # --- section: doctor (owner: doctor) ----------------------------------------
