@@ -446,21 +446,6 @@ def cache_clean_cmd() -> None:
 # --- section: lock (owner: resolver/lock) ----------------------------------
 
 
-def _lock_client(target: Any, reporter: Any, opts: dict[str, Any]) -> Any:
-    """The IndexClient for the Target's pip configuration plus the index flags."""
-    shared = globals().get("_index_client_from_options")
-    if shared is not None:
-        return shared(target.interpreter, reporter, **opts)
-    import os
-
-    from jetpip.config import load_index_config
-    from jetpip.index import IndexClient
-
-    flags = {k: v for k, v in opts.items() if k not in ("offline", "refresh")}
-    config = load_index_config(target.interpreter, os.environ, flags)
-    return IndexClient(config, reporter=reporter, offline=opts["offline"], refresh=opts["refresh"])
-
-
 def _lock_inputs(
     reqs: Sequence[str], req_files: Sequence[str], con_files: Sequence[str]
 ) -> tuple[list[Any], list[Any]]:
@@ -517,7 +502,7 @@ def lock(
     if not route.sources and route.no_source_reason and target.is_jetson:
         reporter.warning(route.no_source_reason)
     requirements, constraints = _lock_inputs(reqs, req_files, con_files)
-    with _lock_client(target, reporter, opts) as client:
+    with _index_client_from_options(target, reporter, **opts) as client:
         try:
             resolution = resolve(
                 requirements, target=target, route=route, kb=kb, client=client,
