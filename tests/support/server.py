@@ -190,6 +190,9 @@ class IndexServer:
 class _Handler(BaseHTTPRequestHandler):
     index: IndexServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a kept-alive connection waits for the
+    # client's delayed ACK (~40 ms) on every request, which would swamp the injected latency.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
