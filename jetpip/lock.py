@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 if TYPE_CHECKING:
-    from jetpip.resolver import Resolution
+    from jetpip.resolution import Resolution
     from jetpip.target import Target
 
 #: The layout of ``[tool.jetpip]``; bumped when a reader of an older one would misread it.

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import reduce
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -28,11 +26,10 @@ from jetpip.errors import (
 )
 from jetpip.finder import Candidate, Finder, FindResult, IndexClientLike, Reject
 from jetpip.knowledge import Route, Source
-from jetpip.links import FileLink
 from jetpip.report import NullReporter, Reporter
+from jetpip.requirements import RequirementLine, parse_pep508, read_requirements
+from jetpip.resolution import USER, Conflict, Edge, Pin, Resolution
 from jetpip.target import Target
-
-USER = "your request"
 
 
 @dataclass(frozen=True)
@@ -72,127 +69,6 @@ class _Cand:
         return f"{self.base.name} {self.base.version}"
 
 
-@dataclass(frozen=True)
-class Pin:
-    """One resolved package: the exact file, where it came from, and who needs it."""
-
-    name: str
-    version: str
-    link: FileLink
-    source: Source
-    guarded: bool
-    requires: tuple[str, ...]  # the dist's Requires-Dist, as published
-    required_by: tuple[str, ...]  # canonical names; empty for a package only the user asked for
-    requested: bool
-    extras: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Edge:
-    """One dependency edge of the resolution tree (``parent`` None: the user's request)."""
-
-    parent: str | None
-    child: str
-    requirement: str
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """One requirement that cannot be met, with who asked and the pin or versions it collides with."""
-
-    package: str
-    requirement: str
-    origin: str
-    pin: str | None = None  # "2.8.0 from jetson-ai-lab jp6/cu126" when a guarded pin is in the way
-    available: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """One line for the error message."""
-        who = "you ask for" if self.origin == USER else f"{self.origin} requires"
-        if self.pin:
-            return (f"{who} {self.requirement}, but {self.package} is pinned to {self.pin} "
-                    "(a guarded CUDA build)")
-        offered = ", ".join(self.available[:8]) or "none"
-        return f"{who} {self.requirement} (versions on offer: {offered})"
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """A complete, frozen solution for one Target."""
-
-    pins: tuple[Pin, ...]
-    notes: tuple[str, ...]
-    edges: tuple[Edge, ...]
-    requested: tuple[str, ...]
-    target: Target
-    route_key: str
-    constraints: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
-
-    def by_name(self) -> dict[str, Pin]:
-        """Pins keyed by canonical name."""
-        return {p.name: p for p in self.pins}
-
-    def tree(self) -> list[dict[str, Any]]:
-        """The resolution as nested nodes from the user's requests down (each name expanded once)."""
-        pins = self.by_name()
-        children: dict[str | None, list[Edge]] = {}
-        for edge in self.edges:
-            children.setdefault(edge.parent, []).append(edge)
-        shown: set[str] = set()
-
-        def node(edge: Edge) -> dict[str, Any]:
-            pin = pins[edge.child]
-            out: dict[str, Any] = {
-                "name": pin.name, "version": pin.version, "source": pin.source.name,
-                "guarded": pin.guarded, "requirement": edge.requirement, "dependencies": [],
-            }
-            if pin.name in shown:
-                out["seen"] = True
-                return out
-            shown.add(pin.name)
-            out["dependencies"] = [node(e) for e in sorted(children.get(pin.name, []), key=_edge_key)
-                                   if e.child in pins]
-            return out
-
-        return [node(e) for e in sorted(children.get(None, []), key=_edge_key) if e.child in pins]
-
-    def tree_lines(self) -> list[str]:
-        """The tree as indented text lines, each package with its source."""
-        lines: list[str] = []
-
-        def walk(nodes: list[dict[str, Any]], depth: int) -> None:
-            for n in nodes:
-                mark = " [guarded]" if n["guarded"] else ""
-                more = " (see above)" if n.get("seen") else ""
-                lines.append(f"{'  ' * depth}{n['name']}=={n['version']}  ({n['source']}){mark}{more}")
-                walk(n["dependencies"], depth + 1)
-
-        walk(self.tree(), 0)
-        return lines
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable JSON form (schema ``jetpip.resolution/1``)."""
-        return {
-            "schema": "jetpip.resolution/1",
-            "route": self.route_key,
-            "requested": list(self.requested),
-            "constraints": list(self.constraints),
-            "packages": [
-                {
-                    "name": p.name, "version": p.version, "filename": p.link.filename,
-                    "url": p.link.redacted_url, "source": p.source.name, "index": p.source.url,
-                    "sha256": p.link.sha256, "guarded": p.guarded, "requested": p.requested,
-                    "required_by": list(p.required_by), "requires": list(p.requires),
-                }
-                for p in self.pins
-            ],
-            "tree": self.tree(),
-            "notes": list(self.notes),
-            "warnings": list(self.warnings),
-        }
-
-
 def _shown_version(cand: Candidate) -> str:
     """The version as its filename spells it (``nv23.06``, not ``nv23.6``) when that is valid PEP 440."""
     parts = cand.link.filename.split("-")
@@ -201,10 +77,6 @@ def _shown_version(cand: Candidate) -> str:
         return text if Version(text) == cand.version else str(cand.version)
     except ValueError:
         return str(cand.version)
-
-
-def _edge_key(edge: Edge) -> tuple[str, str]:
-    return (edge.child, edge.requirement)
 
 
 # -- the marker environment ------------------------------------------------------
@@ -477,93 +349,12 @@ class _Progress(BaseReporter):  # type: ignore[type-arg]
             self.reporter.pinned(cand.name, str(cand.version), cand.base.source.name)
 
 
-# -- requirements files -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequirementLine:
-    """One requirement read from a file, with where it was written."""
-
-    text: str
-    where: str  # "requirements.txt:3"
-
-
-_FILE_OPTION = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S.*)$")
-
-
-def read_requirements(
-    path: str | Path, *, constraint: bool = False, _stack: tuple[Path, ...] = ()
-) -> tuple[list[RequirementLine], list[RequirementLine]]:
-    """(requirements, constraints) of a pip requirements file: comments, ``-r`` / ``-c`` nesting."""
-    file = Path(path)
-    if file.resolve() in _stack:
-        raise UsageError(f"{file} includes itself (through {' -> '.join(map(str, _stack))})",
-                         "remove the circular -r / -c line")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot read {file}: {err.strerror or err}", "check the path") from err
-    reqs: list[RequirementLine] = []
-    cons: list[RequirementLine] = []
-    stack = (*_stack, file.resolve())
-    for lineno, line in _logical_lines(text):
-        where = f"{file}:{lineno}"
-        nested = _FILE_OPTION.match(line)
-        if nested:
-            inner = file.parent / nested[2].strip()
-            as_constraint = constraint or nested[1] in ("-c", "--constraint")
-            more_reqs, more_cons = read_requirements(inner, constraint=as_constraint, _stack=stack)
-            reqs += more_reqs
-            cons += more_cons
-            continue
-        if line.startswith("-"):
-            option = line.split()[0].split("=")[0]
-            raise UsageError(
-                f"{where}: the option {option} is not supported in a requirements file read by jetpip",
-                "give index options on the command line (--index-url, --extra-index-url, --find-links) "
-                "or in pip's config; jetpip resolves named requirements only",
-            )
-        if " --" in line:
-            raise UsageError(f"{where}: per-requirement options (--{line.split(' --', 1)[1].split()[0]}) "
-                             "are not supported", "remove them; a lock records hashes itself")
-        try:
-            parse_requirement(line, USER)
-        except UsageError as err:
-            raise UsageError(f"{where}: {err.message}", err.hint) from None
-        (cons if constraint else reqs).append(RequirementLine(line, where))
-    return reqs, cons
-
-
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1]
-            continue
-        full = (pending + line).strip()
-        pending = ""
-        if full:
-            yield start, full
-    if pending.strip():
-        yield start, pending.strip()
-
-
 # -- entry point ------------------------------------------------------------------
 
 
 def parse_requirement(text: str, origin: str, *, authoritative: bool = True) -> Req:
     """A PEP 508 string as a Req; a UsageError says what is wrong with it."""
-    try:
-        req = Requirement(text)
-    except InvalidRequirement as err:
-        raise UsageError(f"cannot read the requirement {text!r}: {err}",
-                         "write it as name[extras]<specifier>; markers after ';'") from err
-    if req.url:
-        raise UsageError(f"{text!r} is a direct URL requirement; jetpip resolves names from indexes",
-                         "install that file with pip directly, or publish it to an index jetpip reads")
+    req = parse_pep508(text)
     shown = str(req).split(";")[0].strip()
     return Req(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
                req.specifier, shown, origin, None, authoritative)
