@@ -50,6 +50,7 @@ class Source:
     note: str | None = None
     id: str | None = None  # the [sources.ID] key in indexes.toml
     mirror_of: str | None = None  # the original URL when a mirror override rewrote ``url``
+    projects: tuple[str, ...] = ()  # guarded names it is known to carry; () = unknown, ask it
 
     def project_url(self, project: str) -> str:
         """The URL of ``project``'s page on this source (devpi always via ``/+simple/``)."""
@@ -518,6 +519,11 @@ def load_knowledge(
     return build_knowledge(layers)
 
 
+def load_builtin_knowledge() -> KnowledgeBase:
+    """The built-in indexes.toml alone: no user file, environment or mirrors."""
+    return build_knowledge([_read_layer(builtin_indexes(), builtin=True)])
+
+
 def _read_layer(path: Path, *, builtin: bool = False, origin: str = "") -> Layer:
     try:
         text = path.read_text(encoding="utf-8")
@@ -548,5 +554,6 @@ def _make_source(spec: SourceSpec, aliases: Mapping[str, str], mirrors: Mapping[
     kind: SourceKind = "devpi" if spec.kind == "devpi" else "simple" if spec.kind == "simple" else "flat"
     return Source(name=spec.name, kind=kind, url=mapped, jetson=spec.jetson, platforms=spec.platforms,
                   arch_list=spec.arch_list, trusted=spec.trusted, note=spec.note, id=spec.id,
+                  projects=spec.projects,
                   mirror_of=url if changed else None)
 

@@ -121,6 +121,7 @@ class SourceSpec:
     arch_list: tuple[str, ...] = ()
     trusted: bool = False
     note: str | None = None
+    projects: tuple[str, ...] = ()  # guarded names it is known to carry (docs/matrix.md); () = unknown
 
 
 @dataclass(frozen=True)
@@ -416,7 +417,8 @@ def _source(r: _Reader, sid: str, value: object) -> SourceSpec:
     if not _KEY.match(sid):
         raise r.fail(key, f"bad source id {sid!r}")
     t = r.table(value, key)
-    r.keys(t, key, ("name", "kind", "url", "jetson", "platforms", "arch_list", "trusted", "note"),
+    r.keys(t, key, ("name", "kind", "url", "jetson", "platforms", "arch_list", "trusted", "note",
+                    "projects"),
            ("kind", "url"))
     kind = r.string(t, "kind", key)
     if kind not in SOURCE_KINDS:
@@ -431,6 +433,7 @@ def _source(r: _Reader, sid: str, value: object) -> SourceSpec:
         arch_list=r.strings(t, "arch_list", key, _MAJOR_MINOR, "compute capability"),
         trusted=r.boolean(t, "trusted", key),
         note=r.opt_string(t, "note", key),
+        projects=tuple(canonicalize_name(p) for p in r.strings(t, "projects", key)),
     )
 
 
