@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -38,6 +39,8 @@ def redact_url(url: str) -> str:
 
 def strip_credentials(url: str) -> str:
     """``url`` without any ``user:password@`` part."""
+    if "@" not in url:
+        return url
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -61,6 +64,8 @@ class WheelName:
     tags: frozenset[Tag]
 
 
+_BUILD = re.compile(r"^(\d+)(.*)$")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$")
 
 
@@ -86,9 +91,7 @@ def _lenient_version(text: str, filename: str) -> Version:
     raise WheelNameError(filename, f"version '{text}' is not a PEP 440 version")
 
 
-def parse_wheel_name(filename: str) -> WheelName:
-    """Split a wheel filename into name, version, build tag and tags; raise WheelNameError why not."""
-    shown = unquote(filename)
+def _wheel_parts(shown: str) -> tuple[str, Version, BuildTag, list[str]]:
     if not shown.endswith(".whl"):
         raise WheelNameError(shown, "not a wheel (no .whl suffix)")
     parts = shown[: -len(".whl")].split("-")
@@ -99,17 +102,20 @@ def parse_wheel_name(filename: str) -> WheelName:
     version = _lenient_version(parts[1], shown)
     build: BuildTag = ()
     if len(parts) == 6:
-        match = re.match(r"^(\d+)(.*)$", parts[2])
+        match = _BUILD.match(parts[2])
         if not match:
             raise WheelNameError(shown, f"build tag '{parts[2]}' does not start with a digit")
         build = (int(match[1]), match[2])
     if not all(parts[-3:]):
         raise WheelNameError(shown, "empty compatibility tag")
-    try:
-        tags = parse_tag("-".join(parts[-3:]))
-    except ValueError as err:  # pragma: no cover - parse_tag only fails on wrong part counts
-        raise WheelNameError(shown, f"bad tags: {err}") from err
-    return WheelName(canonicalize_name(parts[0]), version, build, tags)
+    return canonicalize_name(parts[0]), version, build, parts[-3:]
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_wheel_name(filename: str) -> WheelName:
+    """Split a wheel filename into name, version, build tag and tags; raise WheelNameError why not."""
+    name, version, build, tag_parts = _wheel_parts(unquote(filename))
+    return WheelName(name, version, build, parse_tag("-".join(tag_parts)))
 
 
 def sdist_project(filename: str) -> str | None:
@@ -188,7 +194,7 @@ def _hashes_from_fragment(fragment: str) -> dict[str, str]:
     for part in fragment.split("&"):
         algo, sep, digest = part.partition("=")
         algo = algo.lower()
-        if sep and algo in HASH_NAMES and re.fullmatch(r"[0-9a-fA-F]+", digest):
+        if sep and algo in HASH_NAMES and _HEX.fullmatch(digest):
             out[algo] = digest.lower()
     return out
 
@@ -199,7 +205,7 @@ def _clean_hashes(raw: object) -> dict[str, str]:
     return {
         str(k).lower(): str(v).lower()
         for k, v in raw.items()
-        if str(k).lower() in HASH_NAMES and isinstance(v, str) and re.fullmatch(r"[0-9a-fA-F]+", v)
+        if str(k).lower() in HASH_NAMES and isinstance(v, str) and _HEX.fullmatch(v)
     }
 
 
@@ -219,15 +225,16 @@ class _Collector:
         if not filename or "/" in filename:
             return
         if filename.endswith(".whl"):
+            if not self.keep_foreign and canonicalize_name(filename.split("-")[0]) != self.project:
+                return  # another project on a shared flat page
             try:
-                wheel = parse_wheel_name(filename)
+                name = _wheel_parts(filename)[0]
             except WheelNameError as err:
-                if self.keep_foreign or canonicalize_name(filename.split("-")[0]) == self.project:
-                    self.rejects.append((filename, err.reason))
+                self.rejects.append((filename, err.reason))
                 return
-            if wheel.name != self.project:
+            if name != self.project:
                 if self.keep_foreign:
-                    self.rejects.append((filename, f"belongs to project '{wheel.name}'"))
+                    self.rejects.append((filename, f"belongs to project '{name}'"))
                 return
         else:
             sdist = sdist_project(filename)
@@ -248,6 +255,9 @@ class _Collector:
 
 
 def _join(base_url: str, href: str) -> str | None:
+    href = href.strip()
+    if href.startswith(("https://", "http://")) and "[" not in href and "]" not in href:
+        return href  # the common case on large pages: already absolute
     try:
         joined = urljoin(base_url, href.strip())
         urlsplit(joined)  # a malformed netloc (a lone '[') raises here, not later
