@@ -137,7 +137,6 @@ def execute(
     outcome = InstallOutcome(plan)
     interpreter: Interpreter | None
     if plan.is_noop:
-        rep.note(f"nothing to do: all {len(plan.actions)} packages are already installed as planned")
         interpreter = before
     else:
         os.makedirs(plan.workdir, exist_ok=True)
@@ -164,7 +163,7 @@ def execute(
         finally:
             _cleanup(plan)
     if interpreter is not None:
-        outcome.broken = check_consistency(interpreter, guarded_names)
+        outcome.broken = check_consistency(interpreter, guarded_names, plan.substitutions)
         outcome.shadows = shadows(interpreter, plan.substitutions)
     return outcome
 

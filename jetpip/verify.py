@@ -35,13 +35,14 @@ class BrokenRequirement:
     dist_version: str
     requirement: str
     installed: str | None  # the version found, None when the project is missing
+    installed_name: str | None = None  # the distribution found (a substitute may stand in)
 
     def __str__(self) -> str:
         if self.installed is None:
             return f"{self.dist} {self.dist_version} requires {self.requirement}, which is not installed"
-        name = Requirement(self.requirement).name
+        name = self.installed_name or canonicalize_name(Requirement(self.requirement).name)
         return (f"{self.dist} {self.dist_version} requires {self.requirement}, "
-                f"but {canonicalize_name(name)} {self.installed} is installed")
+                f"but {name} {self.installed} is installed")
 
 
 def reassert(guarded: Iterable[LockedPackage], interpreter: Interpreter) -> list[Mismatch]:
@@ -89,13 +90,18 @@ def satisfies(specifier: SpecifierSet, version: str, *, guarded: bool) -> bool:
     return False
 
 
-def check_consistency(interpreter: Interpreter, guarded: Collection[str] = ()) -> list[BrokenRequirement]:
+def check_consistency(
+    interpreter: Interpreter, guarded: Collection[str] = (), substitutions: Mapping[str, str] | None = None,
+) -> list[BrokenRequirement]:
     """Every requirement of every installed distribution, checked against what is installed.
 
     pip's own check is off under ``--no-deps``, so this replaces it. Markers are evaluated in
     the target's environment; extras a dependent asked for are not followed. Requirements
     among a venv's system site-packages are checked only where the venv shadows one of them.
+    A requirement on a substituted name (``onnxruntime``) is met by its substitute
+    (``onnxruntime-gpu``) when that is installed instead.
     """
+    subs = {canonicalize_name(k): canonicalize_name(v) for k, v in (substitutions or {}).items()}
     installed = interpreter.installed_by_name()
     env = dict(interpreter.markers)
     env["extra"] = ""
@@ -115,13 +121,17 @@ def check_consistency(interpreter: Interpreter, guarded: Collection[str] = ()) -
                     continue
             name = canonicalize_name(req.name)
             found = installed.get(name)
+            if found is None and name in subs and subs[name] in installed:
+                name = subs[name]
+                found = installed[name]
             if dist.in_system_site and (found is None or found.in_system_site):
                 # The system package manager's own business, unless the environment shadows it.
                 continue
             if found is None:
                 broken.append(BrokenRequirement(dist.name, dist.version, _plain(req), None))
             elif not satisfies(req.specifier, found.version, guarded=name in guarded_names):
-                broken.append(BrokenRequirement(dist.name, dist.version, _plain(req), found.version))
+                broken.append(BrokenRequirement(dist.name, dist.version, _plain(req), found.version,
+                                                found.name))
     return broken
 
 

@@ -204,3 +204,10 @@ def test_system_site_requirements_count_only_where_the_venv_shadows_them() -> No
     assert [str(b) for b in check_consistency(env)] == [
         "opencv 4.8.0 requires numpy<2, but numpy 2.1.0 is installed",
     ]
+
+
+def test_a_requirement_on_the_cpu_name_is_met_by_the_gpu_build() -> None:
+    env = interp(dist("onnxruntime-gpu", "1.23.0"), dist("app", "1.0", requires=("onnxruntime>=1.20",)),
+                 dist("old", "1.0", requires=("onnxruntime>=1.24",)))
+    broken = [str(b) for b in check_consistency(env, substitutions={"onnxruntime": "onnxruntime-gpu"})]
+    assert broken == ["old 1.0 requires onnxruntime>=1.24, but onnxruntime-gpu 1.23.0 is installed"]
