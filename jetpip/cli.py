@@ -547,6 +547,237 @@ def _optional(module: str) -> Any:
 
 # --- section: install, sync, download (owner: plan/pip driver) --------------
 
+_TARGET_KEYS = ("root", "python", "jetpack", "l4t", "cuda", "soc", "compute_capability", "arch_kind",
+                "python_version", "platform", "glibc", "indexes_file")
+_INDEX_KEYS = ("index_url", "extra_index_url", "find_links", "trusted_host", "cert", "client_cert",
+               "timeout", "retries", "offline", "refresh")
+
+
+def _pip_passthrough(opts: dict[str, Any], break_system_packages: bool) -> list[str]:
+    """The options the target's pip needs too: TLS and trust settings, timeouts, PEP 668 consent."""
+    args: list[str] = []
+    for host in opts.get("trusted_host") or ():
+        args += ["--trusted-host", host]
+    for key in ("cert", "client_cert", "timeout", "retries"):
+        if opts.get(key) is not None:
+            args += [f"--{key.replace('_', '-')}", str(opts[key])]
+    if break_system_packages:
+        args.append("--break-system-packages")
+    return args
+
+
+def _wheelhouse_files(lock: Any, dirs: Sequence[str], offline: bool) -> dict[str, str]:
+    """Locked files found in local --find-links directories, hash-checked before pip sees them."""
+    import hashlib
+    import os
+
+    from jetpip.errors import HashMismatchError, OfflineMissError
+
+    found: dict[str, str] = {}
+    local = [d for d in dirs if os.path.isdir(d)]
+    for pkg in lock.packages:
+        for d in local:
+            path = os.path.join(d, pkg.filename)
+            if not os.path.isfile(path):
+                continue
+            sha = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    sha.update(chunk)
+            digest = sha.hexdigest()
+            if pkg.sha256 and digest != pkg.sha256:
+                raise HashMismatchError(
+                    f"{path} has sha256 {digest}, but the lock records {pkg.sha256}",
+                    "the wheelhouse holds another build under the same name; refill it with "
+                    f"`jetpip download LOCK -d {d}`",
+                )
+            found[pkg.filename] = path
+            break
+    missing = [p.filename for p in lock.packages if p.filename not in found]
+    if offline and missing:
+        where = ", ".join(local) or "(no local --find-links directory given)"
+        raise OfflineMissError(
+            f"--offline, and {len(missing)} locked file(s) are not in {where}:\n"
+            + "\n".join(f"  - {m}" for m in missing[:12]),
+            "on a machine with network access run `jetpip download pylock.toml -d DIR`, copy DIR "
+            "here, then `jetpip sync pylock.toml --find-links DIR --offline`",
+        )
+    return found
+
+
+def _run_plan(plan: Any, interpreter: Any, route: Any, dry_run: bool, as_json: bool,
+              reporter: TerminalReporter) -> None:
+    """Print the plan (dry run) or execute it, then report what happened and what the checks found."""
+    import json
+
+    from jetpip.interpreter import probe_interpreter
+    from jetpip.pip import SubprocessPipRunner, execute
+
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(plan.to_json(), indent=2))
+        else:
+            click.echo(plan.render())
+            click.echo("dry run: nothing was changed")
+        return
+    echo = (lambda line: click.echo(f"    {line}", err=True)) if reporter.verbosity > 0 else None
+    outcome = execute(plan, runner=SubprocessPipRunner(echo=echo), probe=probe_interpreter,
+                      guarded_names=sorted(route.guarded), before=interpreter, reporter=reporter)
+    for broken in outcome.broken:
+        reporter.warning(f"broken requirement: {broken}")
+    for shadow in outcome.shadows:
+        reporter.warning(shadow)
+    if as_json:
+        click.echo(json.dumps(outcome.to_json(), indent=2))
+        return
+    if plan.is_noop:
+        click.echo(f"nothing to do: all {len(plan.actions)} packages are already installed as planned")
+        return
+    verbs = {"install": "installed", "replace": "replaced", "remove": "removed"}
+    for action in plan.changes():
+        was = f" (was {action.installed})" if action.installed and action.kind != "remove" else ""
+        what = action.version or action.installed
+        cuda = " [CUDA build]" if action.guarded else ""
+        click.echo(f"  {verbs[action.kind]:<9} {action.name} {what}{was}{cuda}: {action.reason}")
+    for m in outcome.reinstalled:
+        click.echo(f"  re-asserted {m.package.name} {m.package.version} ({m.reason})")
+    counts = {k: sum(1 for a in plan.actions if a.kind == k)
+              for k in ("install", "replace", "remove", "keep")}
+    guarded = ", ".join(f"{p.name} {p.version}" for p in plan.guarded) or "none"
+    click.echo(f"done: {counts['install']} installed, {counts['replace']} replaced, "
+               f"{counts['remove']} removed, {counts['keep']} already right; CUDA builds in place: {guarded}")
+
+
+@cli.command()
+@click.argument("reqs", nargs=-1)
+@click.option("-r", "--requirement", "req_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Install from a pip requirements file (repeatable).")
+@click.option("-c", "--constraint", "con_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Constrain versions with a pip constraints file (repeatable).")
+@click.option("--dry-run", is_flag=True,
+              help="Print every pip command the install would run; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan / outcome as JSON.")
+@click.option("--break-system-packages", is_flag=True,
+              help="Install into an externally managed (PEP 668) Python anyway; passed on to pip.")
+@target_options
+@index_options
+@verbosity_options
+def install(
+    reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...], dry_run: bool,
+    as_json: bool, break_system_packages: bool, quiet: int, verbose: int, **opts: Any,
+) -> None:
+    """Install REQS into the target interpreter with CUDA builds for this Jetson, and keep them.
+
+    jetpip resolves for the Target, then runs the target's own pip: shadowing builds out,
+    CUDA wheels by exact URL and hash, the rest by exact URL and hash (all --no-deps), then
+    re-asserts the CUDA builds and checks every requirement. Re-running is safe.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from jetpip.errors import GuardedWheelMissingError
+    from jetpip.hints import build_hint
+    from jetpip.lock import fill_hashes, lock_from_resolution
+    from jetpip.pip import check_target
+    from jetpip.plan import build_plan
+    from jetpip.resolver import resolve
+
+    kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
+    reporter = TerminalReporter(verbose - quiet)
+    check_target(target.interpreter, break_system_packages=break_system_packages)
+    for warning in (*target.warnings, *route.warnings):
+        reporter.warning(warning)
+    requirements, constraints = _lock_inputs(reqs, req_files, con_files)
+    index_opts = {k: opts[k] for k in _INDEX_KEYS}
+    with _index_client_from_options(target.interpreter, reporter, **index_opts) as client:
+        try:
+            resolution = resolve(
+                requirements, target=target, route=route, kb=kb, client=client,
+                base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
+            )
+        except GuardedWheelMissingError as err:
+            err.hint = build_hint(kb, target, route, err.package, err.searched, err.found).render()
+            raise
+        locked = lock_from_resolution(resolution)
+        links = {p.name: p.link for p in resolution.pins}
+        with tempfile.TemporaryDirectory(prefix="jetpip-install-") as tmp:
+            # Flat pages publish no hashes; pip's --require-hashes needs one for every file.
+            locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], Path(tmp)))
+            local: dict[str, str] = {}
+            if index_opts["offline"]:
+                local = {p.filename: str(client.download(links[p.name], Path(tmp))) for p in locked.packages}
+            plan = build_plan(locked, target.interpreter, mode="install",
+                              substitutions=route.substitutions, local_files=local,
+                              install_args=_pip_passthrough(index_opts, break_system_packages))
+            _run_plan(plan, target.interpreter, route, dry_run, as_json, reporter)
+
+
+@cli.command()
+@click.argument("lockfile", default="pylock.toml", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print every pip command the sync would run; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan / outcome as JSON.")
+@click.option("--break-system-packages", is_flag=True,
+              help="Sync an externally managed (PEP 668) Python anyway; passed on to pip.")
+@target_options
+@index_options
+@verbosity_options
+def sync(
+    lockfile: str, dry_run: bool, as_json: bool, break_system_packages: bool, quiet: int,
+    verbose: int, **opts: Any,
+) -> None:
+    """Make the target environment match LOCKFILE exactly (a pylock.toml from `jetpip lock`).
+
+    Installs what is missing or different and removes what the lock does not list, except
+    pip, setuptools, wheel, jetpip and a venv's system site-packages. With --find-links DIR
+    (a wheelhouse from `jetpip download`) and --offline it needs no network.
+    """
+    from jetpip.lock import load_lock
+    from jetpip.pip import check_target
+    from jetpip.plan import build_plan, check_lock_fits
+
+    lock = load_lock(lockfile)
+    _kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
+    reporter = TerminalReporter(verbose - quiet)
+    check_target(target.interpreter, break_system_packages=break_system_packages)
+    check_lock_fits(lock, target, route.key, origin=lockfile)
+    local = _wheelhouse_files(lock, opts["find_links"], opts["offline"])
+    plan = build_plan(lock, target.interpreter, mode="sync", substitutions=route.substitutions,
+                      local_files=local, install_args=_pip_passthrough(opts, break_system_packages))
+    _run_plan(plan, target.interpreter, route, dry_run, as_json, reporter)
+
+
+@cli.command()
+@click.argument("lockfile", default="pylock.toml", type=click.Path(dir_okay=False))
+@click.option("-d", "--dest", required=True, type=click.Path(file_okay=False),
+              help="The wheelhouse directory to fill.")
+@index_options
+@verbosity_options
+def download(lockfile: str, dest: str, quiet: int, verbose: int, **opts: Any) -> None:
+    """Fill a wheelhouse with LOCKFILE's files, each checked against the lock's sha256.
+
+    Copy the directory to a machine with no network and run
+    `jetpip sync LOCKFILE --find-links DIR --offline` there.
+    """
+    from pathlib import Path
+
+    from jetpip.knowledge import Source
+    from jetpip.links import FileLink
+    from jetpip.lock import load_lock
+
+    lock = load_lock(lockfile)
+    reporter = TerminalReporter(verbose - quiet)
+    target_dir = Path(dest)
+    with _index_client_from_options(None, reporter, **opts) as client:
+        for pkg in lock.packages:
+            source = Source(name=pkg.source or "lock", kind="flat", url=pkg.index or pkg.url)
+            hashes = {"sha256": pkg.sha256} if pkg.sha256 else {}
+            path = client.download(FileLink(pkg.filename, pkg.url, source, hashes=hashes), target_dir)
+            if verbose - quiet > 0:
+                click.echo(f"  {path.name}", err=True)
+    click.echo(f"{len(lock.packages)} files in {target_dir}, each matching the lock's sha256; on the "
+               f"offline machine: jetpip sync {lockfile} --find-links {target_dir} --offline")
+
+
 # --- section: doctor (owner: doctor) ----------------------------------------
 _DOCTOR_LABELS = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red"),
                   "error": ("ERROR", "red"), "skip": ("skip", None)}
