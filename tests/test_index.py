@@ -12,6 +12,7 @@ from jetpip.config import IndexConfig
 from jetpip.errors import (
     HashMismatchError,
     IndexFetchError,
+    MetadataError,
     OfflineMissError,
     UntrustedFileError,
 )
@@ -385,3 +386,40 @@ def test_devpi_root_configured_as_a_plain_index_switches_to_plus_simple(
     assert "/+f/" in torch.url and "/+f/" in numpy.url
     paths = [r.path for r in index_server.requests()]
     assert paths == ["/jp6/cu126/torch/", "/jp6/cu126/+simple/torch/", "/jp6/cu126/+simple/numpy/"]
+
+
+def _wheel_with_metadata_first(name: str, version: str, blob: bytes) -> ServedFile:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{name}-{version}.dist-info/METADATA",
+                    f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nRequires-Dist: six\n\n")
+        zf.writestr(f"{name}/blob.bin", blob, compress_type=zipfile.ZIP_STORED)
+        zf.writestr(f"{name}-{version}.dist-info/RECORD", "")
+    return ServedFile(f"{name}-{version}-py3-none-any.whl", buf.getvalue(), pep658=False)
+
+
+def test_range_metadata_far_from_the_end_reads_only_two_slices(index_server: IndexServer,
+                                                               cache_dir: Path) -> None:
+    served = _wheel_with_metadata_first("big", "3.0", bytes(range(256)) * 2048)  # 512 KiB stored
+    url = index_server.add("simple", "/simple", [served])
+    rep = EventReporter()
+    with client(url, cache_dir, reporter=rep) as c:
+        (link,) = c.project_page(Source("b", "simple", url), "big").files
+        meta = c.metadata(link)
+    assert meta.requires_dist == ("six",) and rep.metadata == [(served.filename, "range")]
+    reqs = index_server.requests(served.filename)
+    assert [r.status for r in reqs] == [206, 206]
+    assert reqs[0].range == "bytes=-65536" and reqs[1].range and reqs[1].range.startswith("bytes=0-")
+
+
+def test_a_wheel_that_is_not_a_zip(index_server: IndexServer, cache_dir: Path) -> None:
+    junk = ServedFile("junk-1.0-py3-none-any.whl", b"<html>login page</html>", pep658=False)
+    url = index_server.add("simple", "/simple", [junk])
+    with client(url, cache_dir) as c:
+        (link,) = c.project_page(Source("b", "simple", url), "junk").files
+        with pytest.raises(MetadataError) as err:
+            c.metadata(link)
+    assert "junk-1.0-py3-none-any.whl" in str(err.value) and "not a readable zip" in str(err.value)
