@@ -306,8 +306,17 @@ class _Root:
         if path is None or not path.exists():
             return None
         try:
-            with path.open("rb") as fh:
-                return fh.read(_MAX_READ)
+            # procfs and sysfs refuse one huge read (ENOMEM), so read in small chunks
+            chunks: list[bytes] = []
+            size = 0
+            with path.open("rb", buffering=0) as fh:
+                while size < _MAX_READ:
+                    chunk = fh.read(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            return b"".join(chunks)[:_MAX_READ]
         except OSError as exc:
             self.warnings.append(f"{self.display(rel)}: cannot be read ({exc.strerror or exc})")
             return None

@@ -365,3 +365,35 @@ def test_nvidia_smi_failure_is_ignored(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     assert detect.query_nvidia_smi() is None
     assert detect_device("/").gpu_name is None
+
+
+def test_live_root_reads_procfs() -> None:
+    # procfs refuses a single multi-megabyte read; the kernel release must still come through
+    device = detect_device("/")
+    assert device.kernel is not None
+    assert device.kernel.value == os.uname().release
+    assert device.kernel.source == "/proc/sys/kernel/osrelease"
+    assert not [w for w in device.warnings if w.startswith("/proc/")]
+
+
+_EVIDENCE = [
+    "etc/nv_tegra_release", "var/lib/dpkg/status", "proc/device-tree/model",
+    "proc/device-tree/compatible", "proc/sys/kernel/osrelease", "usr/local/cuda/version.json",
+    "usr/local/cuda/version.txt", "usr/include/aarch64-linux-gnu/cudnn_version.h",
+    "usr/include/aarch64-linux-gnu/NvInferVersion.h", "proc/meminfo", "proc/1/cgroup",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(contents=st.lists(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)),
+                         min_size=len(_EVIDENCE), max_size=len(_EVIDENCE)))
+def test_detect_device_never_crashes_on_any_file_contents(
+    tmp_path_factory: pytest.TempPathFactory, contents: list[bytes]
+) -> None:
+    root = tmp_path_factory.mktemp("fuzzroot")
+    for rel, data in zip(_EVIDENCE, contents, strict=True):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    device = detect_device(root)
+    for warning in device.warnings:
+        assert warning.startswith(str(root)) or warning.startswith("L4T differs")
