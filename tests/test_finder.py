@@ -1,0 +1,132 @@
+"""The finder on a real loopback index: which sources a name comes from, and why files are passed over."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jetpip.config import IndexConfig
+from jetpip.finder import Finder
+from jetpip.index import IndexClient
+from jetpip.knowledge import Route, Source
+from tests.support.server import IndexServer, ServedFile
+from tests.support.wheels import WheelSpec, build_wheel
+from tests.test_resolver import make_target
+
+
+def _served(tmp: Path, mount: str, name: str, version: str, tag: str = "py3-none-any",
+            **kw: object) -> ServedFile:
+    path = build_wheel(tmp / mount, WheelSpec(name=name, version=version, tag=tag)).path
+    return ServedFile.from_path(path, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[IndexClient]:
+    with IndexClient(IndexConfig(index_url=None), cache_dir=tmp_path / "cache") as c:
+        yield c
+
+
+@pytest.fixture
+def sources(index_server: IndexServer, tmp_path: Path) -> dict[str, Source]:
+    index_server.add("simple", "/simple", [
+        _served(tmp_path, "base", "torch", "2.8.0", "cp310-cp310-manylinux_2_28_aarch64"),
+        _served(tmp_path, "base", "six", "1.16.0"),
+        _served(tmp_path, "base", "numpy", "1.26.4", "cp310-cp310-linux_aarch64"),
+        _served(tmp_path, "base", "numpy", "1.26.4", "cp310-cp310-manylinux_2_17_aarch64"),
+        _served(tmp_path, "base", "numpy", "1.26.3", "cp310-cp310-manylinux_2_17_aarch64"),
+    ])
+    jal = index_server.add("devpi", "/jp6/cu126", [
+        _served(tmp_path, "jal", "torch", "2.8.0", "cp310-cp310-linux_aarch64"),
+        _served(tmp_path, "jal", "six", "1.17.0"),
+        _served(tmp_path, "jal", "jetson-only", "1.0"),
+    ])
+    redist = index_server.add("flat", "/redist/jp/v61/pytorch", [
+        _served(tmp_path, "redist", "torch", "2.5.0a0+872d972e41.nv24.08", "cp310-cp310-linux_aarch64"),
+        _served(tmp_path, "redist", "torch", "2.9.0", "cp310-cp310-linux_aarch64"),
+    ])
+    return {
+        "base": Source("base index", "simple", index_server.url + "/simple"),
+        "jal": Source("jetson-ai-lab jp6/cu126", "devpi", jal, jetson=True, platforms=("linux_aarch64",)),
+        "redist": Source("NVIDIA redist", "flat", redist, jetson=True, platforms=("linux_aarch64",)),
+        "redist-trusted": Source("NVIDIA redist", "flat", redist, jetson=True, platforms=("linux_aarch64",),
+                                 trusted=True),
+    }
+
+
+def _finder(client: IndexClient, sources: dict[str, Source], *route_sources: str) -> Finder:
+    route = Route(key="jp6-cu126", summary="", sources=tuple(sources[s] for s in route_sources),
+                  guarded=frozenset({"torch"}))
+    return Finder(client, route, [sources["base"]], make_target())
+
+
+def test_guarded_name_never_comes_from_the_base_index(
+    client: IndexClient, sources: dict[str, Source]
+) -> None:
+    found = _finder(client, sources, "jal").find("torch")
+    assert found.guarded
+    assert [s.name for s in found.sources_searched] == ["jetson-ai-lab jp6/cu126"]
+    assert [c.link.filename for c in found.candidates] == ["torch-2.8.0-cp310-cp310-linux_aarch64.whl"]
+
+
+def test_guarded_candidates_follow_route_order(client: IndexClient, sources: dict[str, Source]) -> None:
+    found = _finder(client, sources, "jal", "redist-trusted").find("torch")
+    # The first route source's build ranks first even though the second has a newer one.
+    assert [str(c.version) for c in found.candidates] == ["2.8.0", "2.9.0", "2.5.0a0+872d972e41.nv24.8"]
+    assert found.source is not None and found.source.name == "jetson-ai-lab jp6/cu126"
+
+
+def test_flat_source_without_hashes_needs_trust(client: IndexClient, sources: dict[str, Source]) -> None:
+    found = _finder(client, sources, "redist").find("torch")
+    assert found.candidates == ()
+    reasons = {r.filename: r.reason for r in found.rejects}
+    assert reasons["torch-2.9.0-cp310-cp310-linux_aarch64.whl"] == "no hash, and the source is not trusted"
+
+
+def test_other_names_come_from_the_first_source_that_has_them(
+    client: IndexClient, sources: dict[str, Source]
+) -> None:
+    finder = _finder(client, sources, "jal")
+    six = finder.find("six")
+    assert [s.name for s in six.sources_searched] == ["base index"]
+    assert [str(c.version) for c in six.candidates] == ["1.16.0"]  # the devpi 1.17.0 is never seen
+    only = finder.find("jetson-only")
+    assert [s.name for s in only.sources_searched] == ["base index", "jetson-ai-lab jp6/cu126"]
+    assert only.source is not None and only.source.kind == "devpi"
+    missing = finder.find("no-such-project")
+    assert missing.candidates == () and missing.source is None and len(missing.sources_searched) == 2
+
+
+def test_best_first_prefers_newest_then_most_specific_tag(
+    client: IndexClient, sources: dict[str, Source]
+) -> None:
+    found = _finder(client, sources, "jal").find("numpy")
+    assert [c.link.filename for c in found.candidates] == [
+        "numpy-1.26.4-cp310-cp310-manylinux_2_17_aarch64.whl",
+        "numpy-1.26.4-cp310-cp310-linux_aarch64.whl",
+        "numpy-1.26.3-cp310-cp310-manylinux_2_17_aarch64.whl",
+    ]
+
+
+def test_yanked_files_are_kept_apart(index_server: IndexServer, tmp_path: Path, client: IndexClient) -> None:
+    url = index_server.add("simple", "/y/simple", [
+        _served(tmp_path, "y", "lib", "2.0", yanked="broken"), _served(tmp_path, "y", "lib", "1.0"),
+    ])
+    route = Route(key="r", summary="", sources=(), guarded=frozenset())
+    found = Finder(client, route, [Source("base index", "simple", url)], make_target()).find("lib")
+    assert [str(c.version) for c in found.candidates] == ["1.0"]
+    assert [str(c.version) for c in found.yanked] == ["2.0"]
+    assert any(r.reason.startswith("yanked: broken") for r in found.rejects)
+
+
+def test_prefetch_reads_each_page_once(
+    client: IndexClient, sources: dict[str, Source], index_server: IndexServer
+) -> None:
+    finder = _finder(client, sources, "jal")
+    finder.prefetch(["six", "numpy", "torch"])
+    for name in ("six", "numpy", "torch", "six"):
+        finder.find(name)
+    pages = [r.path for r in index_server.requests() if not r.path.endswith((".whl", ".metadata"))]
+    assert sorted(pages) == sorted(set(pages))  # one request per page
+    assert "/simple/torch/" not in pages  # a guarded name never asks the base index
