@@ -490,8 +490,8 @@ def _explain(
                 if not r.authoritative and not provider._accepts(r, pin):
                     conflicts.append(Conflict(name, r.text, r.origin, where))
                     ways.append(
-                        f"use a release of {r.origin.split()[0]} that accepts {name} {pin.version}, or ask for "
-                        f"'{r.text}' yourself if a CUDA build of it exists "
+                        f"use a release of {r.origin.split()[0]} that accepts {name} {pin.version}, "
+                        f"or ask for '{r.text}' yourself if a CUDA build of it exists "
                         f"(builds on offer: {_versions(found.candidates)})"
                     )
             continue
