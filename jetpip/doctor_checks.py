@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -381,8 +382,6 @@ def companion_checks(facts: Facts) -> list[Check]:
         else:
             try:
                 spec, why = _expected_torch(name, dist)
-                from packaging.specifiers import SpecifierSet
-
                 ok = SpecifierSet(spec).contains(Version(torch_v.public), prereleases=True) or \
                     SpecifierSet(spec).contains(Version(torch_v.base_version), prereleases=True)
             except (InvalidVersion, ValueError):
