@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.mirror import CLOSURE, stand_in_specs  # noqa: E402
+from bench.mirror import CLOSURE, stand_in_specs
 
 ROOTS = ["transformers", "gliner2[local]", "numpy<2"]
 STAND_IN = {canonicalize_name(s.name): s for s in stand_in_specs()}
@@ -34,10 +34,28 @@ def main() -> None:
         cons = Path(tmp) / "constraints.txt"
         cons.write_text("".join(f"{s}\n" for s in USED_STAND_INS))
         env = {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"}
-        subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
-                        "--only-binary=:all:", "--report", str(report), "-c", str(cons), *ROOTS],
-                       check=True, env=env)
-        items = {canonicalize_name(i["metadata"]["name"]): i for i in json.loads(report.read_text())["install"]}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "-q",
+                "--only-binary=:all:",
+                "--report",
+                str(report),
+                "-c",
+                str(cons),
+                *ROOTS,
+            ],
+            check=True,
+            env=env,
+        )
+        items = {
+            canonicalize_name(i["metadata"]["name"]): i for i in json.loads(report.read_text())["install"]
+        }
     env_markers = default_environment()
     seen: set[tuple[str, frozenset[str]]] = set()
     todo = [Requirement(r) for r in ROOTS]
@@ -56,7 +74,7 @@ def main() -> None:
             requires = items[name]["metadata"].get("requires_dist", [])
         for text in requires:
             dep = Requirement(text)
-            extras = [""] + sorted(req.extras)
+            extras = ["", *sorted(req.extras)]
             if dep.marker is None or any(dep.marker.evaluate({**env_markers, "extra": e}) for e in extras):
                 todo.append(dep)
     lines = [

@@ -12,6 +12,7 @@ Every file that a page offers with PEP 658 metadata answers at ``<file URL>.meta
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -57,7 +58,8 @@ from tests.support.wheels import (  # noqa: E402
 CACHE = BENCH / ".cache"
 CLOSURE = BENCH / "closure.txt"
 DEVPI = "/jp6/cu126"
-GUARDED = ("torch", "torchvision", "onnxruntime-gpu")
+# Files never change under one URL: cache them for good, as the public index says of its files.
+IMMUTABLE = {"Cache-Control": "max-age=365000000, immutable, public"}
 
 
 # -- the closure --------------------------------------------------------------
@@ -89,9 +91,9 @@ class Closure:
         for raw in text.splitlines():
             line = raw.strip()
             if line.startswith("# roots:"):
-                roots = tuple(line[len("# roots:"):].split())
+                roots = tuple(line[len("# roots:") :].split())
             elif line.startswith("# stand-ins:"):
-                stand_ins = tuple(line[len("# stand-ins:"):].split())
+                stand_ins = tuple(line[len("# stand-ins:") :].split())
             elif line and not line.startswith("#"):
                 req, _, filename = line.partition("#")
                 spec, _, hashes = req.partition("--hash=sha256:")
@@ -107,29 +109,52 @@ def stand_in_specs() -> list[WheelSpec]:
     py = host_python_tag()
     tag = f"{py}-{py}-{host_platform_tag()}"
     return [
-        WheelSpec("torch", "2.8.0", tag=tag, build="jetson", requires_python=">=3.9", requires=[
-            "filelock", "typing-extensions>=4.10.0", "sympy>=1.13.3", "networkx", "jinja2", "fsspec",
-        ]),
+        WheelSpec(
+            "torch",
+            "2.8.0",
+            tag=tag,
+            build="jetson",
+            requires_python=">=3.9",
+            requires=[
+                "filelock",
+                "typing-extensions>=4.10.0",
+                "sympy>=1.13.3",
+                "networkx",
+                "jinja2",
+                "fsspec",
+            ],
+        ),
         WheelSpec("torchvision", "0.23.0", tag=tag, build="jetson", requires=["numpy", "torch==2.8.0"]),
-        WheelSpec("onnxruntime-gpu", "1.23.0", tag=tag, build="jetson", module="onnxruntime",
-                  requires=["numpy>=1.21.6", "packaging", "sympy"]),
+        WheelSpec(
+            "onnxruntime-gpu",
+            "1.23.0",
+            tag=tag,
+            build="jetson",
+            module="onnxruntime",
+            requires=["numpy>=1.21.6", "packaging", "sympy"],
+        ),
     ]
 
 
 def quick_specs() -> tuple[list[str], list[WheelSpec]]:
     """A tiny closure for the smoke run: extras, a backtrack-free skip, a guarded dependency."""
     specs = [
-        WheelSpec("benchapp", "1.0", requires=["liba>=1", "libb<3", "torch>=2.1"],
-                  extras={"local": ["libc>=0.5"]}),
+        WheelSpec(
+            "benchapp", "1.0", requires=["liba>=1", "libb<3", "torch>=2.1"], extras={"local": ["libc>=0.5"]}
+        ),
         WheelSpec("liba", "1.0"),
         WheelSpec("liba", "1.1", requires=["libc>=0.5"]),
         WheelSpec("libb", "2.0", requires=["liba"]),
         WheelSpec("libb", "3.0"),
         WheelSpec("libc", "0.9", requires_python=">=3.8"),
-        WheelSpec("filelock", "3.0"), WheelSpec("typing-extensions", "4.12.0"),
-        WheelSpec("sympy", "1.13.3", requires=["mpmath"]), WheelSpec("mpmath", "1.3.0"),
-        WheelSpec("networkx", "3.0"), WheelSpec("jinja2", "3.1.6", requires=["markupsafe"]),
-        WheelSpec("markupsafe", "3.0.0"), WheelSpec("fsspec", "2024.1.0"),
+        WheelSpec("filelock", "3.0"),
+        WheelSpec("typing-extensions", "4.12.0"),
+        WheelSpec("sympy", "1.13.3", requires=["mpmath"]),
+        WheelSpec("mpmath", "1.3.0"),
+        WheelSpec("networkx", "3.0"),
+        WheelSpec("jinja2", "3.1.6", requires=["markupsafe"]),
+        WheelSpec("markupsafe", "3.0.0"),
+        WheelSpec("fsspec", "2024.1.0"),
     ]
     return ["benchapp[local]"], specs
 
@@ -141,13 +166,15 @@ def base_index() -> str:
     """The base index as this machine's pip sees it: PIP_INDEX_URL, pip.conf, else pip's default."""
     if os.environ.get("PIP_INDEX_URL"):
         return os.environ["PIP_INDEX_URL"].split()[0]
-    got = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-                         capture_output=True, text=True)
+    got = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True
+    )
     if got.returncode == 0 and got.stdout.strip():
         return got.stdout.strip()
     code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def ensure_wheels(pins: Iterable[Pin], dest: Path, say: Any = print) -> dict[str, Path]:
@@ -159,8 +186,23 @@ def ensure_wheels(pins: Iterable[Pin], dest: Path, say: Any = print) -> dict[str
         say(f"downloading {len(missing)} pinned wheels with pip into {dest}")
         reqs = dest / "_missing.txt"
         reqs.write_text("".join(f"{p.name}=={p.version} --hash=sha256:{p.sha256}\n" for p in missing))
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--require-hashes", "-r", str(reqs), "-d", str(dest)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--require-hashes",
+                "-r",
+                str(reqs),
+                "-d",
+                str(dest),
+            ],
+            check=True,
+        )
     out = {}
     for p in pins:
         path = dest / p.filename
@@ -181,8 +223,9 @@ def ensure_pages(names: Iterable[str], dest: Path, say: Any = print) -> None:
 
     def fetch(name: str) -> None:
         for accept in (JSON_TYPE, "text/html"):
-            req = urllib.request.Request(f"{index}/{name}/", headers={
-                "Accept": accept, "User-Agent": "jetpip-bench"})
+            req = urllib.request.Request(
+                f"{index}/{name}/", headers={"Accept": accept, "User-Agent": "jetpip-bench"}
+            )
             with urllib.request.urlopen(req, timeout=120) as resp:
                 body, ctype = resp.read(), resp.headers.get("Content-Type", "")
             ext = "json" if "json" in ctype else "html"
@@ -216,12 +259,20 @@ def cached_page(name: str, pages: Path) -> Page:
 # -- the served tree -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rendered:
     """Both forms of one page, with their validators."""
 
     json: bytes
     html: bytes
+
+    @functools.cached_property
+    def json_etag(self) -> str:
+        return '"' + hashlib.sha256(self.json).hexdigest()[:32] + '"'
+
+    @functools.cached_property
+    def html_etag(self) -> str:
+        return '"' + hashlib.sha256(self.html).hexdigest()[:32] + '"'
 
     @classmethod
     def of(cls, page: Page) -> Rendered:
@@ -234,6 +285,7 @@ class Mirror:
 
     pages: dict[str, Rendered] = field(default_factory=dict)
     blobs: dict[str, Path | bytes] = field(default_factory=dict)
+    flat: dict[str, bytes] = field(default_factory=dict)  # flat link pages (HTML only)
     roots: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
 
@@ -248,19 +300,31 @@ class Mirror:
         for path, meta in files:
             data = path.read_bytes()
             sha = hashlib.sha256(data).hexdigest()
-            url = (f"{DEVPI}/+f/{sha[:3]}/{sha[3:16]}/{path.name}" if layout == "devpi"
-                   else f"/files/{sha}/{path.name}")
+            url = (
+                f"{DEVPI}/+f/{sha[:3]}/{sha[3:16]}/{path.name}"
+                if layout == "devpi"
+                else f"/files/{sha}/{path.name}"
+            )
             self.blobs[url] = path
             meta = meta if meta is not None else wheel_metadata(path)
             self.blobs[url + ".metadata"] = meta
-            rows.append(PageFile(filename=path.name, url=url, sha256=sha, size=len(data),
-                                 core_metadata=hashlib.sha256(meta).hexdigest(),
-                                 upload_time="2025-01-08T01:49:37Z"))
+            rows.append(
+                PageFile(
+                    filename=path.name,
+                    url=url,
+                    sha256=sha,
+                    size=len(data),
+                    core_metadata=hashlib.sha256(meta).hexdigest(),
+                    upload_time="2025-01-08T01:49:37Z",
+                )
+            )
         return rows
 
     def finish(self) -> None:
         for prefix in ("/simple", f"{DEVPI}/+simple"):
-            names = sorted({p[len(prefix) + 1:].strip("/") for p in self.pages if p.startswith(prefix + "/")})
+            names = sorted(
+                {p[len(prefix) + 1 :].strip("/") for p in self.pages if p.startswith(prefix + "/")}
+            )
             body = json.dumps({"meta": {"api-version": "1.0"}, "projects": [{"name": n} for n in names]})
             links = "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
             self.pages[prefix + "/"] = Rendered(body.encode(), f"<html><body>{links}</body></html>".encode())
@@ -275,8 +339,10 @@ def build_full(cache: Path = CACHE, say: Any = print) -> Mirror:
     for pin in closure.pins:
         page = cached_page(pin.name, cache / "pages").cut(Version(pin.version))
         if not any(f.filename == pin.filename for f in page.files):
-            raise SystemExit(f"the cached page of {pin.name} does not list {pin.filename}; "
-                             f"delete {cache / 'pages'} and re-run")
+            raise SystemExit(
+                f"the cached page of {pin.name} does not list {pin.filename}; "
+                f"delete {cache / 'pages'} and re-run"
+            )
         held = {r.filename: r for r in mirror.local_files([(wheels[pin.name], None)], "files")}
         rows = [held.get(f.filename) or f for f in page.local("/files").files]
         mirror.publish(["/simple", f"{DEVPI}/+simple"], page_of(pin.name, rows))
@@ -322,7 +388,7 @@ class Hit:
     method: str
     path: str
     status: int
-    kind: str  # "page" | "metadata" | "file" | "other"
+    kind: str  # "page" | "revalidated" (a 304) | "metadata" | "file" | "other"
     agent: str
     sent: int
 
@@ -409,6 +475,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return 301, "page", 0
         if page is not None:
             return self._page(page, head)
+        if path in mirror.flat:
+            body = mirror.flat[path]
+            return self._page(Rendered(json=body, html=body), head, ctype="text/html")
         blob = mirror.blobs.get(path)
         if blob is None:
             return self._send(404, b"not found", "text/plain", head), "other", 0
@@ -416,12 +485,15 @@ class _Handler(BaseHTTPRequestHandler):
         kind = "metadata" if path.endswith(".metadata") else "file"
         return self._file(data, head), kind, len(data)
 
-    def _page(self, page: Rendered, head: bool) -> tuple[int, str, int]:
+    def _page(self, page: Rendered, head: bool, ctype: str | None = None) -> tuple[int, str, int]:
         accept = self.headers.get("Accept", "")
-        use_json = _q(accept, JSON_TYPE) > 0 and _q(accept, JSON_TYPE) >= max(
-            _q(accept, HTML_TYPE), _q(accept, "text/html"))
-        body, ctype = (page.json, JSON_TYPE) if use_json else (page.html, HTML_TYPE)
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        use_json = (
+            ctype is None
+            and _q(accept, JSON_TYPE) > 0
+            and _q(accept, JSON_TYPE) >= max(_q(accept, HTML_TYPE), _q(accept, "text/html"))
+        )
+        body, etag = (page.json, page.json_etag) if use_json else (page.html, page.html_etag)
+        ctype = ctype or (JSON_TYPE if use_json else HTML_TYPE)
         extra = {"ETag": etag, "Cache-Control": "max-age=600, public", "Vary": "Accept"}
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
@@ -429,24 +501,32 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            return 304, "page", 0
+            return 304, "revalidated", 0
         return self._send(200, body, ctype, head, extra), "page", len(body)
 
     def _file(self, data: bytes, head: bool) -> int:
         rng = self.headers.get("Range", "")
         if rng.startswith("bytes="):
-            start_s, _, end_s = rng[len("bytes="):].partition("-")
+            start_s, _, end_s = rng[len("bytes=") :].partition("-")
             size = len(data)
             if start_s == "":
                 start, end = max(0, size - int(end_s)), size - 1
             else:
                 start, end = int(start_s), min(int(end_s), size - 1) if end_s else size - 1
-            return self._send(206, data[start:end + 1], "application/octet-stream", head,
-                              {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"})
-        return self._send(200, data, "application/octet-stream", head, {"Accept-Ranges": "bytes"})
+            return self._send(
+                206,
+                data[start : end + 1],
+                "application/octet-stream",
+                head,
+                {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes", **IMMUTABLE},
+            )
+        return self._send(
+            200, data, "application/octet-stream", head, {"Accept-Ranges": "bytes", **IMMUTABLE}
+        )
 
-    def _send(self, status: int, body: bytes, ctype: str, head: bool,
-              extra: dict[str, str] | None = None) -> int:
+    def _send(
+        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None
+    ) -> int:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))

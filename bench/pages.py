@@ -1,4 +1,4 @@
-"""Project pages of the benchmark mirror: parse real PEP 503/691 pages, cut them at the pins, render both forms."""
+"""Project pages of the bench mirror: parse real PEP 503/691 pages, cut them at the pins, render both."""
 
 from __future__ import annotations
 
@@ -72,8 +72,11 @@ class Page:
         """The PEP 691 form."""
         rows: list[dict[str, Any]] = []
         for f in self.files:
-            row: dict[str, Any] = {"filename": f.filename, "url": f.url,
-                                   "hashes": {"sha256": f.sha256} if f.sha256 else {}}
+            row: dict[str, Any] = {
+                "filename": f.filename,
+                "url": f.url,
+                "hashes": {"sha256": f.sha256} if f.sha256 else {},
+            }
             if f.requires_python:
                 row["requires-python"] = f.requires_python
             if f.yanked is not None:
@@ -120,13 +123,18 @@ def parse_json_page(payload: bytes) -> Page:
     for row in data.get("files", []):
         meta = row.get("core-metadata", row.get("dist-info-metadata"))
         yanked = row.get("yanked", False)
-        files.append(PageFile(
-            filename=row["filename"], url=row["url"], sha256=row.get("hashes", {}).get("sha256"),
-            requires_python=row.get("requires-python"),
-            yanked=None if yanked is False else ("" if yanked is True else str(yanked)),
-            upload_time=row.get("upload-time"), size=row.get("size"),
-            core_metadata=meta.get("sha256") if isinstance(meta, dict) else None,
-        ))
+        files.append(
+            PageFile(
+                filename=row["filename"],
+                url=row["url"],
+                sha256=row.get("hashes", {}).get("sha256"),
+                requires_python=row.get("requires-python"),
+                yanked=None if yanked is False else ("" if yanked is True else str(yanked)),
+                upload_time=row.get("upload-time"),
+                size=row.get("size"),
+                core_metadata=meta.get("sha256") if isinstance(meta, dict) else None,
+            )
+        )
     return Page(name=canonicalize_name(data["name"]), files=tuple(files))
 
 
@@ -163,15 +171,19 @@ def parse_html_page(name: str, payload: bytes, base_url: str) -> Page:
         if not href:
             continue
         url, frag = urldefrag(urljoin(base_url, href))
-        sha = frag[len("sha256="):] if frag.startswith("sha256=") else None
+        sha = frag[len("sha256=") :] if frag.startswith("sha256=") else None
         meta = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
-        files.append(PageFile(
-            filename=text or unquote(url.rsplit("/", 1)[-1]), url=url, sha256=sha,
-            requires_python=attrs.get("data-requires-python"),
-            yanked=attrs.get("data-yanked") if "data-yanked" in attrs else None,
-            upload_time=attrs.get("data-upload-time"),
-            core_metadata=meta[len("sha256="):] if meta and meta.startswith("sha256=") else None,
-        ))
+        files.append(
+            PageFile(
+                filename=text or unquote(url.rsplit("/", 1)[-1]),
+                url=url,
+                sha256=sha,
+                requires_python=attrs.get("data-requires-python"),
+                yanked=attrs.get("data-yanked") if "data-yanked" in attrs else None,
+                upload_time=attrs.get("data-upload-time"),
+                core_metadata=meta[len("sha256=") :] if meta and meta.startswith("sha256=") else None,
+            )
+        )
     return Page(name=canonicalize_name(name), files=tuple(files))
 
 

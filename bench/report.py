@@ -1,0 +1,160 @@
+"""Render the benchmark results: a markdown table with ratios, the targets, and the JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- bench:begin (written by bench/run.py; edit outside these markers) -->"
+END = "<!-- bench:end -->"
+
+TARGETS = [
+    # (scenario, cache, latency, limit in seconds, what)
+    ("lock", "warm", 0, 0.4, "warm lock <= 0.4 s"),
+    ("lock", "cold", 50, 1.5, "cold lock at 50 ms <= 1.5 s"),
+    ("noop", "warm", 0, 0.5, "no-op install <= 0.5 s"),
+]
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, int]:
+    return row["scenario"], row["cache"], row["latency_ms"]
+
+
+def ratios(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, float | None]]:
+    """jetpip's median wall time over pip's and uv's, per scenario."""
+    out: dict[tuple[str, str, int], dict[str, float | None]] = {}
+    groups: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(_key(r), {})[r["tool"]] = r
+    for key, by_tool in groups.items():
+        j = by_tool.get("jetpip", {})
+        out[key] = {}
+        for other in ("pip", "uv"):
+            o = by_tool.get(other, {})
+            if "wall_s" in j and "wall_s" in o and o["wall_s"]["median"] > 0:
+                out[key][other] = round(j["wall_s"]["median"] / o["wall_s"]["median"], 3)
+            else:
+                out[key][other] = None
+    return out
+
+
+def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the resolver, index and install issues, met or not, with the figure."""
+    rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
+    names = results["meta"].get("names", 0)
+    out = []
+    for scenario, cache, latency, limit, what in TARGETS:
+        r = rows.get((scenario, cache, latency, "jetpip"), {})
+        if "wall_s" not in r:
+            out.append({"target": what, "met": None, "figure": f"not measured ({r.get('status', 'no row')})"})
+            continue
+        med = r["wall_s"]["median"]
+        met = med <= limit
+        figure = f"{med:.3f} s median"
+        if (scenario, cache, latency) == ("lock", "cold", 50):
+            req = r["requests"]
+            pages, meta = req.get("page", 0), req.get("metadata", 0)
+            # One page per name, plus the flat redist listing the JetPack 6 route also reads.
+            ok_req = pages <= names + 1 and meta <= names and r["duplicate_pages"] == 0
+            met = met and ok_req
+            figure += (
+                f"; {pages} page requests for {names} names, {meta} metadata requests, "
+                f"{req.get('file', 0)} file requests, {r['duplicate_pages']} pages fetched twice"
+            )
+        out.append({"target": what, "met": met, "figure": figure})
+    return out
+
+
+def _fmt_req(req: dict[str, int] | None) -> str:
+    if not req:
+        return "-"
+    return f"{req.get('total', 0)} ({req.get('page', 0)}/{req.get('metadata', 0)}/{req.get('file', 0)})"
+
+
+def table(results: dict[str, Any]) -> str:
+    rat = ratios(results["rows"])
+    lines = [
+        "| scenario | cache | latency | tool | wall median (min-max) s | CPU s | peak RSS MB "
+        "| requests total (pages/metadata/files) | jetpip/pip | jetpip/uv | status |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results["rows"]:
+        if "wall_s" in r:
+            w = r["wall_s"]
+            wall = f"{w['median']:.3f} ({w['min']:.3f}-{w['max']:.3f})"
+            cpu, rss, req = f"{r['cpu_s']:.2f}", f"{r['peak_rss_mb']:.0f}", _fmt_req(r["requests"])
+        else:
+            wall = cpu = rss = req = "-"
+        pip_r = uv_r = ""
+        if r["tool"] == "jetpip":
+            ra = rat.get(_key(r), {})
+            pip_r = f"{ra['pip']:.2f}" if ra.get("pip") is not None else "-"
+            uv_r = f"{ra['uv']:.2f}" if ra.get("uv") is not None else "-"
+        status = r["status"] + (f": {r['note']}" if r.get("note") else "")
+        status = status.replace("|", "\\|").replace("\n", " ")[:160]
+        lines.append(
+            f"| {r['scenario']} | {r['cache']} | {r['latency_ms']} ms | {r['tool']} | {wall} | {cpu} "
+            f"| {rss} | {req} | {pip_r} | {uv_r} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+def block(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    v = meta["versions"]
+    targets = check_targets(results)
+    results = {
+        **results,
+        "targets": targets,
+        "ratios": [
+            {
+                "scenario": k[0],
+                "cache": k[1],
+                "latency_ms": k[2],
+                "jetpip/pip": r.get("pip"),
+                "jetpip/uv": r.get("uv"),
+            }
+            for k, r in ratios(results["rows"]).items()
+        ],
+    }
+    tlines = []
+    for t in targets:
+        mark = "met" if t["met"] else ("MISSED" if t["met"] is False else "not measured")
+        tlines.append(f"- {t['target']}: **{mark}** ({t['figure']})")
+    return "\n".join(
+        [
+            BEGIN,
+            f"Run of {meta['date']} ({meta['mode']} mode, {meta['repeat']} run(s) per tool and scenario, "
+            f"tools alternating) on {meta['machine']}; Python {v['python']}, {v['pip']}, {v['uv']}, "
+            f"{v['jetpip']}. "
+            f"Requirements: `{' '.join(meta['roots'])}` ({meta['names']} packages).",
+            "",
+            table(results),
+            "",
+            "Targets:",
+            "",
+            *tlines,
+            "",
+            "<details><summary>results as JSON</summary>",
+            "",
+            "```json",
+            json.dumps(results, indent=1),
+            "```",
+            "",
+            "</details>",
+            END,
+        ]
+    )
+
+
+def render(results: dict[str, Any], md_path: Path) -> str:
+    """The new text of ``md_path``: its prose kept, the block between the markers replaced."""
+    new = block(results)
+    if md_path.exists():
+        text = md_path.read_text()
+        if BEGIN in text and END in text:
+            head, _, rest = text.partition(BEGIN)
+            _, _, tail = rest.partition(END)
+            return head + new + tail
+    return "# Performance\n\n" + new + "\n"

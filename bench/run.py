@@ -1,0 +1,317 @@
+"""Benchmark jetpip against pip and uv on a local mirror; write the table to docs/performance.md.
+
+python bench/run.py            the full run (needs the base index once, to fill bench/.cache/)
+python bench/run.py --quick    a smoke run: each tool once on a tiny closure, no internet
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import tools as T  # noqa: E402
+from bench.mirror import CACHE, DEVPI, Mirror, MirrorServer, build_full, build_quick  # noqa: E402
+from bench.report import render  # noqa: E402
+from tests.support.wheels import host_platform_tag  # noqa: E402
+
+SCENARIOS = [  # (kind, cache, latency ms)
+    ("lock", "warm", 0),
+    ("lock", "cold", 0),
+    ("lock", "cold", 50),
+    ("lock", "warm", 50),
+    ("install", "warm", 0),
+    ("noop", "warm", 0),
+]
+
+
+@dataclass
+class Sample:
+    """One timed run."""
+
+    wall: float
+    cpu: float
+    maxrss_mb: float
+    rc: int
+    requests: Counter[str]
+    duplicate_pages: int
+    tail: str
+
+
+@dataclass
+class Row:
+    """All runs of one tool in one scenario."""
+
+    kind: str
+    cache: str
+    latency_ms: int
+    tool: str
+    samples: list[Sample] = field(default_factory=list)
+    skipped: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "scenario": self.kind,
+            "cache": self.cache,
+            "latency_ms": self.latency_ms,
+            "tool": self.tool,
+        }
+        ok = [s for s in self.samples if s.rc == 0]
+        if self.skipped:
+            return {**out, "status": "skipped", "note": self.skipped}
+        if not ok:
+            last = self.samples[-1] if self.samples else None
+            return {
+                **out,
+                "status": "error",
+                "runs": len(self.samples),
+                "note": f"exit {last.rc}: {last.tail}" if last else "not run",
+            }
+        walls = [s.wall for s in ok]
+        kinds = sorted({k for s in ok for k in s.requests})
+        return {
+            **out,
+            "status": "ok" if len(ok) == len(self.samples) else "partial",
+            "runs": len(ok),
+            "wall_s": {
+                "median": round(statistics.median(walls), 3),
+                "min": round(min(walls), 3),
+                "max": round(max(walls), 3),
+            },
+            "cpu_s": round(statistics.median(s.cpu for s in ok), 3),
+            "peak_rss_mb": round(max(s.maxrss_mb for s in ok), 1),
+            "requests": {
+                k: int(statistics.median(s.requests.get(k, 0) for s in ok))
+                for k in ["total", *kinds]
+                if k != "total"
+            }
+            | {"total": int(statistics.median(sum(s.requests.values()) for s in ok))},
+            "duplicate_pages": max(s.duplicate_pages for s in ok),
+        }
+
+
+def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
+    """Run ``cmd``, timing it and reading its own and its children's rusage from wait4."""
+    mark = server.mark()
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd.argv, env=cmd.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        tail = log.read().decode("utf-8", "replace").strip()[-600:]
+    hits = server.since(mark)
+    pages = [h.path for h in hits if h.kind == "page"]
+    requests = Counter(h.kind for h in hits)
+    sample = Sample(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        maxrss_mb=usage.ru_maxrss / 1024,
+        rc=proc.returncode,
+        requests=requests,
+        duplicate_pages=len(pages) - len(set(pages)),
+        tail=tail,
+    )
+    state = "ok" if sample.rc == 0 else f"exit {sample.rc}"
+    say(
+        f"    {name:<8} {wall:7.3f}s  cpu {sample.cpu:6.2f}s  "
+        f"rss {sample.maxrss_mb:6.0f}MB  req {sum(requests.values()):4d}  {state}"
+    )
+    if sample.rc != 0:
+        say("      " + tail.replace("\n", "\n      ")[-400:])
+    return sample
+
+
+def overlay_toml(base_url: str) -> str:
+    """Point JetPack 6's CUDA sources at the mirror, and accept builds tagged for this machine."""
+    plat = host_platform_tag()
+    return f"""format = 1
+
+[sources.jal-jp6-cu126]
+name = "bench mirror jp6/cu126"
+kind = "devpi"
+url = "{base_url}{DEVPI}"
+jetson = true
+platforms = ["{plat}"]
+
+[sources.nv-jp-v61]
+name = "bench mirror redist jp/v61"
+kind = "flat"
+url = "{base_url}/redist/jp/v61/pytorch/"
+jetson = true
+platforms = ["{plat}"]
+"""
+
+
+def prepare(args: argparse.Namespace, work: Path, say: Any) -> tuple[Mirror, T.Setup, Path | None]:
+    if args.quick:
+        mirror = build_quick(work / "quick")
+        bench_python, pip_whl, uv = Path(sys.executable), None, T.find_uv(None)
+    else:
+        bench_python = T.bench_venv(CACHE, say)
+        pip_whl = T.pip_wheel(bench_python, CACHE)
+        uv = T.find_uv(bench_python.parent)
+        mirror = build_full(CACHE, say)
+    lock_python = T.make_venv(work / "lock-target", pip_whl) / "bin" / "python"
+    reqs = work / "requirements.in"
+    reqs.write_text("".join(f"{r}\n" for r in mirror.roots))
+    setup = T.Setup(
+        index_url="",
+        work=work,
+        bench_python=bench_python,
+        lock_python=lock_python,
+        overlay=work / "indexes.toml",
+        uv=uv,
+        jetpip=T.find_jetpip(),
+        reqs=reqs,
+        quick=args.quick,
+    )
+    setup.versions = {
+        "python": platform.python_version(),
+        "pip": T.version_of([str(bench_python), "-m", "pip", "--version"]).split(" from ")[0],
+        "uv": T.version_of([str(uv), "--version"]) if uv else "not installed",
+        "jetpip": T.version_of([str(setup.jetpip), "--version"]) if setup.jetpip else "not installed",
+    }
+    return mirror, setup, pip_whl
+
+
+def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="jetpip-bench-"))
+    try:
+        mirror, setup, pip_whl = prepare(args, work, say)
+        mirror.flat["/redist/jp/v61/pytorch/"] = (
+            b"<html><body><h1>Index of pytorch/</h1><pre></pre></body></html>"
+        )
+        server = MirrorServer(mirror).start()
+        try:
+            setup.index_url = f"{server.url}{DEVPI}/+simple/"
+            setup.overlay.write_text(overlay_toml(server.url))
+            rows = scenarios(args, setup, server, pip_whl, say)
+        finally:
+            server.stop()
+        return {
+            "meta": {
+                "mode": "quick" if args.quick else "full",
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+                "versions": setup.versions,
+                "repeat": args.repeat,
+                "roots": list(mirror.roots),
+                "names": len(mirror.names) + 1,
+                "index_url": "http://127.0.0.1:PORT" + DEVPI + "/+simple/",
+            },
+            "rows": [r.summary() for r in rows],
+        }
+    finally:
+        if args.keep:
+            say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def scenarios(
+    args: argparse.Namespace, s: T.Setup, server: MirrorServer, pip_whl: Path | None, say: Any
+) -> list[Row]:
+    rows: list[Row] = []
+    tool_list = T.tools(s)
+    for t in tool_list:
+        for command, why in t.missing.items():
+            say(f"SKIPPED {t.name} {command}: {why}")
+    out = s.work / "out"
+    out.mkdir()
+    for kind, cache_kind, latency in SCENARIOS:
+        if args.quick and latency:
+            continue
+        if kind == "noop":
+            continue  # measured right after each install, in the same venv
+        server.delay = latency / 1000
+        say(f"== {kind} ({cache_kind} cache, {latency} ms per request)")
+        missing = {t.name: t.missing.get(T.command_of(kind)) for t in tool_list}
+        live = [t for t in tool_list if not missing[t.name]]
+        here = {t.name: Row(kind, cache_kind, latency, t.name, skipped=missing[t.name]) for t in tool_list}
+        noop = {t.name: Row("noop", "warm", latency, t.name, skipped=missing[t.name]) for t in tool_list}
+        warm = {t.name: s.work / f"cache-{t.name}-{kind}-{latency}" for t in live}
+        if cache_kind == "warm":
+            for t in live:  # prime, untimed
+                if kind == "lock":
+                    run_quiet(t.lock(s, warm[t.name], out), server)
+                else:
+                    scratch = T.make_venv(s.work / "prime-venv", pip_whl)
+                    run_quiet(t.install(s, scratch, warm[t.name]), server)
+        for i in range(args.repeat):
+            order = live[i % len(live) :] + live[: i % len(live)] if live else []
+            for t in order:
+                cache = warm[t.name] if cache_kind == "warm" else s.work / f"cold-{t.name}-{i}"
+                if kind == "lock":
+                    here[t.name].samples.append(run_one(t.name, t.lock(s, cache, out), server, say))
+                else:
+                    venv = T.make_venv(s.work / f"venv-{t.name}", pip_whl)
+                    here[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
+                    noop[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
+                if cache_kind == "cold":
+                    shutil.rmtree(cache, ignore_errors=True)
+        rows += here.values()
+        if kind == "install":
+            rows += noop.values()
+    return rows
+
+
+def run_quiet(cmd: T.Cmd, server: MirrorServer) -> None:
+    subprocess.run(cmd.argv, env=cmd.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--quick", action="store_true", help="each tool once on a tiny local closure (no internet)"
+    )
+    ap.add_argument("--repeat", type=int, default=None, help="runs per tool and scenario (full: 5, quick: 1)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write performance.md and results.json "
+        "(full: docs/ and bench/out/; quick: bench/out/quick/)",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = ap.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 5
+    results = bench(args)
+    if args.out is not None:
+        md_path, json_path = args.out / "performance.md", args.out / "results.json"
+    elif args.quick:
+        md_path, json_path = (
+            BENCH / "out" / "quick" / "performance.md",
+            BENCH / "out" / "quick" / "results.json",
+        )
+    else:
+        md_path, json_path = ROOT / "docs" / "performance.md", BENCH / "out" / "results.json"
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(render(results, md_path))
+    print(f"wrote {md_path} and {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The tools under test and the command line each gets for a lock, an install and a no-op re-run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DEVICE_ROOT = ROOT / "tests" / "fixtures" / "roots" / "jp62-agx-orin-r36.4.3"
+
+
+@dataclass(frozen=True)
+class Cmd:
+    """One timed command: argv plus the environment it runs in."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+@dataclass
+class Setup:
+    """Everything the commands share: the mirror's URL, the interpreters, the scratch dirs."""
+
+    index_url: str  # the devpi-like path, as jetson-containers configures pip
+    work: Path
+    bench_python: Path  # runs pip (the newest pip in full mode)
+    lock_python: Path  # an empty venv: the interpreter locks are made for
+    overlay: Path  # indexes.toml layered over jetpip's: the Jetson source -> the mirror
+    uv: Path | None
+    jetpip: Path | None
+    reqs: Path
+    quick: bool
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def clean_env(cache: Path) -> dict[str, str]:
+    """No user pip config, no proxies, caches and HOME under ``cache`` (cold = an empty one)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "JETPIP_", "VIRTUAL_ENV"))
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    }
+    env.update(
+        HOME=str(cache / "home"),
+        XDG_CACHE_HOME=str(cache / "xdg"),
+        XDG_CONFIG_HOME=str(cache / "cfg"),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        UV_NO_CONFIG="1",
+        UV_PYTHON_DOWNLOADS="never",
+        NO_COLOR="1",
+    )
+    return env
+
+
+class Tool:
+    """A tool's commands; ``missing[command]`` says why it cannot run here (shown in the output)."""
+
+    name = ""
+
+    def __init__(self) -> None:
+        self.missing: dict[str, str] = {}
+
+    def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
+        raise NotImplementedError
+
+    def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        raise NotImplementedError
+
+
+class Jetpip(Tool):
+    name = "jetpip"
+
+    def __init__(self, s: Setup) -> None:
+        super().__init__()
+        for command in ("lock", "install"):
+            if s.jetpip is None:
+                self.missing[command] = "jetpip is not installed in this interpreter's environment"
+                continue
+            probe = subprocess.run([str(s.jetpip), command, "--help"], capture_output=True, text=True)
+            if probe.returncode != 0:
+                last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+                self.missing[command] = f"`jetpip {command}` is not available: {last}"
+
+    def _common(self, s: Setup) -> list[str]:
+        return ["--root", str(DEVICE_ROOT), "--indexes", str(s.overlay), "--index-url", s.index_url, "-q"]
+
+    def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
+        argv = [
+            str(s.jetpip),
+            "lock",
+            "-r",
+            str(s.reqs),
+            "-o",
+            str(out / "pylock.toml"),
+            "--python",
+            str(s.lock_python),
+            *self._common(s),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+    def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        argv = [
+            str(s.jetpip),
+            "install",
+            "-r",
+            str(s.reqs),
+            "--python",
+            str(venv / "bin" / "python"),
+            *self._common(s),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+
+class Pip(Tool):
+    name = "pip"
+
+    def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
+        argv = [
+            str(s.bench_python),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "-q",
+            "--report",
+            str(out / "pip-report.json"),
+            "--index-url",
+            s.index_url,
+            # pip caches HTTP only for https and trusted hosts; the public index is https.
+            "--trusted-host",
+            "127.0.0.1",
+            "--cache-dir",
+            str(cache / "pip"),
+            "-r",
+            str(s.reqs),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+    def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        argv = [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--index-url",
+            s.index_url,
+            # pip caches HTTP only for https and trusted hosts; the public index is https.
+            "--trusted-host",
+            "127.0.0.1",
+            "--cache-dir",
+            str(cache / "pip"),
+            "-r",
+            str(s.reqs),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+
+class Uv(Tool):
+    name = "uv"
+
+    def __init__(self, s: Setup) -> None:
+        super().__init__()
+        if s.uv is None:
+            why = "uv is not installed (it comes with the `test` extra: pip install -e '.[test]')"
+            self.missing = {"lock": why, "install": why}
+
+    def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
+        argv = [
+            str(s.uv),
+            "pip",
+            "compile",
+            "-q",
+            str(s.reqs),
+            "-o",
+            str(out / "uv-requirements.txt"),
+            "--index-url",
+            s.index_url,
+            "--cache-dir",
+            str(cache / "uv"),
+            "--python",
+            str(s.lock_python),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+    def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        argv = [
+            str(s.uv),
+            "pip",
+            "install",
+            "-q",
+            "-r",
+            str(s.reqs),
+            "--index-url",
+            s.index_url,
+            "--cache-dir",
+            str(cache / "uv"),
+            "--python",
+            str(venv / "bin" / "python"),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+
+def tools(s: Setup) -> list[Tool]:
+    return [Jetpip(s), Pip(), Uv(s)]
+
+
+def command_of(kind: str) -> str:
+    """The tool command a scenario runs: locks run ``lock``; installs and no-ops run ``install``."""
+    return "lock" if kind == "lock" else "install"
+
+
+# -- interpreters --------------------------------------------------------------
+
+
+def bench_venv(cache: Path, say: object = print) -> Path:
+    """The bench's own venv (full mode): the newest pip, uv and pyinstrument, from the base index."""
+    venv = cache / "venv"
+    py = venv / "bin" / "python"
+    if not (venv / "bin" / "uv").exists() or not (venv / "bin" / "pyinstrument").exists():
+        if not py.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        print("installing pip, uv and pyinstrument into", venv)
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "--upgrade", "pip", "uv", "pyinstrument"], check=True
+        )
+    return py
+
+
+def pip_wheel(bench_python: Path, cache: Path) -> Path:
+    """The wheel of the bench venv's pip, so fresh venvs get the same pip without the network."""
+    version = subprocess.run(
+        [str(bench_python), "-c", "import pip; print(pip.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dest = cache / "pip-wheel"
+    found = sorted(dest.glob(f"pip-{version}-*.whl"))
+    if not found:
+        subprocess.run(
+            [
+                str(bench_python),
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                f"pip=={version}",
+                "-d",
+                str(dest),
+            ],
+            check=True,
+        )
+        found = sorted(dest.glob(f"pip-{version}-*.whl"))
+    return found[0]
+
+
+def make_venv(path: Path, pip_whl: Path | None) -> Path:
+    """A fresh venv with pip, copied from a template made once (pip from ``pip_whl``, else ensurepip)."""
+    template = path.parent / "venv-template"
+    if not template.exists():
+        if pip_whl is None:
+            subprocess.run([sys.executable, "-m", "venv", str(template)], check=True)
+        else:
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(template)], check=True)
+            # pip runs from its own wheel to install itself.
+            assert zipfile.is_zipfile(pip_whl)
+            subprocess.run(
+                [
+                    str(template / "bin" / "python"),
+                    f"{pip_whl}/pip",
+                    "install",
+                    "-q",
+                    "--no-index",
+                    "--disable-pip-version-check",
+                    str(pip_whl),
+                ],
+                check=True,
+                env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+            )
+    if path.exists():
+        shutil.rmtree(path)
+    # A venv's interpreter and site-packages do not depend on its own path; only script
+    # shebangs do, and every tool here runs `python -m pip`.
+    shutil.copytree(template, path, symlinks=True)
+    return path
+
+
+def find_uv(prefer: Path | None) -> Path | None:
+    """uv next to ``prefer`` (the bench venv), else next to this interpreter, else on PATH."""
+    for d in (prefer, Path(sys.executable).parent):
+        if d is not None and (d / "uv").exists():
+            return d / "uv"
+    found = shutil.which("uv")
+    return Path(found) if found else None
+
+
+def find_jetpip() -> Path | None:
+    here = Path(sys.executable).parent / "jetpip"
+    if here.exists():
+        return here
+    found = shutil.which("jetpip")
+    return Path(found) if found else None
+
+
+def version_of(argv: list[str]) -> str:
+    try:
+        got = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except OSError:
+        return "?"
+    return (got.stdout.strip() or got.stderr.strip()).splitlines()[0] if got.returncode == 0 else "?"

@@ -1,0 +1,41 @@
+"""The benchmark's smoke mode: each tool once on a tiny closure served from 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((out / "results.json").read_text())
+    rows = results["rows"]
+    for scenario, cache in [("lock", "warm"), ("lock", "cold"), ("install", "warm"), ("noop", "warm")]:
+        tools = {r["tool"]: r for r in rows if (r["scenario"], r["cache"]) == (scenario, cache)}
+        assert set(tools) == {"jetpip", "pip", "uv"}, (scenario, cache, tools)
+        for name, row in tools.items():
+            # A tool may be skipped only visibly, with the reason in the output.
+            if row["status"] == "skipped":
+                assert row["note"] and f"SKIPPED {name}" in done.stdout
+                continue
+            assert row["status"] == "ok", row
+            assert row["wall_s"]["min"] <= row["wall_s"]["median"] <= row["wall_s"]["max"]
+            assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
+    # pip always runs; a cold lock must have read pages and metadata from the mirror.
+    cold_pip = next(r for r in rows if (r["scenario"], r["cache"], r["tool"]) == ("lock", "cold", "pip"))
+    assert cold_pip["requests"]["page"] > 0 and cold_pip["requests"]["metadata"] > 0
+    md = (out / "performance.md").read_text()
+    assert "| scenario | cache | latency | tool |" in md
+    for name in ("jetpip", "pip", "uv"):
+        assert f"| {name} |" in md
+    assert "jetpip/pip" in md and "jetpip/uv" in md
+    assert '"rows"' in md  # the JSON block is in the page too
