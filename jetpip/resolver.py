@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Any
 from urllib.parse import unquote
@@ -151,7 +151,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.constraints = constraints
         self.route = route
         self.reporter = reporter
-        self.substitutions = {
+        self.substitutions: dict[str, str] = {
             canonicalize_name(k): canonicalize_name(v) for k, v in route.substitutions.items()
         }
         # companions: torch major.minor -> {companion: its major.minor}; inverted for lookups.
@@ -289,20 +289,25 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                 continue
             if not _marker_true(req.marker, self.env, candidate.extras):
                 continue
-            name = canonicalize_name(req.name)
             shown = str(req).split(";")[0].strip()
-            if name in self.substitutions:
-                new = self.substitutions[name]
-                self.substituted[(cand.name, name)] = (
-                    f"{cand.name} requires {shown}: met by {new} (route {self.route.key} substitution)"
-                )
-                shown = shown.replace(req.name, new, 1)
-                name = new
-            deps.append(Req(name, frozenset(canonicalize_name(e) for e in req.extras), req.specifier,
-                            shown, origin, cand.name, parent_guarded))
+            dep = Req(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
+                      req.specifier, shown, origin, cand.name, parent_guarded)
+            deps.append(self.substitute(dep, cand.name))
         deps.extend(self._companion_reqs(cand, origin, deps))
         self._prefetch(deps)
         return deps
+
+    def substitute(self, req: Req, parent: str | None) -> Req:
+        """``req`` rewritten to the route's substitute (onnxruntime -> onnxruntime-gpu), with a note."""
+        new = self.substitutions.get(req.name)
+        if new is None:
+            return req
+        who = f"{parent} requires" if parent else "you asked for"
+        self.substituted[(parent or "", req.name)] = (
+            f"{who} {req.text}: met by {new} (route {self.route.key} substitution)"
+        )
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        return replace(req, name=new, text=f"{new}{extras}{req.specifier}")
 
     def _companion_reqs(self, cand: Candidate, origin: str, deps: Sequence[Req]) -> list[Req]:
         release = cand.version.release
@@ -406,6 +411,7 @@ def resolve(
     companions = route.companions or (getattr(kb, "companions", None) or {})
     finder = Finder(client, route, base_sources, target, reporter)
     provider = _Provider(finder, client, env, cons, route, companions, reporter)
+    roots = [provider.substitute(r, None) for r in roots]
     reporter.step(f"resolving {len(roots)} requirement(s) for route {route.key}")
     provider._prefetch(roots)
     try:
@@ -443,7 +449,7 @@ def _build(
     requested = {r.name for r in roots}
     urls = {c.base.link.url for c in chosen.values()}
     notes = sorted({note for (url, _), note in provider.policy_hits.items() if url in urls})
-    notes += sorted(n for (parent, _), n in provider.substituted.items() if parent in chosen)
+    notes += sorted(n for (parent, _), n in provider.substituted.items() if parent in chosen or parent == "")
     for note in notes:
         reporter.note(note)
     warnings = sorted(set(provider.metadata_warnings))
