@@ -124,6 +124,7 @@ class IndexServer:
     log: list[RequestRecord] = field(default_factory=list)
     _httpd: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _in_flight: int = 0
 
     # -- set-up ---------------------------------------------------------------
     def add(self, kind: str, prefix: str, files: Iterable[ServedFile | Path], **kw: Any) -> str:
@@ -175,6 +176,11 @@ class IndexServer:
         self.stop()
 
     def requests(self, contains: str = "") -> list[RequestRecord]:
+        # A request is logged just after its answer is sent: let in-flight ones land first
+        # (bounded, so a stalled request cannot hang a test).
+        deadline = time.monotonic() + 2.0
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
         with self._lock:
             return [r for r in self.log if contains in r.path]
 
@@ -205,6 +211,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- dispatch -------------------------------------------------------------
     def _serve(self, head: bool) -> None:
+        srv = self.index
+        with srv._lock:
+            srv._in_flight += 1
+        try:
+            self._serve_logged(head)
+        finally:
+            with srv._lock:
+                srv._in_flight -= 1
+
+    def _serve_logged(self, head: bool) -> None:
         srv = self.index
         if srv.delay:
             time.sleep(srv.delay)
