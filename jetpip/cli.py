@@ -684,7 +684,8 @@ def install(
 
     kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
-    check_target(target.interpreter, break_system_packages=break_system_packages)
+    if target.interpreter.executable is not None:  # a cross target still resolves (and gets its hint)
+        check_target(target.interpreter, break_system_packages=break_system_packages)
     for warning in (*target.warnings, *route.warnings):
         reporter.warning(warning)
     requirements, constraints = _lock_inputs(reqs, req_files, con_files)
@@ -698,6 +699,7 @@ def install(
         except GuardedWheelMissingError as err:
             err.hint = build_hint(kb, target, route, err.package, err.searched, err.found).render()
             raise
+        check_target(target.interpreter, break_system_packages=break_system_packages)
         locked = lock_from_resolution(resolution)
         links = {p.name: p.link for p in resolution.pins}
         with tempfile.TemporaryDirectory(prefix="jetpip-install-") as tmp:
@@ -758,8 +760,11 @@ def download(lockfile: str, dest: str, quiet: int, verbose: int, **opts: Any) ->
     Copy the directory to a machine with no network and run
     `jetpip sync LOCKFILE --find-links DIR --offline` there.
     """
+    import os
     from pathlib import Path
 
+    from jetpip.config import load_index_config
+    from jetpip.index import IndexClient
     from jetpip.knowledge import Source
     from jetpip.links import FileLink
     from jetpip.lock import load_lock
@@ -767,7 +772,10 @@ def download(lockfile: str, dest: str, quiet: int, verbose: int, **opts: Any) ->
     lock = load_lock(lockfile)
     reporter = TerminalReporter(verbose - quiet)
     target_dir = Path(dest)
-    with _index_client_from_options(None, reporter, **opts) as client:
+    # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply.
+    flags = {k: v for k, v in opts.items() if k not in ("offline", "refresh")}
+    config = load_index_config(None, os.environ, {**flags, "no_index": True})
+    with IndexClient(config, reporter=reporter, offline=opts["offline"], refresh=opts["refresh"]) as client:
         for pkg in lock.packages:
             source = Source(name=pkg.source or "lock", kind="flat", url=pkg.index or pkg.url)
             hashes = {"sha256": pkg.sha256} if pkg.sha256 else {}

@@ -1,0 +1,280 @@
+"""`jetpip install`, `sync` and `download` end to end: real venvs, real pip, the loopback mirror."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jetpip.cli import cli
+from tests.e2e.conftest import MakeVenv
+from tests.e2e.helpers import build_of, installed, pip_install
+from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
+from tests.support.server import IndexServer
+
+
+def jetpip(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def on_orin(mirror: Mirror, python: Path, *more: str | Path) -> list[str | Path]:
+    return ["--python", python, "--root", ORIN_JP62, "--indexes", mirror.overlay,
+            "--index-url", f"{mirror.base_url}/", *more]
+
+
+def test_install_replaces_a_pypi_torch_and_removes_the_cpu_onnxruntime(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
+    python = make_venv()
+    pip_install(python, "--no-deps", str(mirror.wheel("torch", "2.9.0").path),
+                str(mirror.wheel("onnxruntime", "1.23.0").path))
+
+    result = jetpip("install", *on_orin(mirror, python, "glinerish"))
+
+    assert result.exit_code == 0, result.output
+    assert "removed   onnxruntime 1.23.0: CPU build that shadows onnxruntime-gpu" in result.output
+    assert "replaced  torch 2.8.0 (was 2.9.0) [CUDA build]" in result.output
+    assert "broken requirement" not in result.output
+    assert build_of(python, "torch") == "jetson"
+    assert build_of(python, "onnxruntime") == "jetson"
+    have = installed(python)
+    assert "onnxruntime" not in have and have["onnxruntime-gpu"] == "1.23.0"
+
+    again = jetpip("install", *on_orin(mirror, python, "glinerish"))
+    assert again.exit_code == 0
+    assert "nothing to do: all 7 packages are already installed as planned" in again.output
+
+
+def test_a_later_dependency_pinning_torch_cannot_replace_the_cuda_build(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
+    python = make_venv()
+    assert jetpip("install", *on_orin(mirror, python, "torch")).exit_code == 0
+
+    refused = jetpip("install", *on_orin(mirror, python, "pinner"))
+
+    assert refused.exit_code == 4
+    assert "torch==2.9.0" in refused.output
+    assert build_of(python, "torch") == "jetson"
+    assert "pinner" not in installed(python)
+
+    # Plain pip does what the field reports describe: the pin drags in the base-index torch.
+    pip_install(python, "--index-url", f"{mirror.base_url}/", "pinner")
+    assert build_of(python, "torch") == "pypi"
+    repaired = jetpip("install", *on_orin(mirror, python, "torch"))
+    assert repaired.exit_code == 0
+    assert "replaced  torch 2.8.0 (was 2.9.0) [CUDA build]" in repaired.output
+    assert "broken requirement: pinner 1.0 requires torch==2.9.0, but torch 2.8.0 is installed" \
+        in repaired.output
+    assert build_of(python, "torch") == "jetson"
+
+
+def test_dry_run_prints_every_pip_command_and_changes_nothing(make_venv: MakeVenv, mirror: Mirror) -> None:
+    python = make_venv()
+    pip_install(python, "--no-deps", str(mirror.wheel("onnxruntime", "1.23.0").path))
+    before = installed(python)
+
+    result = jetpip("install", *on_orin(mirror, python, "--dry-run", "glinerish"))
+
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"1. remove shadowing and replaced distributions\n   $ {python} -m pip uninstall --yes" in out
+    assert "--no-deps --no-index --disable-pip-version-check --require-hashes -r" in out
+    assert "torch @ http://127.0.0.1:" in out and "--hash=sha256:" in out
+    assert "re-assert" in out and "dry run: nothing was changed" in out
+    assert installed(python) == before
+
+    as_json = jetpip("install", *on_orin(mirror, python, "--dry-run", "--json", "tinyformers"))
+    doc = json.loads(as_json.stdout)
+    assert doc["schema"] == "jetpip.plan/1"
+    assert [s["kind"] for s in doc["steps"]] == ["guarded", "install"]
+    assert installed(python) == before
+
+
+def test_lock_then_sync_into_a_fresh_venv_gives_the_same_set(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    lockfile = tmp_path / "pylock.toml"
+    first = make_venv(name="first")
+    assert jetpip("install", *on_orin(mirror, first, "glinerish")).exit_code == 0
+    locked = jetpip("lock", *on_orin(mirror, first, "glinerish", "-o", lockfile))
+    assert locked.exit_code == 0, locked.output
+
+    fresh = make_venv(name="fresh")
+    pip_install(fresh, "--no-deps", str(mirror.wheel("extra-thing", "0.1").path))
+    synced = jetpip("sync", lockfile, *on_orin(mirror, fresh))
+
+    assert synced.exit_code == 0, synced.output
+    assert "removed   extra-thing 0.1: not in the lock" in synced.output
+    assert installed(fresh) == installed(first)
+    assert build_of(fresh, "torch") == "jetson"
+    again = jetpip("sync", lockfile, *on_orin(mirror, fresh))
+    assert "nothing to do" in again.output
+
+
+def test_sync_leaves_the_system_site_packages_of_a_venv_alone(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    lockfile = tmp_path / "pylock.toml"
+    python = make_venv(system_site=True)
+    assert jetpip("lock", *on_orin(mirror, python, "tinyformers", "-o", lockfile)).exit_code == 0
+    result = jetpip("sync", lockfile, *on_orin(mirror, python, "--dry-run"))
+    assert result.exit_code == 0
+    assert "uninstall" not in result.output  # the base interpreter's packages are not the lock's business
+
+
+def test_download_then_offline_sync_needs_no_network(
+    make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path,
+) -> None:
+    own = start_mirror(tmp_path / "mirror", index_server)
+    lockfile, wheelhouse = tmp_path / "pylock.toml", tmp_path / "wheelhouse"
+    python = make_venv()
+    assert jetpip("lock", *on_orin(own, python, "tinyformers", "-o", lockfile)).exit_code == 0
+    fetched = jetpip("download", lockfile, "-d", wheelhouse)
+    assert fetched.exit_code == 0, fetched.output
+    assert (wheelhouse / own.wheel("torch", "2.8.0", "jetson").filename).is_file()
+    index_server.stop()  # the air gap
+
+    offline = ["--python", python, "--root", ORIN_JP62, "--indexes", own.overlay]
+    result = jetpip("sync", lockfile, *offline, "--find-links", wheelhouse, "--offline")
+
+    assert result.exit_code == 0, result.output
+    assert build_of(python, "torch") == "jetson"
+    assert {"tinyformers", "numpy", "packaging", "typing-extensions"} <= set(installed(python))
+
+
+def test_offline_sync_names_the_missing_files(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:
+    lockfile = tmp_path / "pylock.toml"
+    python = make_venv()
+    assert jetpip("lock", *on_orin(mirror, python, "tinyformers", "-o", lockfile)).exit_code == 0
+    (tmp_path / "wh").mkdir()
+    shutil.copy(mirror.wheel("numpy", "1.26.4").path, tmp_path / "wh")
+    result = jetpip("sync", lockfile, *on_orin(mirror, python, "--find-links", tmp_path / "wh", "--offline"))
+    assert result.exit_code == 3
+    assert "--offline, and 4 locked file(s) are not in" in result.output
+    assert mirror.wheel("torch", "2.8.0", "jetson").filename in result.output
+    assert "jetpip download pylock.toml -d DIR" in result.output
+
+
+def test_a_wheelhouse_file_with_another_hash_is_refused(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    lockfile = tmp_path / "pylock.toml"
+    python = make_venv()
+    assert jetpip("lock", *on_orin(mirror, python, "tinyformers", "-o", lockfile)).exit_code == 0
+    (tmp_path / "wh").mkdir()
+    name = mirror.wheel("numpy", "1.26.4").filename
+    (tmp_path / "wh" / name).write_bytes(b"not the locked file")
+    result = jetpip("sync", lockfile, *on_orin(mirror, python, "--find-links", tmp_path / "wh"))
+    assert result.exit_code == 3
+    assert f"{name} has sha256" in result.output and "but the lock records" in result.output
+    assert "numpy" not in installed(python)
+
+
+def test_sync_refuses_a_lock_made_for_another_device(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    lockfile = tmp_path / "pylock.toml"
+    python = make_venv()
+    assert jetpip("lock", *on_orin(mirror, python, "tinyformers", "-o", lockfile)).exit_code == 0
+    thor = ORIN_JP62.parent / "jp70-thor-r38.2"
+    result = jetpip("sync", lockfile, "--python", python, "--root", thor, "--indexes", mirror.overlay)
+    assert result.exit_code == 1
+    assert "was made for another target" in result.output
+    assert "locked for CUDA 12.6, this target has 13.0" in result.output
+    assert "hint: re-lock on (or for) this device" in result.output
+    assert installed(python) == {k: v for k, v in installed(python).items()}  # nothing ran
+    assert "torch" not in installed(python)
+
+
+def _fake_system_python(tmp_path: Path) -> Path:
+    """A real interpreter outside any venv whose stdlib carries the PEP 668 marker."""
+    import sysconfig
+
+    prefix = tmp_path / "system"
+    stdlib = Path(sysconfig.get_paths(vars={"base": sys.base_prefix, "installed_base": sys.base_prefix})
+                  ["stdlib"])
+    libdir = prefix / "lib" / stdlib.name
+    libdir.mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        if entry.name == "site-packages":
+            (libdir / entry.name).mkdir()
+        else:
+            (libdir / entry.name).symlink_to(entry)
+    (libdir / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=use apt\n")
+    (prefix / "bin").mkdir()
+    exe = prefix / "bin" / "python3"
+    shutil.copy2(os.path.realpath(sys._base_executable), exe)  # type: ignore[attr-defined]
+    return exe
+
+
+def test_an_externally_managed_python_is_refused_with_the_venv_fix(mirror: Mirror, tmp_path: Path) -> None:
+    python = _fake_system_python(tmp_path)
+    result = jetpip("install", *on_orin(mirror, python, "tinyformers"))
+    assert result.exit_code == 1
+    assert "is externally managed (PEP 668)" in result.output
+    assert "python3 -m venv --system-site-packages .venv" in result.output
+    assert "tensorrt and cv2" in result.output and "--break-system-packages" in result.output
+
+
+def test_a_python_without_pip_is_refused_with_the_bootstrap(make_venv: MakeVenv, mirror: Mirror) -> None:
+    python = make_venv(pip=False)
+    result = jetpip("install", *on_orin(mirror, python, "tinyformers"))
+    assert result.exit_code == 1
+    assert "has no pip" in result.output
+    assert f"{python} -m ensurepip --upgrade" in result.output
+
+
+def test_install_with_cross_target_flags_is_refused_after_resolving(mirror: Mirror) -> None:
+    result = jetpip("install", "--root", ORIN_JP62, "--indexes", mirror.overlay, "--index-url",
+                    f"{mirror.base_url}/", "--python-version", "3.10", "--platform", "linux_aarch64",
+                    "extra-thing")
+    assert result.exit_code == 2
+    assert "installing needs a real interpreter" in result.output
+    assert "jetpip lock" in result.output
+
+
+@pytest.mark.parametrize(("root", "python", "arch", "tag", "flags"), [
+    ("jp70-thor-r38.2", "3.12", "11.0", "v2.9.1",
+     ['USE_XNNPACK="0"', '/targets/sbsa-linux/include/cccl"']),
+    ("jp62-agx-orin-r36.4.3", "3.12", "8.7", "v2.8.0", []),
+    ("jp512-xavier-nx-r35.4", "3.8", "7.2", "v2.1.2", []),
+])
+def test_no_wheel_prints_the_source_build_hint_for_the_device(
+    index_server: IndexServer, tmp_path: Path, root: str, python: str, arch: str, tag: str,
+    flags: list[str],
+) -> None:
+    empty = index_server.add("flat", "/empty", [])
+    devpi = index_server.add("devpi", "/cuda", [])
+    base = index_server.add("simple", "/simple", [])
+    ids = ("jal-jp6-cu126", "nv-jp-v61", "jal-sbsa-cu130", "pytorch-cu130", "jal-jp5-cu114",
+           "nv-jp-v512", "nv-jp-v511", "nv-jp-v51")
+    overlay = tmp_path / "indexes.toml"
+    rows = []
+    for sid in ids:
+        kind, url = ("flat", empty) if sid.startswith("nv-") else ("devpi", devpi)
+        rows.append(f'\n[sources.{sid}]\nname = "loopback {sid}"\nkind = "{kind}"\nurl = "{url}"\n'
+                    'jetson = true\nplatforms = ["linux_aarch64"]\n')
+    overlay.write_text("format = 1\n" + "".join(rows))
+
+    result = jetpip("install", "--root", ORIN_JP62.parent / root, "--indexes", overlay,
+                    "--index-url", f"{base}/", "--python-version", python, "--platform", "linux_aarch64",
+                    "torch")
+
+    assert result.exit_code == 4, result.output
+    out = result.output
+    assert "No wheel of torch for this Target" in out
+    assert "loopback" in out  # what was searched
+    assert f'TORCH_CUDA_ARCH_LIST="{arch}"' in out
+    assert f"--branch {tag} " in out
+    assert 'USE_NCCL="0"' in out and 'USE_DISTRIBUTED="0"' in out
+    assert 'CMAKE_POLICY_VERSION_MINIMUM="3.5"' in out
+    assert "MAX_JOBS" in out
+    for flag in flags:
+        assert flag in out
+    assert "Or instead:" in out and "container" in out
