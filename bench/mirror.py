@@ -288,6 +288,7 @@ class Mirror:
     flat: dict[str, bytes] = field(default_factory=dict)  # flat link pages (HTML only)
     roots: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    dropped: int = 0  # rows left out of the real pages (--skip-bad-names)
 
     def publish(self, prefixes: Iterable[str], page: Page) -> None:
         rendered = Rendered.of(page)
@@ -330,7 +331,7 @@ class Mirror:
             self.pages[prefix + "/"] = Rendered(body.encode(), f"<html><body>{links}</body></html>".encode())
 
 
-def build_full(cache: Path = CACHE, say: Any = print) -> Mirror:
+def build_full(cache: Path = CACHE, say: Any = print, skip_bad_names: bool = False) -> Mirror:
     """The mirror of the pinned closure: real pages and wheels (cached), stand-ins built now."""
     closure = Closure.parse(CLOSURE.read_text())
     wheels = ensure_wheels(closure.pins, cache / "wheels", say)
@@ -338,6 +339,9 @@ def build_full(cache: Path = CACHE, say: Any = print) -> Mirror:
     mirror = Mirror(roots=closure.roots, names=tuple(p.name for p in closure.pins))
     for pin in closure.pins:
         page = cached_page(pin.name, cache / "pages").cut(Version(pin.version))
+        if skip_bad_names:
+            page, dropped = page.without_bad_wheel_names()
+            mirror.dropped += dropped
         if not any(f.filename == pin.filename for f in page.files):
             raise SystemExit(
                 f"the cached page of {pin.name} does not list {pin.filename}; "

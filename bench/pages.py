@@ -60,6 +60,18 @@ class Page:
         kept = tuple(f for f in self.files if f.version is None or f.version <= pinned)
         return replace(self, files=kept)
 
+    def without_bad_wheel_names(self) -> tuple[Page, int]:
+        """Drop wheel rows whose names packaging rejects (``pydantic-0.18-py36+-none-any.whl``)."""
+        kept = []
+        for f in self.files:
+            if f.filename.endswith(".whl"):
+                try:
+                    parse_wheel_filename(f.filename)
+                except (InvalidWheelFilename, InvalidVersion, ValueError):
+                    continue
+            kept.append(f)
+        return replace(self, files=tuple(kept)), len(self.files) - len(kept)
+
     def local(self, serve_path: str) -> Page:
         """Point every file URL at the mirror's ``/files/<sha256>/<filename>`` (or under ``serve_path``)."""
         out = []

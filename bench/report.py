@@ -129,6 +129,15 @@ def block(results: dict[str, Any]) -> str:
             f"tools alternating) on {meta['machine']}; Python {v['python']}, {v['pip']}, {v['uv']}, "
             f"{v['jetpip']}. "
             f"Requirements: `{' '.join(meta['roots'])}` ({meta['names']} packages).",
+            *(
+                [
+                    "",
+                    f"{meta['rows_left_out']} rows of the real pages were left out (`--skip-bad-names`): "
+                    "wheel names that packaging rejects, such as `pydantic-0.18-py36+-none-any.whl`.",
+                ]
+                if meta.get("rows_left_out")
+                else []
+            ),
             "",
             table(results),
             "",

@@ -169,7 +169,7 @@ def prepare(args: argparse.Namespace, work: Path, say: Any) -> tuple[Mirror, T.S
         bench_python = T.bench_venv(CACHE, say)
         pip_whl = T.pip_wheel(bench_python, CACHE)
         uv = T.find_uv(bench_python.parent)
-        mirror = build_full(CACHE, say)
+        mirror = build_full(CACHE, say, skip_bad_names=args.skip_bad_names)
     lock_python = T.make_venv(work / "lock-target", pip_whl) / "bin" / "python"
     reqs = work / "requirements.in"
     reqs.write_text("".join(f"{r}\n" for r in mirror.roots))
@@ -217,6 +217,8 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
                 "roots": list(mirror.roots),
                 "names": len(mirror.names) + 1,
                 "index_url": "http://127.0.0.1:PORT" + DEVPI + "/+simple/",
+                "rows_left_out": mirror.dropped,
+                "load_average": os.getloadavg(),
             },
             "rows": [r.summary() for r in rows],
         }
@@ -290,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where to write performance.md and results.json "
         "(full: docs/ and bench/out/; quick: bench/out/quick/)",
+    )
+    ap.add_argument(
+        "--skip-bad-names",
+        action="store_true",
+        help="leave out of the real pages the wheel rows whose names packaging rejects",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args(argv)
