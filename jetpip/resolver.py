@@ -411,6 +411,7 @@ def resolve(
     companions = route.companions or (getattr(kb, "companions", None) or {})
     finder = Finder(client, route, base_sources, target, reporter)
     provider = _Provider(finder, client, env, cons, route, companions, reporter)
+    asked = tuple(r.text for r in roots)  # as the user wrote them, before any substitution
     roots = [provider.substitute(r, None) for r in roots]
     reporter.step(f"resolving {len(roots)} requirement(s) for route {route.key}")
     provider._prefetch(roots)
@@ -423,7 +424,7 @@ def resolve(
             f"the resolution did not settle after {exc.round_count} rounds",
             "pin the packages that move most (see -v output) or add a -c constraints file",
         ) from None
-    return _build(provider, result, roots, applied, target, route, reporter)
+    return replace(_build(provider, result, roots, applied, target, route, reporter), requested=asked)
 
 
 def _build(
