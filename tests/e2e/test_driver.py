@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from jetpip.errors import PipStepError
 from jetpip.interpreter import probe_interpreter
 from jetpip.lock import Lock, LockedPackage
-from jetpip.pip import SubprocessPipRunner, execute
+from jetpip.pip import PipResult, SubprocessPipRunner, execute
 from jetpip.plan import build_plan
 from tests.e2e.conftest import MakeVenv
 from tests.e2e.helpers import build_of, installed, pip_install
@@ -201,3 +202,52 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
     assert proc.returncode == 130
     assert "'install CUDA builds by exact URL and hash', was interrupted" in out
     assert "torch" not in installed(python)
+
+
+class DraggingRunner(SubprocessPipRunner):
+    """Real pip, plus what a package with an install hook does: put the base-index torch back."""
+
+    def __init__(self, decoy: Path, times: int) -> None:
+        super().__init__()
+        self.decoy, self.times = decoy, times
+
+    def run(self, argv: Sequence[str]) -> PipResult:
+        result = super().run(argv)
+        if self.times > 0 and "install" in argv:
+            self.times -= 1
+            super().run([argv[0], "-m", "pip", "install", "--no-deps", "--force-reinstall",
+                         str(self.decoy)])
+        return result
+
+
+def test_reassert_reinstalls_a_cuda_build_replaced_during_the_run(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    plan = build_plan(base_lock(mirror), before)
+    runner = DraggingRunner(mirror.wheel("torch", "2.8.0").path, times=1)
+
+    outcome = execute(plan, runner=runner, probe=probe_interpreter, guarded_names=GUARDED, before=before)
+
+    assert [str(m) for m in outcome.reinstalled] == [
+        f"torch: installed from {mirror.wheel('torch', '2.8.0').filename}, "
+        f"not {mirror.wheel('torch', '2.8.0', 'jetson').filename}"
+    ]
+    assert [s.kind for s in outcome.ran] == ["guarded", "install", "reassert"]
+    assert "--force-reinstall" in outcome.ran[-1].args
+    assert build_of(python, "torch") == "jetson"
+
+
+def test_reassert_that_cannot_stick_is_an_error(make_venv: MakeVenv, mirror: Mirror) -> None:
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    plan = build_plan(base_lock(mirror), before)
+    runner = DraggingRunner(mirror.wheel("torch", "2.8.0").path, times=3)
+
+    with pytest.raises(PipStepError) as err:
+        execute(plan, runner=runner, probe=probe_interpreter, guarded_names=GUARDED, before=before)
+
+    text = str(err.value)
+    assert "re-assert failed: after a forced reinstall the CUDA builds are still not the planned" in text
+    assert "torch: installed from" in text
