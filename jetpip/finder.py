@@ -115,11 +115,15 @@ class Finder:
 
     def sources_for(self, name: str) -> tuple[Source, ...]:
         """The sources ``name`` may come from, in the order they are asked."""
+        key = canonicalize_name(name)
+        # A source that says which projects it carries (NVIDIA's torch directories) is not asked
+        # for others.
+        route = tuple(s for s in self.route.sources if not s.projects or key in s.projects)
         if self.is_guarded(name):
-            return self.route.sources
+            return route
         # Route sources come last: a devpi CUDA index inherits PyPI and would answer for everything.
         seen = {s.url for s in self.base_sources}
-        return self.base_sources + tuple(s for s in self.route.sources if s.url not in seen)
+        return self.base_sources + tuple(s for s in route if s.url not in seen)
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Fetch the pages the next ``find`` calls will read, concurrently."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,14 @@ def test_prefetch_reads_each_page_once(
     pages = [r.path for r in index_server.requests() if not r.path.endswith((".whl", ".metadata"))]
     assert sorted(pages) == sorted(set(pages))  # one request per page
     assert "/simple/torch/" not in pages  # a guarded name never asks the base index
+
+
+def test_a_source_listing_its_projects_is_asked_only_for_them(
+    client: IndexClient, sources: dict[str, Source]
+) -> None:
+    redist = replace(sources["redist-trusted"], projects=("torch",))
+    route = Route(key="jp6-cu126", summary="", sources=(redist,), guarded=frozenset({"torch", "torchvision"}))
+    finder = Finder(client, route, [sources["base"]], make_target())
+    assert finder.sources_for("torch") == (redist,)
+    assert finder.sources_for("torchvision") == ()
+    assert finder.sources_for("six") == (sources["base"],)
