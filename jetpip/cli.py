@@ -675,7 +675,7 @@ def install(
     import tempfile
     from pathlib import Path
 
-    from jetpip.errors import GuardedWheelMissingError
+    from jetpip.errors import GuardedWheelMissingError, OfflineMissError
     from jetpip.hints import build_hint
     from jetpip.lock import fill_hashes, lock_from_resolution
     from jetpip.pip import check_target
@@ -707,7 +707,16 @@ def install(
             locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], Path(tmp)))
             local: dict[str, str] = {}
             if index_opts["offline"]:
-                local = {p.filename: str(client.download(links[p.name], Path(tmp))) for p in locked.packages}
+                try:
+                    local = {p.filename: str(client.download(links[p.name], Path(tmp)))
+                             for p in locked.packages}
+                except OfflineMissError as err:
+                    # pip, not jetpip, downloads the files of an online install: only
+                    # `jetpip download` leaves wheels in jetpip's cache.
+                    err.hint = ("while online, lock and fetch the files: `jetpip lock ... -o pylock.toml` "
+                                "and `jetpip download pylock.toml -d DIR`; then offline, install with "
+                                "`jetpip sync pylock.toml --find-links DIR --offline`")
+                    raise
             plan = build_plan(locked, target.interpreter, mode="install",
                               substitutions=route.substitutions, local_files=local,
                               install_args=_pip_passthrough(index_opts, break_system_packages))

@@ -278,3 +278,25 @@ def test_no_wheel_prints_the_source_build_hint_for_the_device(
     for flag in flags:
         assert flag in out
     assert "Or instead:" in out and "container" in out
+
+
+def test_offline_install_uses_the_cache_that_download_filled(
+    make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path,
+) -> None:
+    own = start_mirror(tmp_path / "mirror", index_server)
+    python = make_venv()
+    lockfile = tmp_path / "pylock.toml"
+    assert jetpip("lock", *on_orin(own, python, "tinyformers", "-o", lockfile)).exit_code == 0
+    assert jetpip("download", lockfile, "-d", tmp_path / "wh").exit_code == 0
+    index_server.stop()
+
+    result = jetpip("install", *on_orin(own, python, "--offline", "tinyformers"))
+
+    assert result.exit_code == 0, result.output
+    assert build_of(python, "torch") == "jetson"
+    assert "tinyformers" in installed(python)
+
+    missing = jetpip("install", *on_orin(own, python, "--offline", "glinerish"))
+    assert missing.exit_code == 3
+    assert "offline, and the cache has no copy of" in missing.output and "glinerish" in missing.output
+    assert "glinerish" not in installed(python)
