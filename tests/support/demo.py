@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
         jetpip = [sys.executable, "-m", "jetpip", "install", "--python", python, "--root", str(ORIN_JP62),
                   "--indexes", str(mirror.overlay), "--index-url", f"{mirror.base_url}/"]
+        print("\n(jetpip warns that this machine is not aarch64: the demo routes a JetPack 6.2 Orin on it,"
+              "\n with stand-in CUDA wheels tagged for this machine)")
         _say("jetpip install --dry-run (prints the plan, changes nothing)")
         _run([*jetpip, "--dry-run", *REQUIREMENTS], env)
         _say("jetpip install")
