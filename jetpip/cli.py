@@ -102,14 +102,14 @@ def target_options(func: F) -> F:
         click.option("--l4t", default=None, help="Override the L4T release, e.g. 36.4.3."),
         click.option("--cuda", default=None, help="Override the CUDA version, e.g. 12.6."),
         click.option("--soc", default=None, help="Override the SoC, e.g. tegra234."),
-        click.option("--compute-capability", default=None, help="Override the GPU compute capability, e.g. 8.7."),
+        click.option("--compute-capability", default=None, help="Override the compute capability, e.g. 8.7."),
         click.option("--arch-kind", type=click.Choice(["tegra", "sbsa"]), default=None,
                      help="Override Tegra or SBSA."),
         click.option("--python-version", default=None,
                      help="Lock for this Python (e.g. 3.10) instead of probing an interpreter."),
         click.option("--platform", default=None,
                      help="Lock for this platform tag (e.g. linux_aarch64) instead of probing."),
-        click.option("--glibc", default=None, help="glibc of a cross target (default from the JetPack table)."),
+        click.option("--glibc", default=None, help="glibc of a cross target (default: JetPack table)."),
         click.option("--indexes", "indexes_file", type=click.Path(dir_okay=False), default=None,
                      help="An indexes.toml layered over the built-in one (also JETPIP_INDEXES)."),
     ]
@@ -121,7 +121,7 @@ def target_options(func: F) -> F:
 def index_options(func: F) -> F:
     """Options as pip's: they win over the target's pip config and PIP_* variables."""
     opts = [
-        click.option("--index-url", "-i", default=None, help="Base index (default: the target's pip config)."),
+        click.option("--index-url", "-i", default=None, help="Base index (default: target's pip config)."),
         click.option("--extra-index-url", multiple=True, help="Extra index, after the base one."),
         click.option("--find-links", "-f", multiple=True, help="A flat link page or a directory of wheels."),
         click.option("--trusted-host", multiple=True, help="Host whose files may lack hashes / bad TLS."),
