@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -183,11 +182,11 @@ def test_500_forever_gives_up_with_a_message(index_server: IndexServer, cache_di
 def test_stall_times_out(index_server: IndexServer, cache_dir: Path) -> None:
     url = index_server.add("simple", "/simple", [])
     index_server.fault("/simple/demo/", "stall", seconds=3)
-    started = time.monotonic()
+    # The stalled server would answer 404 ("no files here") after 3 s; an error naming the 0.3 s limit
+    # shows the client gave up first, whatever the machine's load.
     with client(IndexConfig(index_url=url, timeout=0.3, retries=1), cache_dir) as c, \
             pytest.raises(IndexFetchError) as err:
         c.project_page(Source("b", "simple", url), "demo")
-    assert time.monotonic() - started < 2.5
     assert "no answer within 0.3 s (2 tries)" in str(err.value)
     assert "--timeout" in (err.value.hint or "")
 
@@ -352,25 +351,42 @@ def test_http_proxy_and_no_proxy(index_server: IndexServer, make_wheel: MakeWhee
 
 def test_prefetch_fetches_each_page_once_and_concurrently(index_server: IndexServer,
                                                           make_wheel: MakeWheel, cache_dir: Path) -> None:
+    # Concurrency is proven by the server's own count of requests in flight at once, not by a clock:
+    # a timed assertion fails on a loaded machine (speed is measured in the benchmark instead).
     names = [f"pkg{i}" for i in range(24)]
     wheels = [make_wheel(n, "1.0") for n in names]
     url = index_server.add("simple", "/simple", [w.path for w in wheels])
     src = Source("b", "simple", url)
-    index_server.delay = 0.05
-    started = time.monotonic()
+    index_server.delay = 0.05  # each answer is held long enough for the others to overlap it
     with client(url, cache_dir) as c:
         c.prefetch_pages((src, n) for n in names)
         c.prefetch_pages((src, n) for n in names)  # asked twice: still one fetch each
         pages = [c.project_page(src, n) for n in names]
+        pages_peak = index_server.max_in_flight
+        index_server.reset_in_flight_peak()
         links = [p.files[0] for p in pages]
         c.prefetch_metadata(links)
         metas = [c.metadata(link) for link in links]
+        metadata_peak = index_server.max_in_flight
         assert [m.name for m in metas] == names
-    elapsed = time.monotonic() - started
     for n in names:
         assert len(index_server.requests(f"/simple/{n}/")) == 1
         assert len(index_server.requests(f"/{n}-1.0-py3-none-any.whl.metadata")) == 1
-    assert elapsed < 24 * 2 * 0.05 / 2  # well under the sequential time
+    assert 1 < pages_peak <= 16  # concurrent, and within the bounded pool
+    assert 1 < metadata_peak <= 16
+
+
+def test_sequential_lookups_have_one_request_in_flight(index_server: IndexServer,
+                                                       make_wheel: MakeWheel, cache_dir: Path) -> None:
+    # The control for the test above: without prefetch the peak is 1, so the peak does measure overlap.
+    names = [f"pkg{i}" for i in range(4)]
+    url = index_server.add("simple", "/simple", [make_wheel(n, "1.0").path for n in names])
+    src = Source("b", "simple", url)
+    index_server.delay = 0.02
+    with client(url, cache_dir) as c:
+        for n in names:
+            assert c.project_page(src, n).found
+    assert index_server.max_in_flight == 1
 
 
 def test_devpi_root_configured_as_a_plain_index_switches_to_plus_simple(

@@ -125,6 +125,8 @@ class IndexServer:
     _httpd: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _in_flight: int = 0
+    max_in_flight: int = 0  # the most requests being answered at one moment, since start or reset
+
 
     # -- set-up ---------------------------------------------------------------
     def add(self, kind: str, prefix: str, files: Iterable[ServedFile | Path], **kw: Any) -> str:
@@ -158,7 +160,7 @@ class IndexServer:
         class Handler(_Handler):
             index = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
@@ -184,6 +186,11 @@ class IndexServer:
         with self._lock:
             return [r for r in self.log if contains in r.path]
 
+    def reset_in_flight_peak(self) -> None:
+        """Start counting the peak of concurrent requests afresh."""
+        with self._lock:
+            self.max_in_flight = self._in_flight
+
     def take_fault(self, path: str) -> Fault | None:
         with self._lock:
             for f in self.faults:
@@ -191,6 +198,18 @@ class IndexServer:
                     f.count -= 1
                     return f
         return None
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (the stall and truncate cases do) is normal here, not news."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -214,6 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.index
         with srv._lock:
             srv._in_flight += 1
+            srv.max_in_flight = max(srv.max_in_flight, srv._in_flight)
         try:
             self._serve_logged(head)
         finally:
@@ -275,7 +295,10 @@ class _Handler(BaseHTTPRequestHandler):
                 agent = self.headers.get("User-Agent", "")
                 if any(agent.startswith(a) or a in agent for a in PIP_LIKE_AGENTS):
                     return self._simple(mount, rest, head)
-                body = f"<html><body><h1>devpi web: {html.escape(rest)}</h1><a href='/'>home</a></body></html>"
+                body = (
+                    f"<html><body><h1>devpi web: {html.escape(rest)}</h1>"
+                    "<a href='/'>home</a></body></html>"
+                )
                 return self._send(200, body.encode(), "text/html", head, dict(DEVPI_HEADERS))
             return None
         return self._simple(mount, rest, head)
@@ -288,14 +311,17 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if project == "":
             if want_json:
-                body = json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in sorted(projects)]})
+                listing = [{"name": n} for n in sorted(projects)]
+                body = json.dumps({"meta": {"api-version": "1.1"}, "projects": listing})
                 return self._page(body.encode(), "application/vnd.pypi.simple.v1+json", head, mount)
             links = "".join(f'<a href="{n}/">{n}</a>\n' for n in sorted(projects))
-            return self._page(f"<!DOCTYPE html><html><body>{links}</body></html>".encode(), "text/html", head, mount)
+            page = f"<!DOCTYPE html><html><body>{links}</body></html>".encode()
+            return self._page(page, "text/html", head, mount)
         name = canonicalize_name(project)
         if name != project:
             self.send_response(301)
-            self.send_header("Location", f"{mount.prefix}/{'+simple/' if mount.kind == 'devpi' else ''}{name}/")
+            api = "+simple/" if mount.kind == "devpi" else ""
+            self.send_header("Location", f"{mount.prefix}/{api}{name}/")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return 301
@@ -303,7 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
         if files is None:
             return self._send(404, b"no such project", "text/plain", head)
         if want_json:
-            return self._page(self._json_page(mount, name, files), "application/vnd.pypi.simple.v1+json", head, mount)
+            page = self._json_page(mount, name, files)
+            return self._page(page, "application/vnd.pypi.simple.v1+json", head, mount)
         if not mount.html:
             return self._send(406, b"not acceptable", "text/plain", head)
         return self._page(self._html_page(mount, name, files), "text/html", head, mount)
@@ -353,15 +380,21 @@ class _Handler(BaseHTTPRequestHandler):
                 entry["core-metadata"] = {"sha256": hashlib.sha256(meta).hexdigest()}
                 entry["dist-info-metadata"] = entry["core-metadata"]
             out.append(entry)
-        return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": out, "versions": []}).encode()
+        doc = {"meta": {"api-version": "1.1"}, "name": name, "files": out, "versions": []}
+        return json.dumps(doc).encode()
 
     def _flat_page(self, mount: Mount) -> bytes:
         # NVIDIA redist style: an autoindex-like listing, relative hrefs, '+' percent-encoded.
         rows = "".join(
-            f'<a href="{quote(f.filename)}">{html.escape(f.filename)}</a>   08-Jan-2025 01:49   {len(f.data)}\n'
+            f'<a href="{quote(f.filename)}">{html.escape(f.filename)}</a>'
+            f"   08-Jan-2025 01:49   {len(f.data)}\n"
             for f in mount.files
         )
-        return f"<html><head><title>Index of {mount.prefix}/</title></head><body><h1>Index of {mount.prefix}/</h1><pre><a href=\"../\">../</a>\n{rows}</pre></body></html>\n".encode()
+        title = f"Index of {mount.prefix}/"
+        return (
+            f"<html><head><title>{title}</title></head><body><h1>{title}</h1>"
+            f'<pre><a href="../">../</a>\n{rows}</pre></body></html>\n'
+        ).encode()
 
     # -- responses ------------------------------------------------------------
     def _page(self, body: bytes, ctype: str, head: bool, mount: Mount) -> int:
@@ -411,7 +444,9 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {} if no_range else {"Accept-Ranges": "bytes"}
         return self._send(200, data, "application/octet-stream", head, extra)
 
-    def _send(self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None) -> int:
+    def _send(
+        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None
+    ) -> int:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
