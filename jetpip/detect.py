@@ -260,6 +260,20 @@ def arch_kind_from_gpu_name(name: str) -> str | None:
 # --- reading a root directory ----------------------------------------------------------------
 
 
+def _read_limited(path: Path) -> bytes:
+    # procfs and sysfs refuse one large read (ENOMEM on some kernels), so read page-sized chunks
+    chunks: list[bytes] = []
+    size = 0
+    with path.open("rb", buffering=0) as fh:
+        while size < _MAX_READ:
+            chunk = fh.read(4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks)[:_MAX_READ]
+
+
 class _Root:
     """Reads files under a root directory; absolute symlinks resolve inside the root, not on /."""
 
@@ -300,25 +314,16 @@ class _Root:
             current = candidate
         return current
 
-    def read_bytes(self, rel: str) -> bytes | None:
-        """The file's bytes, or None when absent; unreadable files become a warning."""
+    def read_bytes(self, rel: str, *, quiet: bool = False) -> bytes | None:
+        """The file's bytes, or None when absent; unreadable files become a warning unless quiet."""
         path = self.resolve(rel)
         if path is None or not path.exists():
             return None
         try:
-            # procfs and sysfs refuse one huge read (ENOMEM), so read in small chunks
-            chunks: list[bytes] = []
-            size = 0
-            with path.open("rb", buffering=0) as fh:
-                while size < _MAX_READ:
-                    chunk = fh.read(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-            return b"".join(chunks)[:_MAX_READ]
+            return _read_limited(path)
         except OSError as exc:
-            self.warnings.append(f"{self.display(rel)}: cannot be read ({exc.strerror or exc})")
+            if not quiet:
+                self.warnings.append(f"{self.display(rel)}: cannot be read ({exc.strerror or exc})")
             return None
 
     def read_text(self, rel: str) -> str | None:
@@ -416,14 +421,23 @@ def _read_device_tree(fs: _Root) -> tuple[Fact | None, Fact | None, bool]:
 
 def _read_kernel(fs: _Root) -> tuple[Fact | None, bool]:
     rel = "proc/sys/kernel/osrelease"
-    text = fs.read_text(rel)
+    live = str(fs.root) == "/"
+    text = fs.read_text(rel) if not live else _decode(fs.read_bytes(rel, quiet=True))
+    source = fs.display(rel)
+    if text is None and live:
+        # On the running system the kernel itself answers; a procfs quirk is no news to the user.
+        text, source = os.uname().release, "uname"
     if text is None:
         return None, False
     parsed = parse_kernel_release(text)
     if parsed is None:
         fs.malformed(rel, "kernel release")
         return None, False
-    return Fact(parsed[0], fs.display(rel)), parsed[1]
+    return Fact(parsed[0], source), parsed[1]
+
+
+def _decode(data: bytes | None) -> str | None:
+    return data.decode("utf-8", "replace") if data is not None else None
 
 
 def _cuda_homes(fs: _Root) -> list[str]:

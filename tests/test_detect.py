@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -374,6 +375,45 @@ def test_live_root_reads_procfs() -> None:
     assert device.kernel.value == os.uname().release
     assert device.kernel.source == "/proc/sys/kernel/osrelease"
     assert not [w for w in device.warnings if w.startswith("/proc/")]
+
+
+
+def test_live_root_kernel_read_refused_falls_back_to_uname_without_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Some kernels answer a procfs read with ENOMEM; on the running system that is no fault of the user's.
+    real = detect._read_limited
+
+    def refuse_osrelease(path: Path) -> bytes:
+        if str(path).endswith("kernel/osrelease"):
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+        return real(path)
+
+    monkeypatch.setattr(detect, "_read_limited", refuse_osrelease)
+    device = detect_device("/")
+    assert device.kernel is not None
+    assert device.kernel.value == os.uname().release
+    assert device.kernel.source == "uname"
+    assert not [w for w in device.warnings if "osrelease" in w]
+
+
+def test_fixture_root_unreadable_kernel_file_is_a_warning_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under a --root the running kernel is not the target's: no uname fallback, and the user hears why.
+    (tmp_path / "proc/sys/kernel").mkdir(parents=True)
+    (tmp_path / "proc/sys/kernel/osrelease").write_text("5.15.148-tegra\n")
+    real = detect._read_limited
+
+    def refuse_osrelease(path: Path) -> bytes:
+        if str(path).endswith("kernel/osrelease"):
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+        return real(path)
+
+    monkeypatch.setattr(detect, "_read_limited", refuse_osrelease)
+    device = detect_device(str(tmp_path))
+    assert device.kernel is None
+    assert f"{tmp_path}/proc/sys/kernel/osrelease: cannot be read (Cannot allocate memory)" in device.warnings
 
 
 _EVIDENCE = [
