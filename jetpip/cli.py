@@ -623,16 +623,41 @@ def _run_plan(plan: Any, interpreter: Any, route: Any, dry_run: bool, as_json: b
     echo = (lambda line: click.echo(f"    {line}", err=True)) if reporter.verbosity > 0 else None
     outcome = execute(plan, runner=SubprocessPipRunner(echo=echo), probe=probe_interpreter,
                       guarded_names=sorted(route.guarded), before=interpreter, reporter=reporter)
-    for broken in outcome.broken:
-        reporter.warning(f"broken requirement: {broken}")
     for shadow in outcome.shadows:
         reporter.warning(shadow)
     if as_json:
         click.echo(json.dumps(outcome.to_json(), indent=2))
-        return
-    if plan.is_noop:
+    elif plan.is_noop:
         click.echo(f"nothing to do: all {len(plan.actions)} packages are already installed as planned")
-        return
+    else:
+        _print_changes(plan, outcome)
+    if outcome.broken:
+        raise _broken_error(outcome.broken, plan)
+
+
+def _broken_error(broken: Sequence[Any], plan: Any) -> JetpipError:
+    """The error for requirements left unmet (pip's own check is off under --no-deps)."""
+    from packaging.utils import canonicalize_name
+
+    from jetpip.errors import BrokenRequirementsError
+
+    planned = {canonicalize_name(a.name) for a in plan.actions if a.kind != "remove"}
+    outside = sorted({canonicalize_name(b.dist) for b in broken} - planned)
+    lines = [f"{len(broken)} broken requirement(s) in the environment:"]
+    lines += [f"  broken requirement: {b}" for b in broken]
+    lines.append("every step ran: the planned packages and the CUDA builds are installed")
+    if outside:
+        names = " ".join(outside)
+        fix = (f"{', '.join(outside)} did not come from this plan: uninstall "
+               f"(`{plan.python} -m pip uninstall {names}`), or name them in the jetpip command with "
+               "your other packages, so the resolver picks versions that fit the CUDA builds or says "
+               "why none does")
+    else:
+        fix = "the lock's own packages disagree: lock again with `jetpip lock`, then sync the new lock"
+    return BrokenRequirementsError("\n".join(lines), fix)
+
+
+def _print_changes(plan: Any, outcome: Any) -> None:
     verbs = {"install": "installed", "replace": "replaced", "remove": "removed"}
     for action in plan.changes():
         was = f" (was {action.installed})" if action.installed and action.kind != "remove" else ""

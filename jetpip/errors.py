@@ -86,6 +86,12 @@ class PipStepError(JetpipError):
     exit_code = 5
 
 
+class BrokenRequirementsError(JetpipError):
+    """Every planned step ran, but the environment has requirements that are not met."""
+
+    exit_code = 6
+
+
 def format_list(items: Sequence[str], limit: int = 12) -> str:
     """Render items as an indented list, eliding the tail past ``limit``."""
     shown = [f"  - {item}" for item in items[:limit]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,11 +68,23 @@ def test_a_later_dependency_pinning_torch_cannot_replace_the_cuda_build(
     pip_install(python, "--index-url", f"{mirror.base_url}/", "pinner")
     assert build_of(python, "torch") == "pypi"
     repaired = jetpip("install", *on_orin(mirror, python, "torch"))
-    assert repaired.exit_code == 0
+    # The CUDA build is back; pinner's unmet pin fails the run, loudly, with the way out.
+    assert repaired.exit_code == 6, repaired.output
     assert "replaced  torch 2.8.0 (was 2.9.0) [CUDA build]" in repaired.output
     assert "broken requirement: pinner 1.0 requires torch==2.9.0, but torch 2.8.0 is installed" \
         in repaired.output
+    assert "every step ran: the planned packages and the CUDA builds are installed" in repaired.output
+    assert f"hint: pinner did not come from this plan: uninstall (`{python} -m pip uninstall pinner`)" \
+        in repaired.output
     assert build_of(python, "torch") == "jetson"
+    assert installed(python)["pinner"] == "1.0"  # the environment stays as installed
+
+    again = jetpip("install", *on_orin(mirror, python, "torch"))
+    assert again.exit_code == 6  # a re-run has nothing to do, and still says what is broken
+    assert "nothing to do" in again.output and "broken requirement: pinner 1.0" in again.output
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "pinner"], check=True,
+                   capture_output=True)
+    assert jetpip("install", *on_orin(mirror, python, "torch")).exit_code == 0
 
 
 def test_dry_run_prints_every_pip_command_and_changes_nothing(make_venv: MakeVenv, mirror: Mirror) -> None:
@@ -220,6 +233,28 @@ def test_an_externally_managed_python_is_refused_with_the_venv_fix(mirror: Mirro
     assert "is externally managed (PEP 668)" in result.output
     assert "python3 -m venv --system-site-packages .venv" in result.output
     assert "tensorrt and cv2" in result.output and "--break-system-packages" in result.output
+
+
+def test_break_system_packages_reaches_the_targets_pip(mirror: Mirror, tmp_path: Path) -> None:
+    python = _fake_system_python(tmp_path)
+    site = python.parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
+        "site-packages"
+    import pip
+
+    pip_dir = Path(pip.__file__).parent
+    for entry in [pip_dir, *pip_dir.parent.glob("pip-*.dist-info")]:
+        (site / entry.name).symlink_to(entry)
+    # The target's own pip refuses this Python unless jetpip hands it the flag.
+    plain = subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps",
+                            str(mirror.wheel("tinyformers", "4.40.0").path)], capture_output=True, text=True)
+    assert plain.returncode != 0 and "externally-managed-environment" in plain.stdout + plain.stderr
+
+    result = jetpip("install", *on_orin(mirror, python, "--break-system-packages", "tinyformers"))
+
+    assert result.exit_code == 0, result.output
+    assert "tinyformers" in installed(python)
+    assert build_of(python, "torch") == "jetson"
+    assert (site / "torch").is_dir()
 
 
 def test_a_python_without_pip_is_refused_with_the_bootstrap(make_venv: MakeVenv, mirror: Mirror) -> None:
