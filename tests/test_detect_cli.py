@@ -206,3 +206,44 @@ def test_bad_platform_flag_is_a_usage_error() -> None:
     result = _detect("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--platform", "win_amd64")
     assert result.exit_code == 2
     assert "not a Linux platform tag" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("root", "flag", "value", "key", "route_key"),
+    [
+        ("x86-workstation", "--l4t", "35.4.1", "l4t", "jp5-cu114"),
+        ("jp62-agx-orin-r36.4.3", "--cuda", "12.2", "cuda", "jp6-cu122"),
+        ("jp62-agx-orin-r36.4.3", "--soc", "tegra264", "soc", "jp6-cu126"),
+        ("jp72-agx-orin-r39.0", "--compute-capability", "11.0", "compute_capability", "jp7-cu132"),
+        ("jp62-agx-orin-r36.4.3", "--arch-kind", "sbsa", "arch_kind", "jp6-cu126"),
+    ],
+)
+def test_each_device_override_flag_wins_and_says_so(root: str, flag: str, value: str, key: str,
+                                                    route_key: str) -> None:
+    doc = _detect_json("--root", str(ROOTS / root), flag, value,
+                       "--python-version", "3.10", "--platform", "linux_aarch64")
+    assert doc["target"]["device"][key] == {"value": value, "source": f"{flag} flag"}
+    assert doc["route"]["key"] == route_key
+
+
+def test_l4t_override_alone_picks_the_jetpack_line_and_its_python() -> None:
+    doc = _detect_json("--root", str(ROOTS / "x86-workstation"), "--l4t", "35.4.1",
+                       "--platform", "linux_aarch64")
+    target = doc["target"]
+    assert target["is_jetson"] is True
+    assert target["interpreter"]["abi"] == "cp38"  # JetPack 5's Python, from the versions table
+    assert [s["id"] for s in doc["route"]["sources"]][:1] == ["jal-jp5-cu114"]
+
+
+def test_thor_capability_override_brings_back_the_thor_only_source() -> None:
+    # Orin on JetPack 7.2 leaves out the sm_110 index; claiming Thor's 11.0 by hand puts it first again
+    doc = _detect_json("--root", str(ROOTS / "jp72-agx-orin-r39.0"), "--compute-capability", "11.0",
+                       "--python-version", "3.12", "--platform", "linux_aarch64")
+    assert [s["id"] for s in doc["route"]["sources"]] == ["jal-sbsa-cu130", "pytorch-cu130"]
+    assert doc["route"]["dropped"] == []
+
+
+def test_glibc_override_sets_the_manylinux_tags_of_a_cross_target() -> None:
+    doc = _detect_json("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--glibc", "2.39",
+                       "--platform", "linux_aarch64")
+    assert doc["target"]["interpreter"]["platforms"][0] == "manylinux_2_39_aarch64"
