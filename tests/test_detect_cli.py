@@ -247,3 +247,32 @@ def test_glibc_override_sets_the_manylinux_tags_of_a_cross_target() -> None:
     doc = _detect_json("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--glibc", "2.39",
                        "--platform", "linux_aarch64")
     assert doc["target"]["interpreter"]["platforms"][0] == "manylinux_2_39_aarch64"
+
+
+# The keys docs/detect.md promises under jetpip.detect/1; keys may be added, never removed.
+_DOCUMENTED_KEYS = {
+    "": {"schema", "target", "route", "warnings"},
+    "target": {"schema", "is_jetson", "machine", "device", "interpreter", "warnings"},
+    "device": {"root", "model", "soc", "compute_capability", "l4t", "jetpack", "cuda", "cuda_full", "cudnn",
+               "tensorrt", "arch_kind", "kernel", "gpu_name", "in_container", "memory_gib"},
+    "interpreter": {"executable", "version", "python_version", "implementation", "abi", "glibc",
+                    "platforms", "is_venv", "system_site_packages", "externally_managed", "pip_version",
+                    "pip_default_index", "prefix", "base_prefix", "site_packages", "markers", "installed"},
+    "route": {"schema", "key", "summary", "line", "cuda", "arch_kind", "sources", "dropped", "guarded",
+              "substitutions", "constraints", "recipe", "note", "alternatives", "no_source_reason",
+              "warnings"},
+    "source": {"id", "name", "kind", "url", "project_url_template", "jetson", "platforms", "arch_list",
+               "trusted", "note", "mirror_of"},
+}
+
+
+def test_json_schema_has_every_documented_key() -> None:
+    doc = _detect_json("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--python", sys.executable)
+    target, route = doc["target"], doc["route"]
+    assert (doc["schema"], target["schema"], route["schema"]) == (
+        "jetpip.detect/1", "jetpip.target/1", "jetpip.route/1")
+    found = {"": doc, "target": target, "device": target["device"], "interpreter": target["interpreter"],
+             "route": route, "source": route["sources"][0]}
+    for part, keys in _DOCUMENTED_KEYS.items():
+        assert keys <= set(found[part]), (part, keys - set(found[part]))
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON types only
