@@ -222,6 +222,9 @@ def _fact_line(label: str, fact: Fact | None, suffix: str = "") -> str:
 
 
 def _print_detect(target: Target, route: Route, verbosity: int) -> None:
+    from jetpip.knowledge import redact
+    from jetpip.links import redact_text
+
     device, interp = target.device, target.interpreter
     if verbosity < 0:
         jetpack = target.jetpack.value if target.jetpack else "?"
@@ -269,7 +272,7 @@ def _print_detect(target: Target, route: Route, verbosity: int) -> None:
             click.echo(f"  {'externally managed':<18} {managed}")
             pip = interp.pip_version or "not installed"
             if interp.pip_default_index:
-                pip += f" (its default index: {interp.pip_default_index})"
+                pip += f" (its default index: {redact(interp.pip_default_index)})"
             click.echo(f"  {'pip':<18} {pip}")
             click.echo(f"  {'installed':<18} {len(interp.installed)} distributions")
             if verbosity > 0:
@@ -280,7 +283,7 @@ def _print_detect(target: Target, route: Route, verbosity: int) -> None:
         if route.sources:
             click.echo("  CUDA sources, in order:")
             for i, source in enumerate(route.sources, 1):
-                click.echo(f"    {i}. {source.name} ({source.kind}) {source.url}")
+                click.echo(f"    {i}. {source.name} ({source.kind}) {redact(source.url)}")
         for source in route.dropped:
             click.echo(f"    left out: {source.name} (no kernels for this device)")
         if route.no_source_reason:
@@ -295,7 +298,7 @@ def _print_detect(target: Target, route: Route, verbosity: int) -> None:
         if route.note:
             click.echo(f"  {'note':<18} {route.note}")
     for message in list(target.warnings) + list(device.warnings) + list(route.warnings):
-        click.echo(click.style(f"warning: {message}", fg="yellow"), err=True)
+        click.echo(click.style(f"warning: {redact_text(message)}", fg="yellow"), err=True)
 
 
 @cli.command()

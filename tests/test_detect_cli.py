@@ -276,3 +276,16 @@ def test_json_schema_has_every_documented_key() -> None:
     for part, keys in _DOCUMENTED_KEYS.items():
         assert keys <= set(found[part]), (part, keys - set(found[part]))
     assert json.loads(json.dumps(doc)) == doc  # plain JSON types only
+
+
+def test_mirror_credentials_never_reach_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JETPIP_MIRROR", "https://pypi.jetson-ai-lab.io=http://fleet:s3cret@127.0.0.1:9/m")
+    args = ("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--python-version", "3.10",
+            "--platform", "linux_aarch64")
+    human = _detect(*args)
+    assert human.exit_code == 0
+    assert "127.0.0.1:9/m/jp6/cu126" in human.stdout
+    doc = _detect_json(*args)
+    assert doc["route"]["sources"][0]["url"].endswith("@127.0.0.1:9/m/jp6/cu126")
+    for out in (human.stdout, human.stderr, json.dumps(doc)):
+        assert "s3cret" not in out
