@@ -276,7 +276,8 @@ def parse_lock(text: str, origin: str = "pylock.toml") -> Lock:
         packages.append(
             LockedPackage(
                 name=canonicalize_name(pkg.name),
-                version=str(pkg.version),
+                # As written: packaging normalizes NVIDIA's "nv23.06" to "nv23.6", unlike the filename.
+                version=str(doc["packages"][i]["version"]),
                 url=wheel.url,
                 filename=wheel.filename,
                 sha256=wheel.hashes.get("sha256"),

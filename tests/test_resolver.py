@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.pylock import Pylock
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -18,6 +19,7 @@ from jetpip.index import IndexClient
 from jetpip.interpreter import synthesize_interpreter
 from jetpip.knowledge import Route, Source
 from jetpip.links import FileLink
+from jetpip.lock import dump_lock, fill_hashes, lock_from_resolution, parse_lock
 from jetpip.report import RecordingReporter
 from jetpip.resolver import (
     Resolution,
@@ -56,8 +58,12 @@ def make_target(python: str = "3.10", platform: str = "linux_aarch64", jetpack: 
 class Case:
     """One tests/resolver_cases/*.toml file served by a loopback index and resolved."""
 
-    def __init__(self, path: Path, server: IndexServer, tmp: Path) -> None:
+    def __init__(self, path: Path, server: IndexServer, tmp: Path, form: str | None = None) -> None:
         self.data: dict[str, Any] = tomllib.loads(path.read_text())
+        if form is not None:  # serve the route's CUDA sources in another index form
+            for name in self.data["route"].get("sources", []):
+                self.data["mounts"][name]["kind"] = form
+                self.data["mounts"][name]["trusted"] = form == "flat"  # flat pages carry no hashes
         self.server = server
         self.tmp = tmp
         mounts: dict[str, list[ServedFile]] = {m: [] for m in self.data["mounts"]}
@@ -103,10 +109,33 @@ class Case:
                 reporter=self.reporter,
             )
 
+    def lock_text(self, res: Resolution) -> str:
+        """The pylock.toml that `jetpip lock` writes for ``res`` (each file downloaded and hashed)."""
+        links = {p.name: p.link for p in res.pins}
+        with IndexClient(IndexConfig(index_url=None), cache_dir=self.tmp / "cache") as client:
+            locked = fill_hashes(lock_from_resolution(res),
+                                 lambda pkg: client.download(links[pkg.name], self.tmp / "files"))
+        return dump_lock(locked)
 
-@pytest.mark.parametrize("path", sorted(CASES.glob("*.toml")), ids=lambda p: p.stem)
-def test_case(path: Path, index_server: IndexServer, tmp_path: Path) -> None:
-    case = Case(path, index_server, tmp_path)
+
+def _case_forms() -> list[Any]:
+    """Every case as written; a case with pins from CUDA sources also with them in each index form."""
+    out: list[Any] = []
+    for path in sorted(CASES.glob("*.toml")):
+        out.append(pytest.param(path, None, id=path.stem))
+        data = tomllib.loads(path.read_text())
+        if "error" in data["expect"] or not data["route"].get("sources"):
+            continue
+        written = {data["mounts"][n]["kind"] for n in data["route"]["sources"]}
+        for form in ("simple", "devpi", "flat"):
+            if {form} != written:
+                out.append(pytest.param(path, form, id=f"{path.stem}-as-{form}"))
+    return out
+
+
+@pytest.mark.parametrize(("path", "form"), _case_forms())
+def test_case(path: Path, form: str | None, index_server: IndexServer, tmp_path: Path) -> None:
+    case = Case(path, index_server, tmp_path, form)
     expect = case.data["expect"]
     if "error" in expect:
         with pytest.raises(ERRORS[expect["error"]]) as info:
@@ -130,6 +159,15 @@ def test_case(path: Path, index_server: IndexServer, tmp_path: Path) -> None:
         assert res.notes == ()
     for fragment in expect.get("notes", []):
         assert any(fragment in n for n in case.reporter.notes)
+    # What `jetpip lock` would write for the case: packaging validates it, and it reads back exactly.
+    text = case.lock_text(res)
+    doc = tomllib.loads(text)
+    Pylock.from_dict(doc)
+    assert {p["name"]: p["version"] for p in doc["packages"]} == expect["pins"]
+    for name, filename in expect.get("files", {}).items():
+        (wheel,) = next(p for p in doc["packages"] if p["name"] == name)["wheels"]
+        assert wheel["name"] == filename and len(wheel["hashes"]["sha256"]) == 64
+    assert dump_lock(parse_lock(text)) == text
 
 
 # -- the policies, one by one ---------------------------------------------------------
