@@ -13,6 +13,7 @@ import email.utils
 import hashlib
 import html
 import json
+import ssl
 import threading
 import time
 import zipfile
@@ -126,6 +127,7 @@ class IndexServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _in_flight: int = 0
     max_in_flight: int = 0  # the most requests being answered at one moment, since start or reset
+    tls: ssl.SSLContext | None = None  # a server-side context makes this an HTTPS server
 
 
     # -- set-up ---------------------------------------------------------------
@@ -152,7 +154,7 @@ class IndexServer:
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> IndexServer:
         server = self
@@ -161,6 +163,8 @@ class IndexServer:
             index = server
 
         self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
@@ -207,7 +211,7 @@ class _QuietServer(ThreadingHTTPServer):
         import sys
 
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 

@@ -1,0 +1,122 @@
+"""TLS against a real loopback HTTPS index: the CA bundle (--cert), client certificates, trusted hosts."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from jetpip.config import ConfigError, IndexConfig
+from jetpip.errors import IndexFetchError
+from jetpip.index import IndexClient
+from jetpip.knowledge import Source
+from tests.support.server import IndexServer
+from tests.support.wheels import BuiltWheel
+
+MakeWheel = Callable[..., BuiltWheel]
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", "2", "-subj", "/CN=Fleet Proxy CA",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+             cwd=d)
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for who in ("server", "client"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{who}.key", "-out", f"{who}.csr",
+                 "-subj", f"/CN={who}", cwd=d)
+        _openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", f"{who}.pem", "-days", "2", "-extfile", f"{who}.ext", cwd=d)
+    # pip's client-cert is one PEM file holding the certificate and its key
+    (d / "client-bundle.pem").write_text((d / "client.pem").read_text() + (d / "client.key").read_text())
+    return d
+
+
+def _server_context(pki: Path, *, require_client: bool) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "server.pem", pki / "server.key")
+    if require_client:
+        ctx.load_verify_locations(pki / "ca.pem")
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def _https_server(pki: Path, make_wheel: MakeWheel, *, require_client: bool = False) -> Iterator[IndexServer]:
+    server = IndexServer(tls=_server_context(pki, require_client=require_client)).start()
+    try:
+        server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def https_server(pki: Path, make_wheel: MakeWheel) -> Iterator[IndexServer]:
+    yield from _https_server(pki, make_wheel)
+
+
+def _page_found(config: IndexConfig, url: str, cache_dir: Path) -> bool:
+    with IndexClient(config, cache_dir=cache_dir) as c:
+        return c.project_page(Source("b", "simple", url), "demo").found
+
+
+def test_private_ca_is_refused_with_a_hint_naming_cert_and_trusted_host(https_server: IndexServer,
+                                                                        tmp_path: Path) -> None:
+    # A corporate TLS proxy's CA is in no trust store: the user is told the two ways out.
+    url = https_server.url + "/simple"
+    with pytest.raises(IndexFetchError) as err:
+        _page_found(IndexConfig(index_url=url, retries=0), url, tmp_path / "cache")
+    assert "TLS verification failed for" in str(err.value) and "https://127.0.0.1:" in str(err.value)
+    hint = err.value.hint or ""
+    assert "--cert" in hint and "--trusted-host 127.0.0.1" in hint
+
+
+def test_cert_bundle_from_config_verifies_the_private_ca(https_server: IndexServer, pki: Path,
+                                                         tmp_path: Path) -> None:
+    url = https_server.url + "/simple"
+    assert _page_found(IndexConfig(index_url=url, cert=str(pki / "ca.pem"), retries=0), url, tmp_path / "c")
+    assert https_server.requests("/simple/demo/")
+
+
+def test_trusted_host_skips_verification_for_that_host_only(https_server: IndexServer,
+                                                            tmp_path: Path) -> None:
+    url = https_server.url + "/simple"
+    trusted = IndexConfig(index_url=url, trusted_hosts=("127.0.0.1",), retries=0)
+    assert _page_found(trusted, url, tmp_path / "c")
+    other = IndexConfig(index_url=url, trusted_hosts=("mirror.example",), retries=0)
+    with pytest.raises(IndexFetchError, match="TLS verification failed"):
+        _page_found(other, url, tmp_path / "c2")
+
+
+def test_client_certificate_is_presented(pki: Path, make_wheel: MakeWheel, tmp_path: Path) -> None:
+    for server in _https_server(pki, make_wheel, require_client=True):
+        url = server.url + "/simple"
+        with_cert = IndexConfig(index_url=url, cert=str(pki / "ca.pem"),
+                                client_cert=str(pki / "client-bundle.pem"), retries=0)
+        assert _page_found(with_cert, url, tmp_path / "c")
+        without = IndexConfig(index_url=url, cert=str(pki / "ca.pem"), retries=0)
+        with pytest.raises(IndexFetchError):
+            _page_found(without, url, tmp_path / "c2")
+
+
+def test_unreadable_cert_settings_are_an_error_naming_them(https_server: IndexServer, tmp_path: Path) -> None:
+    url = https_server.url + "/simple"
+    missing = tmp_path / "no-such-ca.pem"
+    with pytest.raises(ConfigError) as err:
+        _page_found(IndexConfig(index_url=url, cert=str(missing), retries=0), url, tmp_path / "c")
+    assert f"cannot load the TLS certificate settings (cert={missing}" in str(err.value)
+    assert "--cert" in (err.value.hint or "")
