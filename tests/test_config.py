@@ -139,3 +139,37 @@ def test_is_trusted_matches_host_or_host_and_port() -> None:
     assert cfg.is_trusted("https://a.example:9000/simple")
     assert cfg.is_trusted("https://b.example:8443/x") and not cfg.is_trusted("https://b.example/x")
     assert cfg.is_trusted("file:///srv/wheels/") and not cfg.is_trusted("https://c.example/")
+
+
+def test_every_pip_setting_from_a_file_then_env_then_flag(tmp_path: Path, files_env: dict[str, str]) -> None:
+    # Each setting jetpip honours, as docs/configuration.md lists them, at each of pip's three levels.
+    wheelhouse = tmp_path / "wh"
+    wheelhouse.mkdir()
+    write(tmp_path / "home" / ".config" / "pip" / "pip.conf",
+          "[global]\nindex-url = https://file/simple\nextra-index-url = https://file-x/simple\n"
+          f"find-links = {wheelhouse}\ntrusted-host = file-x\ncert = /etc/ssl/file-ca.pem\n"
+          "client-cert = /etc/ssl/file-client.pem\ntimeout = 11\nretries = 4\nproxy = http://file-proxy:3128\n")
+    cfg = load_index_config(interp(), files_env, {})
+    assert (cfg.index_url, cfg.extra_index_urls, cfg.find_links, cfg.trusted_hosts) == (
+        "https://file/simple", ("https://file-x/simple",), (str(wheelhouse),), ("file-x",))
+    assert cfg.sources()[-1].url == wheelhouse.as_uri() + "/"
+    assert (cfg.cert, cfg.client_cert, cfg.timeout, cfg.retries) == (
+        "/etc/ssl/file-ca.pem", "/etc/ssl/file-client.pem", 11.0, 4)
+    assert cfg.proxy == "http://file-proxy:3128"
+
+    env = {**files_env, "PIP_CERT": "/env/ca.pem", "PIP_CLIENT_CERT": "/env/client.pem", "PIP_RETRIES": "1",
+           "PIP_TIMEOUT": "9", "PIP_FIND_LINKS": "https://env-links.example/"}
+    cfg = load_index_config(interp(), env, {})
+    assert (cfg.cert, cfg.client_cert, cfg.timeout, cfg.retries) == ("/env/ca.pem", "/env/client.pem", 9.0, 1)
+    assert cfg.origins["cert"] == "PIP_CERT"
+    assert cfg.find_links == ("https://env-links.example/",)
+
+    flags: dict[str, object] = {"cert": "/flag/ca.pem", "client_cert": "/flag/client.pem", "retries": 0,
+                                "timeout": 1.5, "find_links": ("https://flag-links.example/",),
+                                "trusted_host": ("flag-host",)}
+    cfg = load_index_config(interp(), env, flags)
+    assert (cfg.cert, cfg.client_cert, cfg.timeout, cfg.retries) == (
+        "/flag/ca.pem", "/flag/client.pem", 1.5, 0)
+    assert cfg.origins["cert"] == "--cert" and cfg.origins["client-cert"] == "--client-cert"
+    assert cfg.find_links == ("https://env-links.example/", "https://flag-links.example/")
+    assert cfg.trusted_hosts == ("file-x", "flag-host")
