@@ -39,6 +39,7 @@ def test_devnull_loads_no_files_and_falls_back_to_the_targets_pip_default(tmp_pa
     assert cfg.origins["index-url"] == "the target's pip default"
     (src,) = cfg.sources()
     assert (src.name, src.kind, src.url) == ("base index", "simple", "https://default.example/simple")
+    assert (cfg.timeout, cfg.retries) == (15.0, 5)  # the defaults docs/configuration.md gives
 
 
 def test_no_index_anywhere_is_a_clear_error() -> None:

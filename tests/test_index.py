@@ -349,6 +349,50 @@ def test_http_proxy_and_no_proxy(index_server: IndexServer, make_wheel: MakeWhee
     assert "cannot reach index.invalid" in str(err.value)
 
 
+
+def test_proxy_from_the_environment_reaches_the_index(index_server: IndexServer, make_wheel: MakeWheel,
+                                                     cache_dir: Path) -> None:
+    # HTTPS_PROXY/HTTP_PROXY as a fleet sets them, read by the config loader, used by the client.
+    from jetpip.config import load_index_config
+
+    index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    url = "http://index.invalid/simple"
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": url, "PIP_RETRIES": "0",
+           "HTTP_PROXY": index_server.url.removeprefix("http://")}
+    with client(load_index_config(None, env, {}), cache_dir) as c:
+        assert c.project_page(Source("b", "simple", url), "demo").found
+    assert index_server.requests("/simple/demo/")
+    env["NO_PROXY"] = "*"
+    with client(load_index_config(None, env, {}), cache_dir) as c, pytest.raises(IndexFetchError) as err:
+        c.project_page(Source("b", "simple", url), "demo")
+    assert "cannot reach index.invalid" in str(err.value)
+
+
+def test_pip_proxy_setting_is_used_for_every_request(index_server: IndexServer, make_wheel: MakeWheel,
+                                                     cache_dir: Path) -> None:
+    index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    url = "http://index.invalid/simple"
+    config = IndexConfig(index_url=url, proxy=index_server.url, proxies={"http": "http://127.0.0.1:9"},
+                         retries=0)
+    with client(config, cache_dir) as c:
+        assert c.project_page(Source("b", "simple", url), "demo").found
+
+
+def test_netrc_named_by_the_environment(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path,
+                                        tmp_path: Path) -> None:
+    from jetpip.config import load_index_config
+
+    url = index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    netrc = tmp_path / "fleet-netrc"
+    netrc.write_text("machine 127.0.0.1 login bob password hunter2\n")
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": url, "NETRC": str(netrc),
+           "HOME": str(tmp_path / "nohome")}
+    with client(load_index_config(None, env, {}), cache_dir) as c:
+        c.project_page(Source("b", "simple", url), "demo")
+    (req,) = index_server.requests("/simple/demo/")
+    assert req.authorization == "Basic Ym9iOmh1bnRlcjI="  # bob:hunter2
+
+
 def test_prefetch_fetches_each_page_once_and_concurrently(index_server: IndexServer,
                                                           make_wheel: MakeWheel, cache_dir: Path) -> None:
     # Concurrency is proven by the server's own count of requests in flight at once, not by a clock:
