@@ -676,6 +676,16 @@ def _print_changes(plan: Any, outcome: Any) -> None:
                f"{counts['remove']} removed, {counts['keep']} already right; CUDA builds in place: {guarded}")
 
 
+# pip, not jetpip, downloads the files of an online install, so an earlier online install
+# leaves nothing behind: only `jetpip lock` (pages) and `jetpip download` (wheels) fill the cache.
+_OFFLINE_INSTALL_HINT = (
+    "install --offline reads only jetpip's own cache, which `jetpip lock` (index pages) and "
+    "`jetpip download` (wheels) fill; an earlier online install does not. While online: "
+    "`jetpip lock PKGS -o pylock.toml` and `jetpip download pylock.toml -d DIR`; then offline: "
+    "`jetpip sync pylock.toml --find-links DIR --offline`"
+)
+
+
 @cli.command()
 @click.argument("reqs", nargs=-1)
 @click.option("-r", "--requirement", "req_files", multiple=True, type=click.Path(dir_okay=False),
@@ -727,6 +737,9 @@ def install(
         except GuardedWheelMissingError as err:
             err.hint = build_hint(kb, target, route, err.package, err.searched, err.found).render()
             raise
+        except OfflineMissError as err:
+            err.hint = _OFFLINE_INSTALL_HINT
+            raise
         check_target(target.interpreter, break_system_packages=break_system_packages)
         locked = lock_from_resolution(resolution)
         links = {p.name: p.link for p in resolution.pins}
@@ -739,11 +752,7 @@ def install(
                     local = {p.filename: str(client.download(links[p.name], Path(tmp)))
                              for p in locked.packages}
                 except OfflineMissError as err:
-                    # pip, not jetpip, downloads the files of an online install: only
-                    # `jetpip download` leaves wheels in jetpip's cache.
-                    err.hint = ("while online, lock and fetch the files: `jetpip lock ... -o pylock.toml` "
-                                "and `jetpip download pylock.toml -d DIR`; then offline, install with "
-                                "`jetpip sync pylock.toml --find-links DIR --offline`")
+                    err.hint = _OFFLINE_INSTALL_HINT
                     raise
             plan = build_plan(locked, target.interpreter, mode="install",
                               substitutions=route.substitutions, local_files=local,

@@ -334,4 +334,25 @@ def test_offline_install_uses_the_cache_that_download_filled(
     missing = jetpip("install", *on_orin(own, python, "--offline", "glinerish"))
     assert missing.exit_code == 3
     assert "offline, and the cache has no copy of" in missing.output and "glinerish" in missing.output
+    # Running once online would not help an install (pip downloads those files): the hint says what does.
+    assert "hint: install --offline reads only jetpip's own cache" in missing.output
+    assert "jetpip sync pylock.toml --find-links DIR --offline" in missing.output
     assert "glinerish" not in installed(python)
+
+
+def test_offline_install_after_an_online_install_names_the_cache_it_needs(
+    make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path,
+) -> None:
+    own = start_mirror(tmp_path / "mirror", index_server)
+    python = make_venv()
+    assert jetpip("install", *on_orin(own, python, "tinyformers")).exit_code == 0
+    index_server.stop()
+    other = make_venv(name="other")
+
+    result = jetpip("install", *on_orin(own, other, "--offline", "tinyformers"))
+
+    assert result.exit_code == 3
+    assert "offline, and the cache has no copy of" in result.output and ".whl" in result.output
+    assert "hint: install --offline reads only jetpip's own cache" in result.output
+    assert "an earlier online install does not" in result.output
+    assert "torch" not in installed(other)
