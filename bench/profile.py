@@ -42,13 +42,26 @@ def main() -> int:
         for label, delay, cache in [("cold-50ms", 0.05, work / "cold"), ("warm", 0.0, work / "cold")]:
             server.delay = delay
             cmd = tool.lock(s, cache, work)
-            argv = [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all",
-                    "-o", str(out / f"profile-lock-{label}.txt"), "-m", "jetpip", *cmd.argv[1:]]
+            argv = [
+                sys.executable,
+                "-m",
+                "pyinstrument",
+                "-r",
+                "text",
+                "--show-all",
+                "-o",
+                str(out / f"profile-lock-{label}.txt"),
+                "-m",
+                "jetpip",
+                *cmd.argv[1:],
+            ]
             env = {**cmd.env, "PYTHONPATH": site}
             mark = server.mark()
             done = subprocess.run(argv, env=env, capture_output=True, text=True)
-            print(f"{label}: exit {done.returncode}, {len(server.since(mark))} requests -> "
-                  f"{out / f'profile-lock-{label}.txt'}")
+            print(
+                f"{label}: exit {done.returncode}, {len(server.since(mark))} requests -> "
+                f"{out / f'profile-lock-{label}.txt'}"
+            )
             if done.returncode:
                 print(done.stderr[-2000:])
         server.stop()

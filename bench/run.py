@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,24 +107,24 @@ class Row:
 
 
 def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
-    """Run ``cmd``, timing it and reading its own and its children's rusage from wait4."""
+    """Run ``cmd`` through bench/launch.py, which times it and reads its rusage from wait4."""
     mark = server.mark()
-    with tempfile.TemporaryFile() as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd.argv, env=cmd.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as tmp:
+        stats = Path(tmp) / "stats.json"
+        launcher = [sys.executable, "-S", "-I", str(BENCH / "launch.py"), str(stats)]
+        subprocess.run([*launcher, *cmd.argv], env=cmd.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.seek(0)
         tail = log.read().decode("utf-8", "replace").strip()[-600:]
+        got = json.loads(stats.read_text())
+    wall, rc = got["wall"], got["rc"]
     hits = server.since(mark)
     pages = [h.path for h in hits if h.kind == "page"]
     requests = Counter(h.kind for h in hits)
     sample = Sample(
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        maxrss_mb=usage.ru_maxrss / 1024,
-        rc=proc.returncode,
+        cpu=got["cpu"],
+        maxrss_mb=got["maxrss_kb"] / 1024,
+        rc=rc,
         requests=requests,
         duplicate_pages=len(pages) - len(set(pages)),
         tail=tail,
