@@ -237,6 +237,25 @@ def test_wrong_hash_on_a_jetson_source(index_server: IndexServer, make_wheel: Ma
     assert "--refresh" in (err.value.hint or "")
 
 
+
+def test_wrong_hash_on_a_plain_index_names_both_hashes_without_the_jetson_note(
+    index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path
+) -> None:
+    w = make_wheel("demo", "1.0")
+    lie = "f" * 64
+    url = index_server.add("simple", "/simple", [ServedFile.from_path(w.path, advertised_sha256=lie,
+                                                                      pep658=False)])
+    secret = url.replace("http://", "http://ci:t0ken@")
+    with client(secret, cache_dir) as c:
+        (link,) = c.project_page(Source("b", "simple", secret), "demo").files
+        with pytest.raises(HashMismatchError) as err:
+            c.download(link, cache_dir.parent / "dl")
+    text = str(err.value)
+    assert f"expected sha256: {lie}" in text and f"actual   sha256: {w.sha256}" in text
+    assert "re-upload" not in text and "t0ken" not in text
+    assert not (cache_dir.parent / "dl" / w.filename).exists()
+
+
 def test_hashless_file_needs_a_trusted_source(index_server: IndexServer, make_wheel: MakeWheel,
                                               cache_dir: Path) -> None:
     w = make_wheel("demo", "1.0")
