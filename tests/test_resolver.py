@@ -13,7 +13,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from jetpip.config import IndexConfig
-from jetpip.errors import ConflictError, GuardedWheelMissingError, NoCandidateError, UsageError
+from jetpip.errors import (
+    ConflictError,
+    GuardedWheelMissingError,
+    NoCandidateError,
+    ResolutionError,
+    UsageError,
+)
 from jetpip.finder import Candidate
 from jetpip.index import IndexClient
 from jetpip.interpreter import synthesize_interpreter
@@ -35,11 +41,13 @@ from tests.support.wheels import WheelSpec, build_wheel
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef]
 
 CASES = Path(__file__).parent / "resolver_cases"
-ERRORS = {"ConflictError": ConflictError, "NoCandidateError": NoCandidateError,
-          "GuardedWheelMissingError": GuardedWheelMissingError}
+ERRORS: dict[str, type[ResolutionError]] = {
+    "ConflictError": ConflictError, "NoCandidateError": NoCandidateError,
+    "GuardedWheelMissingError": GuardedWheelMissingError,
+}
 
 
 def make_target(python: str = "3.10", platform: str = "linux_aarch64", jetpack: str | None = "6.2",

@@ -153,7 +153,7 @@ def test_download_then_offline_sync_needs_no_network(
     assert (wheelhouse / own.wheel("torch", "2.8.0", "jetson").filename).is_file()
     index_server.stop()  # the air gap
 
-    offline = ["--python", python, "--root", ORIN_JP62, "--indexes", own.overlay]
+    offline: list[str | Path] = ["--python", python, "--root", ORIN_JP62, "--indexes", own.overlay]
     result = jetpip("sync", lockfile, *offline, "--find-links", wheelhouse, "--offline")
 
     assert result.exit_code == 0, result.output
