@@ -41,7 +41,7 @@ from tests.support.wheels import WheelSpec, build_wheel
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,no-redef]
+    import tomli as tomllib  # type: ignore[import-not-found]
 
 CASES = Path(__file__).parent / "resolver_cases"
 ERRORS: dict[str, type[ResolutionError]] = {
