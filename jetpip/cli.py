@@ -144,6 +144,12 @@ def verbosity_options(func: F) -> F:
     return func
 
 
+_TARGET_KEYS = ("root", "python", "jetpack", "l4t", "cuda", "soc", "compute_capability", "arch_kind",
+                "python_version", "platform", "glibc", "indexes_file")
+_INDEX_KEYS = ("index_url", "extra_index_url", "find_links", "trusted_host", "cert", "client_cert",
+               "timeout", "retries", "offline", "refresh")
+
+
 # --- section: detect (owner: detect/interpreter) ---------------------------
 
 if TYPE_CHECKING:  # names for annotations only; the core loads lazily
@@ -166,40 +172,14 @@ def _target_from_options(
     indexes_file: str | None,
 ) -> tuple[KnowledgeBase, Target, Route]:
     """Build the knowledge base, the Target and its Route from the ``@target_options`` values."""
-    import os
-    from pathlib import Path
-
-    from jetpip.detect import detect_device
-    from jetpip.interpreter import find_target_python, probe_interpreter, synthesize_interpreter
-    from jetpip.knowledge import load_knowledge
     from jetpip.target import TargetOverrides
+    from jetpip.workflow import load_target
 
-    kb = load_knowledge(indexes_file, os.environ)
-    device = detect_device(Path(root))
     overrides = TargetOverrides(
         jetpack=jetpack, l4t=l4t, cuda=cuda, soc=soc, compute_capability=compute_capability,
         arch_kind=arch_kind, python_version=python_version, platform=platform, glibc=glibc,
     )
-    if overrides.is_cross:
-        if python_version is None or glibc is None:
-            default_python, default_glibc = kb.cross_defaults(device, overrides)
-        interpreter = synthesize_interpreter(
-            python_version or default_python, platform or "linux_aarch64", glibc or default_glibc
-        )
-    else:
-        interpreter = probe_interpreter(find_target_python(python, os.environ))
-    target = kb.make_target(device, interpreter, overrides)
-    if target.is_jetson and not overrides.is_cross and target.machine != "aarch64":
-        import dataclasses
-
-        # Typical when --root points at a Jetson image from a workstation: the device's wheels
-        # would be chosen for this machine's interpreter, which cannot run them.
-        target = dataclasses.replace(target, warnings=(*target.warnings, (
-            f"the target interpreter {interpreter.executable} is {target.machine}, but the device "
-            "is a Jetson (aarch64); to resolve for the device from here, pass --python-version "
-            "and --platform linux_aarch64"
-        )))
-    return kb, target, kb.route_for(target)
+    return load_target(root=root, python=python, overrides=overrides, indexes_file=indexes_file)
 
 
 def _detect_document(target: Target, route: Route) -> dict[str, Any]:
@@ -379,24 +359,16 @@ def _index_client_from_options(
     offline: bool = False,
     refresh: bool = False,
 ) -> Any:
-    """An IndexClient for the target's pip configuration, PIP_* variables and the ``@index_options``.
+    """An IndexClient from the ``@index_options`` values; ``target`` is a Target, an Interpreter or None."""
+    from jetpip.workflow import index_client
 
-    ``target`` is a Target or an Interpreter (or None: no pip default to fall back on).
-    The resolved IndexConfig is the client's ``config``.
-    """
-    import os
-
-    from jetpip.config import load_index_config
-    from jetpip.index import IndexClient
-
-    interpreter = getattr(target, "interpreter", target)
     flags = {
         "index_url": index_url, "extra_index_url": tuple(extra_index_url),
         "find_links": tuple(find_links), "trusted_host": tuple(trusted_host), "cert": cert,
         "client_cert": client_cert, "timeout": timeout, "retries": retries,
     }
-    config = load_index_config(interpreter, os.environ, flags)
-    return IndexClient(config, reporter=reporter, offline=offline, refresh=refresh)
+    interpreter = getattr(target, "interpreter", target)
+    return index_client(interpreter, flags, reporter=reporter, offline=offline, refresh=refresh)
 
 
 def _human_size(n: int) -> str:
@@ -449,23 +421,6 @@ def cache_clean_cmd() -> None:
 # --- section: lock (owner: resolver/lock) ----------------------------------
 
 
-def _lock_inputs(
-    reqs: Sequence[str], req_files: Sequence[str], con_files: Sequence[str]
-) -> tuple[list[Any], list[Any]]:
-    from jetpip.resolver import read_requirements
-
-    requirements: list[Any] = list(reqs)
-    constraints: list[Any] = []
-    for path in req_files:
-        more, cons = read_requirements(path)
-        requirements += more
-        constraints += cons
-    for path in con_files:
-        _, cons = read_requirements(path, constraint=True)
-        constraints += cons
-    return requirements, constraints
-
-
 @cli.command("lock")
 @click.argument("reqs", nargs=-1)
 @click.option("-r", "--requirement", "req_files", multiple=True, type=click.Path(dir_okay=False),
@@ -492,36 +447,24 @@ def lock(
     import tempfile
     from pathlib import Path
 
-    from jetpip.errors import GuardedWheelMissingError
-    from jetpip.lock import fill_hashes, lock_from_resolution, lock_to_dict, write_lock
-    from jetpip.resolver import resolve
+    from jetpip.lock import lock_from_resolution, lock_to_dict, write_lock
+    from jetpip.workflow import hashed_lock, read_inputs, resolve_for
 
-    target_keys = ("root", "python", "jetpack", "l4t", "cuda", "soc", "compute_capability", "arch_kind",
-                   "python_version", "platform", "glibc", "indexes_file")
-    kb, target, route = _target_from_options(*(opts.pop(k) for k in target_keys))
+    kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
     for warning in (*target.warnings, *route.warnings):
         reporter.warning(warning)
     if not route.sources and route.no_source_reason and target.is_jetson:
         reporter.warning(route.no_source_reason)
-    requirements, constraints = _lock_inputs(reqs, req_files, con_files)
+    requirements, constraints = read_inputs(reqs, req_files, con_files)
     with _index_client_from_options(target, reporter, **opts) as client:
-        try:
-            resolution = resolve(
-                requirements, target=target, route=route, kb=kb, client=client,
-                base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
-            )
-        except GuardedWheelMissingError as err:
-            hints = _optional("jetpip.hints")
-            if hints is not None and hasattr(hints, "build_hint"):
-                hint = hints.build_hint(kb, target, route, err.package, err.searched, err.found)
-                err.hint = str(getattr(hint, "text", hint))
-            raise
-        locked = lock_from_resolution(resolution)
-        if not dry_run:
+        resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
+                                 client=client, reporter=reporter)
+        if dry_run:
+            locked = lock_from_resolution(resolution)
+        else:
             with tempfile.TemporaryDirectory(prefix="jetpip-lock-") as tmp:
-                links = {p.name: p.link for p in resolution.pins}
-                locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], Path(tmp)))
+                locked = hashed_lock(resolution, client, Path(tmp))
     if as_json:
         doc = resolution.to_json()
         doc["target"] = dict(locked.target)
@@ -539,82 +482,14 @@ def lock(
             reporter.step(f"wrote {output}: {len(locked.packages)} packages; guarded: {guarded}")
 
 
-def _optional(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 # --- section: install, sync, download (owner: plan/pip driver) --------------
-
-_TARGET_KEYS = ("root", "python", "jetpack", "l4t", "cuda", "soc", "compute_capability", "arch_kind",
-                "python_version", "platform", "glibc", "indexes_file")
-_INDEX_KEYS = ("index_url", "extra_index_url", "find_links", "trusted_host", "cert", "client_cert",
-               "timeout", "retries", "offline", "refresh")
-
-
-def _pip_passthrough(opts: dict[str, Any], break_system_packages: bool) -> list[str]:
-    """The options the target's pip needs too: TLS and trust settings, timeouts, PEP 668 consent."""
-    args: list[str] = []
-    for host in opts.get("trusted_host") or ():
-        args += ["--trusted-host", host]
-    for key in ("cert", "client_cert", "timeout", "retries"):
-        if opts.get(key) is not None:
-            args += [f"--{key.replace('_', '-')}", str(opts[key])]
-    if break_system_packages:
-        args.append("--break-system-packages")
-    return args
-
-
-def _wheelhouse_files(lock: Any, dirs: Sequence[str], offline: bool) -> dict[str, str]:
-    """Locked files found in local --find-links directories, hash-checked before pip sees them."""
-    import hashlib
-    import os
-
-    from jetpip.errors import HashMismatchError, OfflineMissError
-
-    found: dict[str, str] = {}
-    local = [d for d in dirs if os.path.isdir(d)]
-    for pkg in lock.packages:
-        for d in local:
-            path = os.path.join(d, pkg.filename)
-            if not os.path.isfile(path):
-                continue
-            sha = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    sha.update(chunk)
-            digest = sha.hexdigest()
-            if pkg.sha256 and digest != pkg.sha256:
-                raise HashMismatchError(
-                    f"{path} has sha256 {digest}, but the lock records {pkg.sha256}",
-                    "the wheelhouse holds another build under the same name; refill it with "
-                    f"`jetpip download LOCK -d {d}`",
-                )
-            found[pkg.filename] = path
-            break
-    missing = [p.filename for p in lock.packages if p.filename not in found]
-    if offline and missing:
-        where = ", ".join(local) or "(no local --find-links directory given)"
-        raise OfflineMissError(
-            f"--offline, and {len(missing)} locked file(s) are not in {where}:\n"
-            + "\n".join(f"  - {m}" for m in missing[:12]),
-            "on a machine with network access run `jetpip download pylock.toml -d DIR`, copy DIR "
-            "here, then `jetpip sync pylock.toml --find-links DIR --offline`",
-        )
-    return found
-
 
 def _run_plan(plan: Any, interpreter: Any, route: Any, dry_run: bool, as_json: bool,
               reporter: TerminalReporter) -> None:
     """Print the plan (dry run) or execute it, then report what happened and what the checks found."""
     import json
 
-    from jetpip.interpreter import probe_interpreter
-    from jetpip.pip import SubprocessPipRunner, execute
+    from jetpip.workflow import broken_requirements_error, run_plan
 
     if dry_run:
         if as_json:
@@ -624,8 +499,7 @@ def _run_plan(plan: Any, interpreter: Any, route: Any, dry_run: bool, as_json: b
             click.echo("dry run: nothing was changed")
         return
     echo = (lambda line: click.echo(f"    {line}", err=True)) if reporter.verbosity > 0 else None
-    outcome = execute(plan, runner=SubprocessPipRunner(echo=echo), probe=probe_interpreter,
-                      guarded_names=sorted(route.guarded), before=interpreter, reporter=reporter)
+    outcome = run_plan(plan, before=interpreter, route=route, reporter=reporter, echo=echo)
     for shadow in outcome.shadows:
         reporter.warning(shadow)
     if as_json:
@@ -635,29 +509,7 @@ def _run_plan(plan: Any, interpreter: Any, route: Any, dry_run: bool, as_json: b
     else:
         _print_changes(plan, outcome)
     if outcome.broken:
-        raise _broken_error(outcome.broken, plan)
-
-
-def _broken_error(broken: Sequence[Any], plan: Any) -> JetpipError:
-    """The error for requirements left unmet (pip's own check is off under --no-deps)."""
-    from packaging.utils import canonicalize_name
-
-    from jetpip.errors import BrokenRequirementsError
-
-    planned = {canonicalize_name(a.name) for a in plan.actions if a.kind != "remove"}
-    outside = sorted({canonicalize_name(b.dist) for b in broken} - planned)
-    lines = [f"{len(broken)} broken requirement(s) in the environment:"]
-    lines += [f"  broken requirement: {b}" for b in broken]
-    lines.append("every step ran: the planned packages and the CUDA builds are installed")
-    if outside:
-        names = " ".join(outside)
-        fix = (f"{', '.join(outside)} did not come from this plan: uninstall "
-               f"(`{plan.python} -m pip uninstall {names}`), or name them in the jetpip command with "
-               "your other packages, so the resolver picks versions that fit the CUDA builds or says "
-               "why none does")
-    else:
-        fix = "the lock's own packages disagree: lock again with `jetpip lock`, then sync the new lock"
-    return BrokenRequirementsError("\n".join(lines), fix)
+        raise broken_requirements_error(outcome.broken, plan)
 
 
 def _print_changes(plan: Any, outcome: Any) -> None:
@@ -674,16 +526,6 @@ def _print_changes(plan: Any, outcome: Any) -> None:
     guarded = ", ".join(f"{p.name} {p.version}" for p in plan.guarded) or "none"
     click.echo(f"done: {counts['install']} installed, {counts['replace']} replaced, "
                f"{counts['remove']} removed, {counts['keep']} already right; CUDA builds in place: {guarded}")
-
-
-# pip, not jetpip, downloads the files of an online install, so an earlier online install
-# leaves nothing behind: only `jetpip lock` (pages) and `jetpip download` (wheels) fill the cache.
-_OFFLINE_INSTALL_HINT = (
-    "install --offline reads only jetpip's own cache, which `jetpip lock` (index pages) and "
-    "`jetpip download` (wheels) fill; an earlier online install does not. While online: "
-    "`jetpip lock PKGS -o pylock.toml` and `jetpip download pylock.toml -d DIR`; then offline: "
-    "`jetpip sync pylock.toml --find-links DIR --offline`"
-)
 
 
 @cli.command()
@@ -713,51 +555,21 @@ def install(
     import tempfile
     from pathlib import Path
 
-    from jetpip.errors import GuardedWheelMissingError, OfflineMissError
-    from jetpip.hints import build_hint
-    from jetpip.lock import fill_hashes, lock_from_resolution
-    from jetpip.pip import check_target
-    from jetpip.plan import build_plan
-    from jetpip.resolver import resolve
+    from jetpip.workflow import pip_args, plan_install, read_inputs
 
     kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
-    if target.interpreter.executable is not None:  # a cross target still resolves (and gets its hint)
-        check_target(target.interpreter, break_system_packages=break_system_packages)
     for warning in (*target.warnings, *route.warnings):
         reporter.warning(warning)
-    requirements, constraints = _lock_inputs(reqs, req_files, con_files)
-    index_opts = {k: opts[k] for k in _INDEX_KEYS}
-    with _index_client_from_options(target.interpreter, reporter, **index_opts) as client:
-        try:
-            resolution = resolve(
-                requirements, target=target, route=route, kb=kb, client=client,
-                base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
-            )
-        except GuardedWheelMissingError as err:
-            err.hint = build_hint(kb, target, route, err.package, err.searched, err.found).render()
-            raise
-        except OfflineMissError as err:
-            err.hint = _OFFLINE_INSTALL_HINT
-            raise
-        check_target(target.interpreter, break_system_packages=break_system_packages)
-        locked = lock_from_resolution(resolution)
-        links = {p.name: p.link for p in resolution.pins}
-        with tempfile.TemporaryDirectory(prefix="jetpip-install-") as tmp:
-            # Flat pages publish no hashes; pip's --require-hashes needs one for every file.
-            locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], Path(tmp)))
-            local: dict[str, str] = {}
-            if index_opts["offline"]:
-                try:
-                    local = {p.filename: str(client.download(links[p.name], Path(tmp)))
-                             for p in locked.packages}
-                except OfflineMissError as err:
-                    err.hint = _OFFLINE_INSTALL_HINT
-                    raise
-            plan = build_plan(locked, target.interpreter, mode="install",
-                              substitutions=route.substitutions, local_files=local,
-                              install_args=_pip_passthrough(index_opts, break_system_packages))
-            _run_plan(plan, target.interpreter, route, dry_run, as_json, reporter)
+    requirements, constraints = read_inputs(reqs, req_files, con_files)
+    with _index_client_from_options(target.interpreter, reporter, **opts) as client, \
+            tempfile.TemporaryDirectory(prefix="jetpip-install-") as tmp:
+        plan = plan_install(
+            requirements, constraints, kb=kb, target=target, route=route, client=client,
+            workdir=Path(tmp), install_args=pip_args(opts, break_system_packages),
+            break_system_packages=break_system_packages, reporter=reporter,
+        )
+        _run_plan(plan, target.interpreter, route, dry_run, as_json, reporter)
 
 
 @cli.command()
@@ -780,17 +592,14 @@ def sync(
     (a wheelhouse from `jetpip download`) and --offline it needs no network.
     """
     from jetpip.lock import load_lock
-    from jetpip.pip import check_target
-    from jetpip.plan import build_plan, check_lock_fits
+    from jetpip.workflow import pip_args, plan_sync
 
     lock = load_lock(lockfile)
     _kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
-    check_target(target.interpreter, break_system_packages=break_system_packages)
-    check_lock_fits(lock, target, route.key, origin=lockfile)
-    local = _wheelhouse_files(lock, opts["find_links"], opts["offline"])
-    plan = build_plan(lock, target.interpreter, mode="sync", substitutions=route.substitutions,
-                      local_files=local, install_args=_pip_passthrough(opts, break_system_packages))
+    plan = plan_sync(lock, target=target, route=route, find_links=opts["find_links"],
+                     offline=opts["offline"], install_args=pip_args(opts, break_system_packages),
+                     break_system_packages=break_system_packages, origin=lockfile)
     _run_plan(plan, target.interpreter, route, dry_run, as_json, reporter)
 
 
@@ -806,28 +615,20 @@ def download(lockfile: str, dest: str, quiet: int, verbose: int, **opts: Any) ->
     Copy the directory to a machine with no network and run
     `jetpip sync LOCKFILE --find-links DIR --offline` there.
     """
-    import os
     from pathlib import Path
 
-    from jetpip.config import load_index_config
-    from jetpip.index import IndexClient
-    from jetpip.knowledge import Source
-    from jetpip.links import FileLink
     from jetpip.lock import load_lock
+    from jetpip.workflow import download_lock, index_client
 
     lock = load_lock(lockfile)
     reporter = TerminalReporter(verbose - quiet)
     target_dir = Path(dest)
     # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply.
     flags = {k: v for k, v in opts.items() if k not in ("offline", "refresh")}
-    config = load_index_config(None, os.environ, {**flags, "no_index": True})
-    with IndexClient(config, reporter=reporter, offline=opts["offline"], refresh=opts["refresh"]) as client:
-        for pkg in lock.packages:
-            source = Source(name=pkg.source or "lock", kind="flat", url=pkg.index or pkg.url)
-            hashes = {"sha256": pkg.sha256} if pkg.sha256 else {}
-            path = client.download(FileLink(pkg.filename, pkg.url, source, hashes=hashes), target_dir)
-            if verbose - quiet > 0:
-                click.echo(f"  {path.name}", err=True)
+    show = (lambda path: click.echo(f"  {path.name}", err=True)) if verbose - quiet > 0 else None
+    with index_client(None, {**flags, "no_index": True}, reporter=reporter, offline=opts["offline"],
+                      refresh=opts["refresh"]) as client:
+        download_lock(lock, target_dir, client, on_file=show)
     click.echo(f"{len(lock.packages)} files in {target_dir}, each matching the lock's sha256; on the "
                f"offline machine: jetpip sync {lockfile} --find-links {target_dir} --offline")
 
@@ -841,11 +642,8 @@ def _doctor_context(opts: dict[str, Any]) -> Any:
     """Device facts and route for doctor; when they cannot be had, doctor still checks the interpreter."""
     from jetpip.doctor import DoctorContext
 
-    build = globals().get("_target_from_options")
-    if build is None:
-        return DoctorContext(root=opts["root"])
     try:
-        _kb, target, route = build(**opts)
+        _kb, target, route = _target_from_options(**opts)
     except JetpipError as err:
         return DoctorContext(root=opts["root"], notes=(f"device facts unavailable: {err}",))
     return DoctorContext.from_target(target, route)
