@@ -114,8 +114,17 @@ def _wheel_parts(shown: str) -> tuple[str, Version, BuildTag, list[str]]:
 @functools.lru_cache(maxsize=8192)
 def parse_wheel_name(filename: str) -> WheelName:
     """Split a wheel filename into name, version, build tag and tags; raise WheelNameError why not."""
-    name, version, build, tag_parts = _wheel_parts(unquote(filename))
-    return WheelName(name, version, build, parse_tag("-".join(tag_parts)))
+    shown = unquote(filename)
+    try:
+        name, version, build, tag_parts = _wheel_parts(shown)
+        tags = parse_tag("-".join(tag_parts))
+    except WheelNameError:
+        raise
+    except Exception as err:  # packaging raises InvalidTag, InvalidVersion, ValueError...
+        # Real pages hold names packaging refuses ("pydantic-0.18-py36+-none-any.whl"); such a file is
+        # a reject with its reason, never a crash of the whole run.
+        raise WheelNameError(shown, f"{type(err).__name__}: {err}") from None
+    return WheelName(name, version, build, tags)
 
 
 def sdist_project(filename: str) -> str | None:

@@ -63,6 +63,8 @@ def test_wheel_name_parts() -> None:
         ("torch-2.1-x-cp38-cp38-linux_aarch64.whl", "does not start with a digit"),
         ("torch-1.0-py3-none.whl", "5 or 6"),
         ("-1.0-py3-none-any.whl", "not a valid project name"),
+        # A real page's file: packaging refuses the interpreter tag 'py36+'.
+        ("pydantic-0.18-py36+-none-any.whl", "InvalidTag"),
     ],
 )
 def test_unparseable_wheel_names_say_why(filename: str, reason: str) -> None:
