@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import unquote
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
@@ -13,7 +15,7 @@ from packaging.version import Version
 
 from jetpip.errors import WheelNameError
 from jetpip.knowledge import Route, Source
-from jetpip.links import FileLink, ProjectPage, WheelName, parse_wheel_name
+from jetpip.links import FileLink, ProjectPage, WheelName, lenient_version, parse_wheel_name
 from jetpip.report import NullReporter, Reporter
 from jetpip.target import Target
 from jetpip.wheelmeta import DistMetadata
@@ -71,17 +73,132 @@ class Reject:
     reason: str
 
 
-@dataclass(frozen=True)
-class FindResult:
-    """Everything found for one name: the usable candidates (best first) and what was rejected."""
+class _Group:
+    """The files of one version on one source, judged only when the resolver reaches them."""
 
-    name: str
-    candidates: tuple[Candidate, ...]
-    rejects: tuple[Reject, ...]
-    sources_searched: tuple[Source, ...]
-    source: Source | None = None  # the (first) source the candidates come from; None when none had it
-    yanked: tuple[Candidate, ...] = ()  # usable only when a requirement pins them exactly
-    guarded: bool = False
+    __slots__ = ("judged", "links", "version")
+
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        self.links: list[FileLink] = []
+        self.judged: list[Candidate] | None = None  # best first, yanked ones included
+
+
+class _SourceOffer:
+    """One source's page for one name, its wheels grouped by the version their filename gives."""
+
+    def __init__(self, page: ProjectPage, rank: int) -> None:
+        self.page = page
+        self.rank = rank
+        self.groups = _group_by_version(page)  # best first: final releases newest first, then pre-releases
+
+
+class FindResult:
+    """Everything found for one name; files are judged lazily, in the order the resolver asks for them.
+
+    ``iter_candidates`` judges only the versions it reaches. ``candidates``, ``yanked`` and
+    ``rejects`` judge every file (error messages and hints need each file with its reason).
+    """
+
+    def __init__(
+        self,
+        finder: Finder,
+        name: str,
+        offers: Sequence[_SourceOffer],
+        sources_searched: Sequence[Source],
+        guarded: bool,
+        source: Source | None = None,
+    ) -> None:
+        self._finder = finder
+        self.name = name
+        self._offers = tuple(offers)
+        self.sources_searched = tuple(sources_searched)
+        self.guarded = guarded
+        self._first = source  # first-index: the source used; guarded: worked out from the files
+
+    def iter_candidates(
+        self, version_ok: Callable[[Version], bool] | None = None, *, include_yanked: bool = False
+    ) -> Iterator[Candidate]:
+        """Usable candidates best first, judging only the files of versions ``version_ok`` lets through."""
+        for offer in self._offers:
+            for group in offer.groups:
+                if version_ok is not None and not version_ok(group.version):
+                    continue
+                for cand in self._finder._judged(group, offer):
+                    if include_yanked or not cand.yanked:
+                        yield cand
+
+    @functools.cached_property
+    def _all(self) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+        every = list(self.iter_candidates(include_yanked=True))
+        return tuple(c for c in every if not c.yanked), tuple(c for c in every if c.yanked)
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """Every usable candidate, best first (judges every file)."""
+        return self._all[0]
+
+    @property
+    def yanked(self) -> tuple[Candidate, ...]:
+        """Yanked candidates, usable only when a requirement pins them exactly."""
+        return self._all[1]
+
+    @property
+    def source(self) -> Source | None:
+        """The (first) source the candidates come from; None when none had any."""
+        if not self.guarded:
+            return self._first
+        return next((c.source for c in self.iter_candidates(include_yanked=True)), None)
+
+    @functools.cached_property
+    def rejects(self) -> tuple[Reject, ...]:
+        """Every file passed over, with the reason, in page order (built when an error needs them)."""
+        out: list[Reject] = []
+        for offer in self._offers:
+            page, source = offer.page, offer.page.source
+            out.extend(Reject(f, source.name, why) for f, why in page.rejects)
+            for link in page.files:
+                why, cand = self._finder._judge(link, source, self.guarded, self.name, offer.rank)
+                if cand is None:
+                    out.append(Reject(link.filename, source.name, why))
+                elif cand.yanked:
+                    why = f"yanked{': ' + link.yanked if link.yanked else ''} (used only when pinned with ==)"
+                    out.append(Reject(link.filename, source.name, why))
+        return tuple(out)
+
+
+def _group_by_version(page: ProjectPage) -> list[_Group]:
+    """Wheels grouped by filename version, cheaply: one Version parse per distinct version string.
+
+    Files whose name does not split cleanly stay out of every group; ``rejects`` judges them.
+    """
+    by_text: dict[str, _Group | None] = {}
+    groups: dict[Version, _Group] = {}
+    for link in page.files:
+        filename = link.filename
+        if not filename.endswith(".whl"):
+            continue
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            continue
+        text = parts[1]
+        group = by_text.get(text, _MISSING)
+        if group is _MISSING:
+            try:
+                version = lenient_version(unquote(text), filename)
+            except WheelNameError:
+                group = None
+            else:
+                group = groups.get(version)
+                if group is None:
+                    group = groups[version] = _Group(version)
+            by_text[text] = group
+        if group is not None:
+            group.links.append(link)
+    return sorted(groups.values(), key=lambda g: (not g.version.is_prerelease, g.version), reverse=True)
+
+
+_MISSING: Any = object()
 
 
 def _platform_ok(tags: frozenset[Tag], platforms: Sequence[str]) -> bool:
@@ -105,6 +222,9 @@ class Finder:
         self.target = target
         self.reporter: Reporter = reporter or NullReporter()
         self._tags = {tag: i for i, tag in reversed(list(enumerate(target.tags())))}
+        # For reject reasons only; built once, not per rejected file.
+        self._pythons = {(t.interpreter, t.abi) for t in self._tags}
+        self._platforms = {t.platform for t in self._tags}
         self._python = _python_full_version(target)
         self._guarded = frozenset(canonicalize_name(n) for n in route.guarded)
         self._cache: dict[str, FindResult] = {}
@@ -149,47 +269,30 @@ class Finder:
     def _find(self, name: str) -> FindResult:
         guarded = self.is_guarded(name)
         searched: list[Source] = []
-        rejects: list[Reject] = []
-        good: list[Candidate] = []
-        yanked: list[Candidate] = []
-        first: Source | None = None
+        offers: list[_SourceOffer] = []
         for rank, source in enumerate(self.sources_for(name)):
             searched.append(source)
             page = self.client.project_page(source, name)  # the client reports the fetch
-            rejects.extend(Reject(f, source.name, why) for f, why in page.rejects)
             if not page.found:
+                offers.append(_SourceOffer(page, rank))  # its unreadable files still show in rejects
                 continue
-            ok, bad = self._accept(page, guarded, rejects, rank if guarded else 0)
-            if guarded:
-                # Every CUDA source of the route offers builds, in route order; the base index never.
-                good += ok
-                yanked += bad
-                if first is None and (ok or bad):
-                    first = source
-                continue
-            # First-index: the first source that has the name at all is the only one used.
-            return FindResult(name, _best_first(ok), tuple(rejects), tuple(searched), source,
-                              _best_first(bad), guarded)
-        return FindResult(name, _best_first(good), tuple(rejects), tuple(searched), first,
-                          _best_first(yanked), guarded)
+            offers.append(_SourceOffer(page, rank if guarded else 0))
+            if not guarded:
+                # First-index: the first source that has the name at all is the only one used.
+                return FindResult(self, name, offers, searched, guarded, source)
+        return FindResult(self, name, offers, searched, guarded)
 
-    def _accept(
-        self, page: ProjectPage, guarded: bool, rejects: list[Reject], rank: int
-    ) -> tuple[list[Candidate], list[Candidate]]:
-        good: list[Candidate] = []
-        yanked: list[Candidate] = []
-        source = page.source
-        for link in page.files:
-            why, cand = self._judge(link, source, guarded, page.name, rank)
-            if cand is None:
-                rejects.append(Reject(link.filename, source.name, why))
-            elif cand.yanked:
-                reason = f"yanked{': ' + link.yanked if link.yanked else ''} (used only when pinned with ==)"
-                rejects.append(Reject(link.filename, source.name, reason))
-                yanked.append(cand)
-            else:
-                good.append(cand)
-        return good, yanked
+    def _judged(self, group: _Group, offer: _SourceOffer) -> list[Candidate]:
+        if group.judged is None:
+            source, name = offer.page.source, offer.page.name
+            guarded = self.is_guarded(name)
+            cands = []
+            for link in group.links:
+                cand = self._judge(link, source, guarded, name, offer.rank)[1]
+                if cand is not None:
+                    cands.append(cand)
+            group.judged = sorted(cands, key=Candidate.sort_key, reverse=True)
+        return group.judged
 
     def _judge(
         self, link: FileLink, source: Source, guarded: bool, name: str, rank: int
@@ -214,14 +317,14 @@ class Finder:
                 f"not a build for this Target: {plats} is not one of {', '.join(source.platforms)} "
                 "(another index's build shown through this one)"
             ), None
-        ranks = [self._tags[t] for t in wheel.tags if t in self._tags]
-        if not ranks:
+        lookup = self._tags.get
+        best = min((r for r in map(lookup, wheel.tags) if r is not None), default=None)
+        if best is None:
             return self._tag_reason(wheel.tags), None
-        return "", Candidate(name, wheel.version, link, source, guarded, min(ranks), wheel.build, rank)
+        return "", Candidate(name, wheel.version, link, source, guarded, best, wheel.build, rank)
 
     def _tag_reason(self, tags: frozenset[Tag]) -> str:
-        target_pythons = {(t.interpreter, t.abi) for t in self._tags}
-        target_plats = {t.platform for t in self._tags}
+        target_pythons, target_plats = self._pythons, self._platforms
         shown = ", ".join(sorted(str(t) for t in tags)[:3])
         if not any((t.interpreter, t.abi) in target_pythons for t in tags):
             pythons = ", ".join(sorted({t.interpreter for t in tags}))
@@ -230,10 +333,6 @@ class Finder:
             plats = ", ".join(sorted({t.platform for t in tags}))
             return f"built for another platform ({plats}); the Target is {self.target.machine}"
         return f"wrong tag: {shown} is not supported by the Target"
-
-
-def _best_first(cands: list[Candidate]) -> tuple[Candidate, ...]:
-    return tuple(sorted(cands, key=Candidate.sort_key, reverse=True))
 
 
 def _python_full_version(target: Target) -> str:

@@ -69,7 +69,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$")
 
 
-def _lenient_version(text: str, filename: str) -> Version:
+def lenient_version(text: str, filename: str) -> Version:
+    """The version part of a wheel filename, read leniently; raise WheelNameError when it is none."""
     try:
         return Version(text)
     except InvalidVersion:
@@ -99,7 +100,7 @@ def _wheel_parts(shown: str) -> tuple[str, Version, BuildTag, list[str]]:
         raise WheelNameError(shown, f"a wheel name has 5 or 6 dash-separated parts, this has {len(parts)}")
     if not _NAME_OK.match(parts[0]):
         raise WheelNameError(shown, f"'{parts[0]}' is not a valid project name")
-    version = _lenient_version(parts[1], shown)
+    version = lenient_version(parts[1], shown)
     build: BuildTag = ()
     if len(parts) == 6:
         match = _BUILD.match(parts[2])

@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
-from resolvelib.structs import RequirementInformation
+from resolvelib.structs import Matches, RequirementInformation
 
 from jetpip.errors import (
     ConflictError,
@@ -118,15 +118,20 @@ def is_vendor_prerelease(version: Version) -> bool:
     return version.is_prerelease and version.local is not None
 
 
-def specifier_accepts(spec: SpecifierSet, cand: Candidate) -> tuple[bool, bool]:
+def version_accepts(spec: SpecifierSet, version: Version, guarded: bool) -> tuple[bool, bool]:
     """(accepted, by the pre-release policy): guarded vendor pre-releases count as their release."""
-    if spec.contains(cand.version, prereleases=True):
+    if spec.contains(version, prereleases=True):
         return True, False
-    if cand.guarded and is_vendor_prerelease(cand.version):
-        release = Version(cand.version.base_version)
+    if guarded and is_vendor_prerelease(version):
+        release = Version(version.base_version)
         if spec.contains(release, prereleases=True):
             return True, True
     return False, False
+
+
+def specifier_accepts(spec: SpecifierSet, cand: Candidate) -> tuple[bool, bool]:
+    """(accepted, by the pre-release policy) for one candidate; see ``version_accepts``."""
+    return version_accepts(spec, cand.version, cand.guarded)
 
 
 # -- the provider -------------------------------------------------------------------
@@ -212,31 +217,42 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
 
     def ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> list[Candidate]:
         """Candidates meeting every requirement, best first (pre-releases only where they may be)."""
+        return list(self.iter_ordered(name, reqs, bad))
+
+    def iter_ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> Iterator[Candidate]:
+        """``ordered``, lazily: only the files of the versions reached are judged."""
         found = self.finder.find(name)
         reqs = [*reqs, *self.constraints.get(name, ())]
-        pool = list(found.candidates)
-        if any(r.exact for r in reqs):
-            pool += found.yanked
+        specs = [r.specifier for r in reqs]
+        guarded = found.guarded
         skip = set(bad)
-        out = [c for c in pool if c.link.url not in skip and all(self._accepts(r, c) for r in reqs)]
-        out.sort(key=Candidate.sort_key, reverse=True)
-        if found.guarded:
-            return out
-        finals = [c for c in out if not c.version.is_prerelease]
+
+        def version_ok(version: Version) -> bool:
+            return all(version_accepts(spec, version, guarded)[0] for spec in specs)
+
         asked_pre = any(r.specifier.prereleases for r in reqs)
-        return out if asked_pre or not finals else finals
+        finals = False
+        exact = any(r.exact for r in reqs)
+        for cand in found.iter_candidates(version_ok, include_yanked=exact):
+            if cand.link.url in skip or not all(self._accepts(r, cand) for r in reqs):
+                continue
+            # Best first puts final releases before pre-releases: once a final one was offered, the
+            # pre-releases are left out unless asked for (guarded names keep every build).
+            if cand.version.is_prerelease and not guarded and finals and not asked_pre:
+                return
+            finals = finals or not cand.version.is_prerelease
+            yield cand
 
     def fixed_pin(self, name: str, reqs: Sequence[Req]) -> Candidate | None:
         """A guarded name's pin: the best build for the user's requests and constraints alone."""
-        best = self.ordered(name, [r for r in reqs if r.authoritative])
-        return best[0] if best else None
+        return next(self.iter_ordered(name, [r for r in reqs if r.authoritative]), None)
 
     def find_matches(
         self,
         identifier: str,
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[_Cand]],
-    ) -> list[_Cand]:
+    ) -> Matches[_Cand]:
         name, _, extra_text = identifier.partition("[")
         extras = frozenset(extra_text.rstrip("]").split(",")) if extra_text else frozenset()
         reqs = list(requirements[identifier])
@@ -247,7 +263,8 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
             if pin is None or pin.link.url in bad or not all(self._accepts(r, pin) for r in reqs):
                 return []
             return [_Cand(pin, extras)]
-        return [_Cand(c, extras) for c in self.ordered(name, reqs, bad)]
+        # A factory: resolvelib walks it only as far as it needs, so most files are never judged.
+        return lambda: (_Cand(c, extras) for c in self.iter_ordered(name, reqs, bad))
 
     def is_satisfied_by(self, requirement: Req, candidate: _Cand) -> bool:
         if requirement.extras - candidate.extras:
@@ -329,9 +346,9 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.finder.prefetch(r.name for r in new)
         links = []
         for r in new:
-            best = self.ordered(r.name, [q for q in reqs if q.name == r.name])
-            if best and best[0].link.url not in self.requires:
-                links.append(best[0].link)
+            best = next(self.iter_ordered(r.name, [q for q in reqs if q.name == r.name]), None)
+            if best and best.link.url not in self.requires:
+                links.append(best.link)
         if links:
             self.client.prefetch_metadata(links)
 
