@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import BuildTag, canonicalize_name
@@ -92,15 +92,16 @@ def lenient_version(text: str, filename: str) -> Version:
     raise WheelNameError(filename, f"version '{text}' is not a PEP 440 version")
 
 
-def _wheel_parts(shown: str) -> tuple[str, Version, BuildTag, list[str]]:
+def _split_wheel(shown: str) -> list[str]:
     if not shown.endswith(".whl"):
         raise WheelNameError(shown, "not a wheel (no .whl suffix)")
     parts = shown[: -len(".whl")].split("-")
     if len(parts) not in (5, 6):
         raise WheelNameError(shown, f"a wheel name has 5 or 6 dash-separated parts, this has {len(parts)}")
-    if not _NAME_OK.match(parts[0]):
-        raise WheelNameError(shown, f"'{parts[0]}' is not a valid project name")
-    version = lenient_version(parts[1], shown)
+    return parts
+
+
+def _check_tail(shown: str, parts: list[str]) -> BuildTag:
     build: BuildTag = ()
     if len(parts) == 6:
         match = _BUILD.match(parts[2])
@@ -109,7 +110,19 @@ def _wheel_parts(shown: str) -> tuple[str, Version, BuildTag, list[str]]:
         build = (int(match[1]), match[2])
     if not all(parts[-3:]):
         raise WheelNameError(shown, "empty compatibility tag")
-    return canonicalize_name(parts[0]), version, build, parts[-3:]
+    return build
+
+
+def _name_version(shown: str, name: str, version: str) -> tuple[str, Version]:
+    if not _NAME_OK.match(name):
+        raise WheelNameError(shown, f"'{name}' is not a valid project name")
+    return canonicalize_name(name), lenient_version(version, shown)
+
+
+def _wheel_parts(shown: str) -> tuple[str, Version, BuildTag, list[str]]:
+    parts = _split_wheel(shown)
+    name, version = _name_version(shown, parts[0], parts[1])
+    return name, version, _check_tail(shown, parts), parts[-3:]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -212,11 +225,12 @@ def _hashes_from_fragment(fragment: str) -> dict[str, str]:
 def _clean_hashes(raw: object) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         return {}
-    return {
-        str(k).lower(): str(v).lower()
-        for k, v in raw.items()
-        if str(k).lower() in HASH_NAMES and isinstance(v, str) and _HEX.fullmatch(v)
-    }
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        algo = str(k).lower()
+        if algo in HASH_NAMES and isinstance(v, str) and _HEX.fullmatch(v):
+            out[algo] = v.lower()
+    return out
 
 
 class _Collector:
@@ -229,6 +243,7 @@ class _Collector:
         self.files: list[FileLink] = []
         self.rejects: list[tuple[str, str]] = []
         self.seen: set[str] = set()
+        self.names: dict[tuple[str, str], str | WheelNameError] = {}
 
     def add(self, filename: str, url: str, **kw: Any) -> None:
         filename = unquote(filename)
@@ -238,7 +253,19 @@ class _Collector:
             if not self.keep_foreign and canonicalize_name(filename.split("-")[0]) != self.project:
                 return  # another project on a shared flat page
             try:
-                name = _wheel_parts(filename)[0]
+                parts = _split_wheel(filename)
+                # Big pages repeat each name and version for every build: read each pair once.
+                key = (parts[0], parts[1])
+                checked = self.names.get(key)
+                if checked is None:
+                    try:
+                        checked = self.names[key] = _name_version(filename, *key)[0]
+                    except WheelNameError as err:
+                        checked = self.names[key] = err
+                if isinstance(checked, WheelNameError):
+                    raise WheelNameError(filename, checked.reason)
+                name = checked
+                _check_tail(filename, parts)
             except WheelNameError as err:
                 self.rejects.append((filename, err.reason))
                 return
@@ -264,10 +291,20 @@ class _Collector:
                            redact_url(url))
 
 
+@functools.lru_cache(maxsize=64)
+def _origin(base_url: str) -> str | None:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
 def _join(base_url: str, href: str) -> str | None:
     href = href.strip()
     if href.startswith(("https://", "http://")) and "[" not in href and "]" not in href:
         return href  # the common case on large pages: already absolute
+    if href[:1] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
+        origin = _origin(base_url)  # host-relative (devpi, mirrors): no full join needed
+        if origin is not None and "[" not in origin:
+            return origin + href
     try:
         joined = urljoin(base_url, href.strip())
         urlsplit(joined)  # a malformed netloc (a lone '[') raises here, not later
@@ -298,7 +335,7 @@ def parse_simple_json(data: bytes | str, page_url: str, source: Source, project:
         if joined is None:
             out.rejects.append((filename, "malformed URL"))
             continue
-        url, fragment = urldefrag(joined)
+        url, _, fragment = joined.partition("#")
         hashes = _hashes_from_fragment(fragment) | _clean_hashes(entry.get("hashes"))
         yanked_raw = entry.get("yanked", False)
         yanked = (yanked_raw if isinstance(yanked_raw, str) else "") if yanked_raw else None
@@ -355,7 +392,7 @@ def _decode(data: bytes | str) -> str:
 
 def _anchor_links(out: _Collector, text: str, page_url: str) -> None:
     for href, attrs in iter_anchors(text, page_url):
-        url, fragment = urldefrag(href)
+        url, _, fragment = href.partition("#")
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
         meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         metadata_hashes = None
