@@ -555,13 +555,19 @@ def install(
     import tempfile
     from pathlib import Path
 
-    from jetpip.workflow import pip_args, plan_install, read_inputs
+    from jetpip.workflow import pip_args, plan_install, read_inputs, satisfied_already
 
     kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
     for warning in (*target.warnings, *route.warnings):
         reporter.warning(warning)
     requirements, constraints = read_inputs(reqs, req_files, con_files)
+    # As pip's "Requirement already satisfied": no index is asked when nothing would change.
+    done = None if as_json else satisfied_already(requirements, constraints, target=target, route=route,
+                                                   reporter=reporter)
+    if done is not None:
+        click.echo(done.summary(len(requirements)))
+        return
     with _index_client_from_options(target.interpreter, reporter, **opts) as client, \
             tempfile.TemporaryDirectory(prefix="jetpip-install-") as tmp:
         plan = plan_install(

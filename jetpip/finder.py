@@ -201,7 +201,8 @@ def _group_by_version(page: ProjectPage) -> list[_Group]:
 _MISSING: Any = object()
 
 
-def _platform_ok(tags: frozenset[Tag], platforms: Sequence[str]) -> bool:
+def platform_ok(tags: frozenset[Tag], platforms: Sequence[str]) -> bool:
+    """True when one of ``tags`` is for one of ``platforms`` (no platforms: any build will do)."""
     return not platforms or any(t.platform in platforms for t in tags)
 
 
@@ -311,7 +312,7 @@ class Finder:
             return f"requires Python {link.requires_python}; the Target has {self._python}", None
         # Checked before the tags: a PyPI build seen through a devpi index is never a candidate,
         # whatever Python it is for, and the message should say that first.
-        if guarded and not _platform_ok(wheel.tags, source.platforms):
+        if guarded and not platform_ok(wheel.tags, source.platforms):
             plats = ", ".join(sorted({t.platform for t in wheel.tags}))
             return (
                 f"not a build for this Target: {plats} is not one of {', '.join(source.platforms)} "

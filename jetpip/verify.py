@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -11,9 +12,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from jetpip.knowledge import Route
 from jetpip.lock import LockedPackage
 from jetpip.plan import mismatch
-from jetpip.target import Interpreter
+from jetpip.requirements import RequirementLine
+from jetpip.target import InstalledDist, Interpreter
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,157 @@ def _plain(req: Requirement) -> str:
     # The marker already applied; show the requirement as the user would write it.
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
     return f"{req.name}{extras}{req.specifier}"
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """Whether the environment already meets a request, without asking any index; why not if not."""
+
+    ok: bool
+    checked: tuple[str, ...] = ()  # "name version" of every distribution the request reaches
+    guarded: tuple[str, ...] = ()  # "name version" of the CUDA builds among them
+    reason: str = ""  # the first thing that is not satisfied
+
+    def summary(self, requested: int) -> str:
+        """The one line the install prints when it takes this path."""
+        cuda = ", ".join(self.guarded) or "none"
+        return (f"nothing to do: {requested} requirement(s) already satisfied by the {len(self.checked)} "
+                f"installed packages they reach; no index was asked (CUDA builds in place: {cuda})")
+
+
+def target_build(dist: InstalledDist, route: Route) -> str | None:
+    """Why an installed guarded ``dist`` is not a build for the route's sources, or None when it is.
+
+    The same rule the finder applies to a guarded file: a WHEEL tag whose platform is one of a
+    route source's platforms (a source that declares none accepts any build).
+    """
+    from packaging.tags import parse_tag
+
+    from jetpip.finder import platform_ok
+
+    sources = [s for s in route.sources if not s.projects or dist.name in s.projects]
+    if not sources:
+        return f"the route {route.key} has no CUDA source for {dist.name}"
+    tags = frozenset(t for line in dist.wheel_tags for t in _tags_of(line, parse_tag))
+    if any(platform_ok(tags, s.platforms) for s in sources):
+        return None
+    found = ", ".join(sorted(dist.wheel_tags)) or "no WHEEL tags"
+    wanted = ", ".join(sorted({p for s in sources for p in s.platforms}))
+    return f"{dist.name} {dist.version} is a build tagged {found}, not one for {wanted}"
+
+
+def _tags_of(line: str, parse: Any) -> frozenset[Any]:
+    try:
+        return frozenset(parse(line))
+    except ValueError:
+        return frozenset()
+
+
+def already_satisfied(
+    requirements: Sequence[str | RequirementLine],
+    constraints: Sequence[str | RequirementLine],
+    *,
+    interpreter: Interpreter,
+    route: Route,
+    env: Mapping[str, str],
+) -> Satisfaction:
+    """Check the installed distributions against the request, as pip's "already satisfied" does.
+
+    Every requested requirement and, transitively, every Requires-Dist of the distributions it
+    reaches (markers and extras evaluated in ``env``, the Target's marker environment) must be
+    met under the pre-release policy; the route's and the user's constraints must hold; no CPU
+    build may shadow a GPU one; and every installed guarded distribution must be a build for
+    this Target; and, as after every install, no installed distribution may have a broken
+    requirement. Anything else (including a requirement jetpip cannot read) means "resolve".
+    """
+    installed = interpreter.installed_by_name()
+    subs: dict[str, str] = {canonicalize_name(k): canonicalize_name(v)
+                            for k, v in route.substitutions.items()}
+    guarded = {canonicalize_name(g) for g in route.guarded}
+
+    def no(reason: str) -> Satisfaction:
+        return Satisfaction(False, reason=reason)
+
+    shadowed = shadows(interpreter, route.substitutions)
+    if shadowed:
+        return no(shadowed[0])
+    for gname in sorted(guarded & installed.keys()):
+        why = target_build(installed[gname], route)
+        if why is not None:
+            return no(why)
+    limits: dict[str, list[SpecifierSet]] = {}
+    for item in (*route.constraints, *constraints):
+        req = _parse(item)
+        if req is None:
+            return no(f"cannot read the constraint {_text(item)!r}")
+        if _applies(req, env, ()):
+            limits.setdefault(_name(req, subs), []).append(req.specifier)
+    queue: list[tuple[Requirement, str]] = []
+    for item in requirements:
+        req = _parse(item)
+        if req is None or req.url:
+            return no(f"{_text(item)!r} is not a plain requirement on a name")
+        if _applies(req, env, ()):
+            queue.append((req, "your request"))
+    seen: dict[str, set[str]] = {}  # name -> extras already followed
+    while queue:
+        req, who = queue.pop()
+        name = _name(req, subs)
+        dist = installed.get(name)
+        if dist is None:
+            return no(f"{who} requires {req}, which is not installed")
+        for spec in (req.specifier, *limits.get(name, ())):
+            if not satisfies(spec, dist.version, guarded=name in guarded):
+                return no(f"{who} requires {name}{spec}, but {dist.version} is installed")
+        extras = {canonicalize_name(e) for e in req.extras}
+        done = seen.get(name)
+        if done is not None and extras <= done:
+            continue
+        new = extras - done if done is not None else extras
+        seen[name] = (done or set()) | extras
+        for text in dist.requires:
+            dep = _parse(text)
+            if dep is None:
+                return no(f"{dist.name} {dist.version} has a requirement jetpip cannot read: {text!r}")
+            # The base requirements once, then only what a newly asked extra adds.
+            if (done is None and _applies(dep, env, ())) or _applies(dep, env, new, only_extras=True):
+                queue.append((dep, f"{dist.name} {dist.version}"))
+    broken = check_consistency(interpreter, guarded, route.substitutions)
+    if broken:
+        return no(str(broken[0]))  # the full run reports every broken requirement, with its fix
+    reached = sorted(seen)
+    return Satisfaction(
+        True,
+        checked=tuple(f"{n} {installed[n].version}" for n in reached),
+        guarded=tuple(f"{n} {installed[n].version}" for n in reached if n in guarded),
+    )
+
+
+def _text(item: str | RequirementLine) -> str:
+    return item.text if isinstance(item, RequirementLine) else item
+
+
+def _parse(item: str | RequirementLine) -> Requirement | None:
+    try:
+        return Requirement(_text(item))
+    except InvalidRequirement:
+        return None
+
+
+def _name(req: Requirement, subs: Mapping[str, str]) -> str:
+    name = canonicalize_name(req.name)
+    return subs.get(name, name)  # the resolver meets onnxruntime with onnxruntime-gpu
+
+
+def _applies(req: Requirement, env: Mapping[str, str], extras: Collection[str], *,
+             only_extras: bool = False) -> bool:
+    if req.marker is None:
+        return not only_extras
+    try:
+        if not only_extras and req.marker.evaluate({**env, "extra": ""}):
+            return True
+        # A requirement under an extra counts only when that extra is asked for.
+        return any(req.marker.evaluate({**env, "extra": e}) and not req.marker.evaluate({**env, "extra": ""})
+                   for e in extras)
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return False

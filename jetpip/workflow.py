@@ -163,6 +163,33 @@ def pip_args(flags: Mapping[str, Any], break_system_packages: bool = False) -> l
     return args
 
 
+def satisfied_already(
+    requirements: Sequence[Any],
+    constraints: Sequence[Any],
+    *,
+    target: Target,
+    route: Route,
+    reporter: Reporter | None = None,
+) -> Any:
+    """The install's fast path: a Satisfaction when the environment already meets the request.
+
+    It reads only what the target interpreter's probe found installed and asks no index. None
+    means "resolve" (a cross target, or something unmet, which ``reporter`` hears about).
+    """
+    from jetpip.resolver import marker_environment
+    from jetpip.verify import already_satisfied
+
+    if target.interpreter.executable is None or not requirements:
+        return None
+    found = already_satisfied(requirements, constraints, interpreter=target.interpreter, route=route,
+                              env=marker_environment(target))
+    if found.ok:
+        return found
+    if reporter is not None:
+        reporter.step(f"resolving, because {found.reason}")
+    return None
+
+
 def plan_install(
     requirements: Sequence[Any],
     constraints: Sequence[Any],

@@ -46,9 +46,16 @@ def test_install_replaces_a_pypi_torch_and_removes_the_cpu_onnxruntime(
     have = installed(python)
     assert "onnxruntime" not in have and have["onnxruntime-gpu"] == "1.23.0"
 
+    asked = len(mirror.server.requests())
     again = jetpip("install", *on_orin(mirror, python, "glinerish"))
     assert again.exit_code == 0
-    assert "nothing to do: all 7 packages are already installed as planned" in again.output
+    assert ("nothing to do: 1 requirement(s) already satisfied by the 7 installed packages they reach; "
+            "no index was asked (CUDA builds in place: onnxruntime-gpu 1.23.0, torch 2.8.0)") in again.output
+    assert len(mirror.server.requests()) == asked
+    # --json always plans, so its output keeps its schema; the plan has nothing to change.
+    planned = jetpip("install", *on_orin(mirror, python, "--json", "glinerish"))
+    assert planned.exit_code == 0 and json.loads(planned.stdout)["schema"]
+    assert len(mirror.server.requests()) > asked
 
 
 def test_a_later_dependency_pinning_torch_cannot_replace_the_cuda_build(
@@ -356,3 +363,74 @@ def test_offline_install_after_an_online_install_names_the_cache_it_needs(
     assert "hint: install --offline reads only jetpip's own cache" in result.output
     assert "an earlier online install does not" in result.output
     assert "torch" not in installed(other)
+
+
+# -- the fast path: an environment that already meets the request asks no index ------------------
+
+
+def _index_requests(mirror: Mirror) -> int:
+    return len(mirror.server.requests())
+
+
+def test_a_satisfied_environment_takes_the_fast_path_and_asks_no_index(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    python = make_venv()
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("glinerish\ntorch>=2.1\n", encoding="utf-8")
+    assert jetpip("install", *on_orin(mirror, python, "-r", reqs)).exit_code == 0
+    before, have = _index_requests(mirror), installed(python)
+
+    again = jetpip("install", *on_orin(mirror, python, "-r", reqs))
+
+    assert again.exit_code == 0, again.output
+    assert "nothing to do: 2 requirement(s) already satisfied" in again.output
+    assert "no index was asked" in again.output and "torch 2.8.0" in again.output
+    assert _index_requests(mirror) == before  # not one page, metadata or file request
+    assert installed(python) == have
+
+
+def test_a_base_index_torch_in_place_of_the_cuda_build_is_not_satisfied(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
+    python = make_venv()
+    assert jetpip("install", *on_orin(mirror, python, "torch")).exit_code == 0
+    # torch 2.9.0 meets "torch" by version, but it is the base index's build, not one for this device.
+    pip_install(python, "--no-deps", "--force-reinstall", str(mirror.wheel("torch", "2.9.0").path))
+    before = _index_requests(mirror)
+
+    result = jetpip("install", *on_orin(mirror, python, "torch"))
+
+    assert result.exit_code == 0, result.output
+    assert "already satisfied" not in result.output
+    assert "replaced  torch 2.8.0 (was 2.9.0) [CUDA build]" in result.output
+    assert _index_requests(mirror) > before
+    assert build_of(python, "torch") == "jetson"
+
+
+def test_an_unmet_requirement_is_not_satisfied(make_venv: MakeVenv, mirror: Mirror) -> None:
+    python = make_venv()
+    assert jetpip("install", *on_orin(mirror, python, "torch")).exit_code == 0
+
+    result = jetpip("install", *on_orin(mirror, python, "torch", "tinyformers"))
+
+    assert result.exit_code == 0, result.output
+    assert "already satisfied" not in result.output
+    assert "installed tinyformers" in result.output
+    assert "tinyformers" in installed(python)
+
+
+def test_a_cpu_onnxruntime_shadowing_the_gpu_build_is_not_satisfied(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
+    python = make_venv()
+    assert jetpip("install", *on_orin(mirror, python, "glinerish")).exit_code == 0
+    pip_install(python, "--no-deps", str(mirror.wheel("onnxruntime", "1.23.0").path))
+
+    result = jetpip("install", *on_orin(mirror, python, "glinerish"))
+
+    assert result.exit_code == 0, result.output
+    assert "already satisfied" not in result.output
+    assert "removed   onnxruntime 1.23.0: CPU build that shadows onnxruntime-gpu" in result.output
+    assert "onnxruntime" not in installed(python)
+    assert build_of(python, "onnxruntime") == "jetson"
