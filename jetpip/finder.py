@@ -342,7 +342,9 @@ def _python_full_version(target: Target) -> str:
     return version if len(parts) >= 3 else ".".join([*parts, "0"][:3])
 
 
+@functools.lru_cache(maxsize=1024)
 def _python_ok(spec: str, python: str) -> bool:
+    # Pages repeat a few Requires-Python strings across thousands of files: check each once.
     try:
         return SpecifierSet(spec).contains(python, prereleases=True)
     except InvalidSpecifier:

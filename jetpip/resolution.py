@@ -1,4 +1,4 @@
-"""The Resolution record: pins, the dependency tree, notes, and the conflicts that stop one."""
+"""The Resolution record: pins, the dependency tree, notes, conflicts, and the Target's marker environment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,28 @@ from jetpip.links import FileLink
 from jetpip.target import Target
 
 USER = "your request"
+
+
+def marker_environment(target: Target) -> dict[str, str]:
+    """A complete PEP 508 environment for the Target; nothing falls back to the machine jetpip runs on."""
+    interp = target.interpreter
+    full = interp.version if interp.version.count(".") >= 2 else f"{interp.python_version}.0"
+    impl = interp.implementation
+    env = {
+        "implementation_name": impl,
+        "implementation_version": full,
+        "os_name": "posix",
+        "platform_machine": target.machine,
+        "platform_python_implementation": {"cpython": "CPython", "pypy": "PyPy"}.get(impl, impl),
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "python_version": interp.python_version,
+        "sys_platform": "linux",
+    }
+    env.update(target.marker_environment())
+    return env
 
 
 @dataclass(frozen=True)

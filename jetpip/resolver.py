@@ -28,7 +28,7 @@ from jetpip.finder import Candidate, Finder, FindResult, IndexClientLike, Reject
 from jetpip.knowledge import Route, Source
 from jetpip.report import NullReporter, Reporter
 from jetpip.requirements import RequirementLine, parse_pep508, read_requirements
-from jetpip.resolution import USER, Conflict, Edge, Pin, Resolution
+from jetpip.resolution import USER, Conflict, Edge, Pin, Resolution, marker_environment
 from jetpip.target import Target
 
 
@@ -80,28 +80,6 @@ def _shown_version(cand: Candidate) -> str:
 
 
 # -- the marker environment ------------------------------------------------------
-
-
-def marker_environment(target: Target) -> dict[str, str]:
-    """A complete PEP 508 environment for the Target; nothing falls back to the machine jetpip runs on."""
-    interp = target.interpreter
-    full = interp.version if interp.version.count(".") >= 2 else f"{interp.python_version}.0"
-    impl = interp.implementation
-    env = {
-        "implementation_name": impl,
-        "implementation_version": full,
-        "os_name": "posix",
-        "platform_machine": target.machine,
-        "platform_python_implementation": {"cpython": "CPython", "pypy": "PyPy"}.get(impl, impl),
-        "platform_release": "",
-        "platform_system": "Linux",
-        "platform_version": "",
-        "python_full_version": full,
-        "python_version": interp.python_version,
-        "sys_platform": "linux",
-    }
-    env.update(target.marker_environment())
-    return env
 
 
 def _marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ()) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -13,10 +14,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from jetpip.knowledge import Route
-from jetpip.lock import LockedPackage
-from jetpip.plan import mismatch
 from jetpip.requirements import RequirementLine
 from jetpip.target import InstalledDist, Interpreter
+
+if TYPE_CHECKING:  # the install's fast path imports this module; keep it free of the lock's imports
+    from jetpip.lock import LockedPackage
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class BrokenRequirement:
 
 def reassert(guarded: Iterable[LockedPackage], interpreter: Interpreter) -> list[Mismatch]:
     """Each guarded package must be installed as exactly the planned file."""
+    from jetpip.plan import mismatch
+
     installed = interpreter.installed_by_name()
     out: list[Mismatch] = []
     for pkg in guarded:
@@ -93,6 +97,15 @@ def satisfies(specifier: SpecifierSet, version: str, *, guarded: bool) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _requirement(text: str) -> Requirement | None:
+    # The fast path and the consistency check read the same Requires-Dist lines: parse each once.
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
 def check_consistency(
     interpreter: Interpreter, guarded: Collection[str] = (), substitutions: Mapping[str, str] | None = None,
 ) -> list[BrokenRequirement]:
@@ -112,9 +125,8 @@ def check_consistency(
     broken: list[BrokenRequirement] = []
     for dist in sorted(installed.values(), key=lambda d: d.name):
         for text in dist.requires:
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
+            req = _requirement(text)
+            if req is None:
                 continue
             if req.marker is not None:
                 try:
@@ -273,10 +285,7 @@ def _text(item: str | RequirementLine) -> str:
 
 
 def _parse(item: str | RequirementLine) -> Requirement | None:
-    try:
-        return Requirement(_text(item))
-    except InvalidRequirement:
-        return None
+    return _requirement(_text(item))
 
 
 def _name(req: Requirement, subs: Mapping[str, str]) -> str:

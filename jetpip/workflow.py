@@ -7,7 +7,7 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
@@ -19,9 +19,11 @@ from jetpip.errors import (
     OfflineMissError,
 )
 from jetpip.knowledge import KnowledgeBase, Route, Source
-from jetpip.lock import Lock, fill_hashes, lock_from_resolution
 from jetpip.report import Reporter
 from jetpip.target import Interpreter, Target, TargetOverrides
+
+if TYPE_CHECKING:  # packaging.pylock is slow to import, and the no-op install never needs it
+    from jetpip.lock import Lock
 
 # pip, not jetpip, downloads the files of an online install, so an earlier online install
 # leaves nothing behind: only `jetpip lock` (pages) and `jetpip download` (wheels) fill the cache.
@@ -100,7 +102,7 @@ def read_inputs(
     reqs: Sequence[str], req_files: Sequence[str] = (), con_files: Sequence[str] = ()
 ) -> tuple[list[Any], list[Any]]:
     """Requirements and constraints from the command line and pip-style -r / -c files."""
-    from jetpip.resolver import read_requirements
+    from jetpip.requirements import read_requirements
 
     requirements: list[Any] = list(reqs)
     constraints: list[Any] = []
@@ -145,6 +147,8 @@ def resolve_for(
 
 def hashed_lock(resolution: Any, client: Any, workdir: Path) -> Lock:
     """The Lock of a resolution, every file with a sha256 (flat pages publish none; one download)."""
+    from jetpip.lock import fill_hashes, lock_from_resolution
+
     links = {p.name: p.link for p in resolution.pins}
     locked = lock_from_resolution(resolution)
     return fill_hashes(locked, lambda pkg: client.download(links[pkg.name], workdir))
@@ -176,7 +180,7 @@ def satisfied_already(
     It reads only what the target interpreter's probe found installed and asks no index. None
     means "resolve" (a cross target, or something unmet, which ``reporter`` hears about).
     """
-    from jetpip.resolver import marker_environment
+    from jetpip.resolution import marker_environment
     from jetpip.verify import already_satisfied
 
     if target.interpreter.executable is None or not requirements:
