@@ -20,7 +20,7 @@ from tests.test_resolver import make_target
 def _served(tmp: Path, mount: str, name: str, version: str, tag: str = "py3-none-any",
             **kw: object) -> ServedFile:
     path = build_wheel(tmp / mount, WheelSpec(name=name, version=version, tag=tag)).path
-    return ServedFile.from_path(path, **kw)  # type: ignore[arg-type]
+    return ServedFile.from_path(path, **kw)
 
 
 @pytest.fixture
@@ -142,3 +142,15 @@ def test_a_source_listing_its_projects_is_asked_only_for_them(
     assert finder.sources_for("torch") == (redist,)
     assert finder.sources_for("torchvision") == ()
     assert finder.sources_for("six") == (sources["base"],)
+
+
+def test_candidates_come_lazily_version_by_version_and_rejects_still_list_every_file(
+    client: IndexClient, sources: dict[str, Source]
+) -> None:
+    found = _finder(client, sources, "jal").find("numpy")
+    older = list(found.iter_candidates(lambda v: str(v) == "1.26.3"))
+    assert [c.link.filename for c in older] == ["numpy-1.26.3-cp310-cp310-manylinux_2_17_aarch64.whl"]
+    assert [str(c.version) for c in found.iter_candidates()] == ["1.26.4", "1.26.4", "1.26.3"]
+    assert found.rejects == ()  # every numpy file fits the Target
+    torch = _finder(client, sources, "jal").find("torch")
+    assert [c.link.filename for c in torch.iter_candidates()] == ["torch-2.8.0-cp310-cp310-linux_aarch64.whl"]
