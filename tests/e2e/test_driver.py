@@ -185,7 +185,8 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
         pkg = LockedPackage(name="torch", version="2.8.0", url={url!r}, filename={pkg.filename!r},
                             sha256={pkg.sha256!r}, guarded=True)
         before = probe_interpreter({str(python)!r})
-        plan = build_plan(Lock(packages=(pkg,)), before, install_args=("--retries", "0"))
+        # pip's own timeout outlasts the test, so only the interrupt can end the step.
+        plan = build_plan(Lock(packages=(pkg,)), before, install_args=("--retries", "0", "--timeout", "120"))
         print("ready", flush=True)
         try:
             execute(plan, runner=SubprocessPipRunner(echo=print), probe=probe_interpreter)
@@ -193,7 +194,8 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
             print(err, flush=True)
             sys.exit(err.exit_code)
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    # -u: each line pip prints reaches this test at once, while pip still waits on the stall.
+    proc = subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     for line in proc.stdout:  # pip names the file, then fetches it from the stalled server
