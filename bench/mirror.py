@@ -48,6 +48,7 @@ from bench.pages import (  # noqa: E402
     parse_html_page,
     parse_json_page,
 )
+from tests.support.server import _q  # noqa: E402
 from tests.support.wheels import (  # noqa: E402
     WheelSpec,
     build_wheel,
@@ -540,20 +541,6 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(body)
         return status
-
-
-def _q(accept: str, media: str) -> float:
-    for part in accept.split(","):
-        bits = [b.strip() for b in part.split(";")]
-        if bits[0] == media:
-            for b in bits[1:]:
-                if b.startswith("q="):
-                    try:
-                        return float(b[2:])
-                    except ValueError:
-                        return 0.0
-            return 1.0
-    return 0.0
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 from bench import tools as T  # noqa: E402
 from bench.mirror import CACHE, DEVPI, Mirror, MirrorServer, build_full, build_quick  # noqa: E402
 from bench.report import render  # noqa: E402
-from tests.support.wheels import host_platform_tag  # noqa: E402
+from tests.support.mirror import overlay_toml as mirror_overlay  # noqa: E402
 
 SCENARIOS = [  # (kind, cache, latency ms)
     ("lock", "warm", 0),
@@ -141,23 +141,7 @@ def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
 
 def overlay_toml(base_url: str) -> str:
     """Point JetPack 6's CUDA sources at the mirror, and accept builds tagged for this machine."""
-    plat = host_platform_tag()
-    return f"""format = 1
-
-[sources.jal-jp6-cu126]
-name = "bench mirror jp6/cu126"
-kind = "devpi"
-url = "{base_url}{DEVPI}"
-jetson = true
-platforms = ["{plat}"]
-
-[sources.nv-jp-v61]
-name = "bench mirror redist jp/v61"
-kind = "flat"
-url = "{base_url}/redist/jp/v61/pytorch/"
-jetson = true
-platforms = ["{plat}"]
-"""
+    return mirror_overlay(f"{base_url}{DEVPI}", f"{base_url}/redist/jp/v61/pytorch/")
 
 
 def prepare(args: argparse.Namespace, work: Path, say: Any) -> tuple[Mirror, T.Setup, Path | None]:
