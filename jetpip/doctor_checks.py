@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jetpip.lock import redact_url
+from jetpip.links import strip_credentials
 
 if TYPE_CHECKING:
     from jetpip.doctor import DoctorContext, PartRun
@@ -319,9 +319,9 @@ def _source_check(dist: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, fa
     tags = [str(t) for t in dist.get("wheel_tags", [])]
     plats = sorted({t.rsplit("-", 1)[-1] for t in tags})
     local = str(dist["version"]).partition("+")[2]
-    details = {"direct_url": redact_url(url) if url else None, "wheel_platforms": plats,
+    details = {"direct_url": strip_credentials(url) if url else None, "wheel_platforms": plats,
                "local_version": local or None, "installer": dist.get("installer")}
-    origin = (f"installed from {redact_url(url)}" if url else
+    origin = (f"installed from {strip_credentials(url)}" if url else
               f"wheel tag {', '.join(plats)}" if plats else "no WHEEL file (not installed from a wheel)")
     route = ctx.route
     if not ctx.is_jetson or route is None:
@@ -333,7 +333,7 @@ def _source_check(dist: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, fa
                      ("jetpip hint torch",), details)
     if url:
         for src in route.sources:
-            if redact_url(url).startswith(redact_url(src.url).rstrip("/")):
+            if strip_credentials(url).startswith(strip_credentials(src.url).rstrip("/")):
                 return Check("torch.source", "came from", "ok", f"{origin} ({src.name})", details=details)
     wanted = {p for src in route.sources for p in src.platforms}
     if not url and (not wanted or set(plats) & wanted) and local != "cpu" and is_cuda:

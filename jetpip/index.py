@@ -18,7 +18,7 @@ from urllib.request import url2pathname
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jetpip.cache import Cache, CachedPage, default_cache_dir
+from jetpip.cache import Cache, CachedPage, default_cache_dir, file_hash
 from jetpip.config import IndexConfig
 from jetpip.errors import (
     HashMismatchError,
@@ -401,7 +401,7 @@ class IndexClient:
     def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None) -> Path:
         best = link.best_hash
         algo, expected = best if best is not None else ("sha256", None)
-        actual = _file_digest(tmp, algo)
+        actual = file_hash(tmp, algo)
         if short is not None or (expected is not None and actual != expected):
             self._mismatch(link, link.url, algo, expected, actual, short, what="file")
         if expected is None:
@@ -434,11 +434,3 @@ def _content_range_total(value: str | None) -> int | None:
         return None
     total = value.rsplit("/", 1)[1].strip()
     return int(total) if total.isdigit() else None
-
-
-def _file_digest(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with path.open("rb") as f:
-        while chunk := f.read(FILE_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()

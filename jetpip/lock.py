@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import tomli_w
 from packaging.pylock import Pylock, PylockValidationError
 from packaging.utils import canonicalize_name
 
 from jetpip import __version__
+from jetpip.cache import file_hash
 from jetpip.errors import LockError
+from jetpip.links import strip_credentials
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -116,12 +116,12 @@ def lock_from_resolution(resolution: Resolution) -> Lock:
             LockedPackage(
                 name=pin.name,
                 version=pin.version,
-                url=redact_url(link.url),
+                url=strip_credentials(link.url),
                 filename=link.filename,
                 sha256=sha,
                 size=link.size,
                 upload_time=_normal_time(link.upload_time),
-                index=redact_url(_index_url(pin.source.kind, pin.source.url)),
+                index=strip_credentials(_index_url(pin.source.kind, pin.source.url)),
                 source=pin.source.name,
                 guarded=pin.guarded,
                 requires=tuple(pin.requires),
@@ -152,7 +152,7 @@ def fill_hashes(lock: Lock, fetch: Callable[[LockedPackage], Path]) -> Lock:
     for pkg in lock.packages:
         if not pkg.sha256:
             path = fetch(pkg)
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = file_hash(path, "sha256")
             pkg = replace(pkg, sha256=digest, size=pkg.size if pkg.size is not None else path.stat().st_size)
         packages.append(pkg)
     return replace(lock, packages=tuple(packages))
@@ -351,12 +351,3 @@ def _normal_time(value: str | datetime | None) -> str | None:
 def _index_url(kind: str, url: str) -> str:
     base = url.rstrip("/")
     return f"{base}/+simple/" if kind == "devpi" else f"{base}/" if kind == "simple" else url
-
-
-def redact_url(url: str) -> str:
-    """``url`` without user info: a user name can be a token, and a lock must never hold a secret."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

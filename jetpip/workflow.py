@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
+from jetpip.cache import file_hash
 from jetpip.errors import (
     BrokenRequirementsError,
     GuardedWheelMissingError,
@@ -260,7 +260,7 @@ def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str
             path = os.path.join(d, pkg.filename)
             if not os.path.isfile(path):
                 continue
-            digest = _sha256(path)
+            digest = file_hash(Path(path), "sha256")
             if pkg.sha256 and digest != pkg.sha256:
                 raise HashMismatchError(
                     f"{path} has sha256 {digest}, but the lock records {pkg.sha256}",
@@ -330,12 +330,4 @@ def broken_requirements_error(broken: Sequence[Any], plan: Any) -> JetpipError:
     else:
         fix = "the lock's own packages disagree: lock again with `jetpip lock`, then sync the new lock"
     return BrokenRequirementsError("\n".join(lines), fix)
-
-
-def _sha256(path: str) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
 

@@ -204,11 +204,11 @@ def test_fill_hashes_records_the_downloaded_file(tmp_path: Path) -> None:
 
 
 def test_dump_strips_credentials_from_index_urls() -> None:
-    from jetpip.lock import redact_url
+    from jetpip.links import strip_credentials
 
-    assert redact_url("https://user:secret@host/simple/") == "https://host/simple/"
-    assert redact_url("https://token@host/x") == "https://host/x"
-    assert redact_url("https://host/x") == "https://host/x"
+    assert strip_credentials("https://user:secret@host/simple/") == "https://host/simple/"
+    assert strip_credentials("https://token@host/x") == "https://host/x"
+    assert strip_credentials("https://host/x") == "https://host/x"
 
 
 @pytest.mark.parametrize(
