@@ -211,11 +211,15 @@ def plan_install(
     from jetpip.pip import check_target
     from jetpip.plan import build_plan
 
-    if target.interpreter.executable is not None:  # a cross target still resolves (and gets its hint)
+    # A cross target cannot be installed into, but it still resolves first, so a missing CUDA
+    # wheel gets its source-build hint before the refusal.
+    cross = target.interpreter.executable is None
+    if not cross:
         check_target(target.interpreter, break_system_packages=break_system_packages)
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
                              client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT)
-    check_target(target.interpreter, break_system_packages=break_system_packages)
+    if cross:
+        check_target(target.interpreter, break_system_packages=break_system_packages)
     locked = hashed_lock(resolution, client, workdir)
     local: dict[str, str] = {}
     if client.offline:
