@@ -154,6 +154,8 @@ def prepare(args: argparse.Namespace, work: Path, say: Any) -> tuple[Mirror, T.S
         uv = T.find_uv(bench_python.parent)
         mirror = build_full(CACHE, say, skip_bad_names=args.skip_bad_names)
     lock_python = T.make_venv(work / "lock-target", pip_whl) / "bin" / "python"
+    # An editable jetpip has no bytecode unless it is written: compile it, as pip does on install.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jetpip")], check=True)
     reqs = work / "requirements.in"
     reqs.write_text("".join(f"{r}\n" for r in mirror.roots))
     setup = T.Setup(

@@ -46,6 +46,7 @@ def clean_env(cache: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("PIP_", "UV_", "JETPIP_", "VIRTUAL_ENV"))
         and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        and k != "PYTHONDONTWRITEBYTECODE"  # every tool runs from bytecode, as an installed one does
     }
     env.update(
         HOME=str(cache / "home"),

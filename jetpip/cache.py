@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -13,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Bump when the layout changes; old trees are ignored (and removed by `jetpip cache clean`).
-CACHE_FORMAT = 1
-_CHUNK = 1 << 20
+CACHE_FORMAT = 2
+CHUNK = 1 << 20  # read and write files in pieces of this size
 
 
 def default_cache_dir() -> Path:
@@ -48,6 +49,17 @@ class CachedPage:
         return ((now if now is not None else time.time()) - self.fetched_at) < self.max_age
 
 
+def parse_max_age(cache_control: str | None) -> int | None:
+    """The max-age of a Cache-Control header; 0 for no-cache / no-store."""
+    if not cache_control:
+        return None
+    value = cache_control.lower()
+    if "no-cache" in value or "no-store" in value:
+        return 0
+    m = re.search(r"max-age\s*=\s*\"?(\d+)", value)
+    return int(m[1]) if m else None
+
+
 def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -56,7 +68,7 @@ def file_hash(path: Path, algo: str) -> str:
     """Hex digest of a file, read in chunks."""
     h = hashlib.new(algo)
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
+        while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -15,7 +17,8 @@ from packaging.version import Version
 
 from jetpip.errors import WheelNameError
 from jetpip.knowledge import Route, Source
-from jetpip.links import FileLink, ProjectPage, WheelName, lenient_version, parse_wheel_name
+from jetpip.links import FileLink, WheelName, lenient_version, parse_wheel_name
+from jetpip.pages import ProjectPage
 from jetpip.report import NullReporter, Reporter
 from jetpip.target import Target
 from jetpip.wheelmeta import DistMetadata
@@ -64,6 +67,30 @@ class Candidate:
         return (-self.source_rank, not self.version.is_prerelease, self.version, -self.tag_rank, self.build)
 
 
+# -- the pre-release policy --------------------------------------------------------
+
+
+def is_vendor_prerelease(version: Version) -> bool:
+    """A pre-release carrying a local label: a CUDA source's build (``2.1.0a0+41361538.nv23.06``)."""
+    return version.is_prerelease and version.local is not None
+
+
+def version_accepts(spec: SpecifierSet, version: Version, guarded: bool) -> tuple[bool, bool]:
+    """(accepted, by the pre-release policy): guarded vendor pre-releases count as their release."""
+    if spec.contains(version, prereleases=True):
+        return True, False
+    if guarded and is_vendor_prerelease(version):
+        release = Version(version.base_version)
+        if spec.contains(release, prereleases=True):
+            return True, True
+    return False, False
+
+
+def specifier_accepts(spec: SpecifierSet, cand: Candidate) -> tuple[bool, bool]:
+    """(accepted, by the pre-release policy) for one candidate; see ``version_accepts``."""
+    return version_accepts(spec, cand.version, cand.guarded)
+
+
 @dataclass(frozen=True)
 class Reject:
     """A file passed over, and why; errors and hints are built from these."""
@@ -74,23 +101,40 @@ class Reject:
 
 
 class _Group:
-    """The files of one version on one source, judged only when the resolver reaches them."""
+    """The files of one version on one source, built and judged only when the resolver reaches them."""
 
-    __slots__ = ("judged", "links", "version")
+    __slots__ = ("judged", "texts", "version")
 
-    def __init__(self, version: Version) -> None:
+    def __init__(self, version: Version, texts: tuple[str, ...]) -> None:
         self.version = version
-        self.links: list[FileLink] = []
+        self.texts = texts  # the version texts of the page that read as this version
         self.judged: list[Candidate] | None = None  # best first, yanked ones included
 
 
 class _SourceOffer:
-    """One source's page for one name, its wheels grouped by the version their filename gives."""
+    """One source's page for one name, its versions best first, each parsed when first reached."""
 
     def __init__(self, page: ProjectPage, rank: int) -> None:
         self.page = page
         self.rank = rank
-        self.groups = _group_by_version(page)  # best first: final releases newest first, then pre-releases
+        self._order = page.version_order()
+        self._groups: dict[int, _Group | None] = {}
+
+    def groups(self) -> Iterator[_Group]:
+        """Final releases newest first, then pre-releases."""
+        for i, texts in enumerate(self._order):
+            group = self._groups.get(i, _MISSING)
+            if group is _MISSING:
+                try:
+                    made: _Group | None = _Group(lenient_version(unquote(texts[0]), texts[0]), texts)
+                except WheelNameError:
+                    made = None
+                group = self._groups.setdefault(i, made)  # atomic: threads agree on one group
+            if group is not None:
+                yield group
+
+
+_MISSING: Any = object()
 
 
 class FindResult:
@@ -121,7 +165,7 @@ class FindResult:
     ) -> Iterator[Candidate]:
         """Usable candidates best first, judging only the files of versions ``version_ok`` lets through."""
         for offer in self._offers:
-            for group in offer.groups:
+            for group in offer.groups():
                 if version_ok is not None and not version_ok(group.version):
                     continue
                 for cand in self._finder._judged(group, offer):
@@ -167,40 +211,6 @@ class FindResult:
         return tuple(out)
 
 
-def _group_by_version(page: ProjectPage) -> list[_Group]:
-    """Wheels grouped by filename version, cheaply: one Version parse per distinct version string.
-
-    Files whose name does not split cleanly stay out of every group; ``rejects`` judges them.
-    """
-    by_text: dict[str, _Group | None] = {}
-    groups: dict[Version, _Group] = {}
-    for link in page.files:
-        filename = link.filename
-        if not filename.endswith(".whl"):
-            continue
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6):
-            continue
-        text = parts[1]
-        group = by_text.get(text, _MISSING)
-        if group is _MISSING:
-            try:
-                version = lenient_version(unquote(text), filename)
-            except WheelNameError:
-                group = None
-            else:
-                group = groups.get(version)
-                if group is None:
-                    group = groups[version] = _Group(version)
-            by_text[text] = group
-        if group is not None:
-            group.links.append(link)
-    return sorted(groups.values(), key=lambda g: (not g.version.is_prerelease, g.version), reverse=True)
-
-
-_MISSING: Any = object()
-
-
 def platform_ok(tags: frozenset[Tag], platforms: Sequence[str]) -> bool:
     """True when one of ``tags`` is for one of ``platforms`` (no platforms: any build will do)."""
     return not platforms or any(t.platform in platforms for t in tags)
@@ -228,7 +238,8 @@ class Finder:
         self._platforms = {t.platform for t in self._tags}
         self._python = _python_full_version(target)
         self._guarded = frozenset(canonicalize_name(n) for n in route.guarded)
-        self._cache: dict[str, FindResult] = {}
+        self._lock = threading.Lock()
+        self._cache: dict[str, Future[FindResult]] = {}  # one find per name, shared between threads
 
     def is_guarded(self, name: str) -> bool:
         """True when ``name`` must come from the route's CUDA sources only."""
@@ -263,9 +274,17 @@ class Finder:
     def find(self, name: str) -> FindResult:
         """Candidates for ``name`` (best first) and every file passed over, with the reason."""
         key = canonicalize_name(name)
-        if key not in self._cache:
-            self._cache[key] = self._find(key)
-        return self._cache[key]
+        with self._lock:
+            fut = self._cache.get(key)
+            mine = fut is None
+            if fut is None:
+                fut = self._cache[key] = Future()
+        if mine:
+            try:
+                fut.set_result(self._find(key))
+            except BaseException as err:
+                fut.set_exception(err)
+        return fut.result()
 
     def _find(self, name: str) -> FindResult:
         guarded = self.is_guarded(name)
@@ -288,7 +307,7 @@ class Finder:
             source, name = offer.page.source, offer.page.name
             guarded = self.is_guarded(name)
             cands = []
-            for link in group.links:
+            for link in (link for t in group.texts for link in offer.page.links_of(t)):
                 cand = self._judge(link, source, guarded, name, offer.rank)[1]
                 if cand is not None:
                     cands.append(cand)

@@ -15,11 +15,11 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from jetpip import __version__
+from jetpip.cache import CHUNK
 from jetpip.config import ConfigError, IndexConfig
 from jetpip.errors import IndexFetchError
 from jetpip.links import redact_text, redact_url, strip_credentials
 
-FILE_CHUNK = 1 << 20
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 527})
 USER_AGENT = f"jetpip/{__version__}"
 _OFFLINE_HINT = "--offline uses only what is already in the cache"
@@ -33,17 +33,6 @@ class Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-def parse_max_age(cache_control: str | None) -> int | None:
-    """The max-age of a Cache-Control header; 0 for no-cache / no-store."""
-    if not cache_control:
-        return None
-    value = cache_control.lower()
-    if "no-cache" in value or "no-store" in value:
-        return 0
-    m = re.search(r"max-age\s*=\s*\"?(\d+)", value)
-    return int(m[1]) if m else None
 
 
 def _hostport(url: str) -> str:
@@ -189,7 +178,7 @@ class Http:
                         raise self._status_error(url, r.status_code, what)
                     expected = int(r.headers.get("content-length", "-1"))
                     with dest.open("wb") as out:
-                        for chunk in r.iter_bytes(FILE_CHUNK):
+                        for chunk in r.iter_bytes(CHUNK):
                             out.write(chunk)
                             got += len(chunk)
                 if expected >= 0 and got != expected:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jetpip.cache import Cache, CachedPage, default_cache_dir, file_hash
+from jetpip.cache import CHUNK, Cache, CachedPage, default_cache_dir, file_hash, parse_max_age
 from jetpip.config import IndexConfig
 from jetpip.errors import (
     HashMismatchError,
@@ -27,21 +27,23 @@ from jetpip.errors import (
     UntrustedFileError,
     WheelNameError,
 )
-from jetpip.http import FILE_CHUNK, Http, parse_max_age
 from jetpip.knowledge import Source
-from jetpip.links import (
-    HASH_NAMES,
-    FileLink,
+from jetpip.links import HASH_NAMES, FileLink, WheelName, parse_wheel_name, redact_url
+from jetpip.pages import (
+    PageScan,
     ProjectPage,
-    WheelName,
-    links_from_filenames,
     parse_flat_page,
     parse_simple_html,
     parse_simple_json,
-    parse_wheel_name,
-    redact_url,
+    scan_filenames,
+    scan_html,
+    scan_page,
 )
 from jetpip.report import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from jetpip.http import Http
+
 from jetpip.wheelmeta import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
 
 __all__ = [
@@ -63,6 +65,7 @@ SIMPLE_ACCEPT = (
     "text/html;q=0.1"
 )
 _DIR_LISTING = "x-jetpip/directory"
+_SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.pages), not as the page itself
 _REUPLOAD_NOTE = (
     " This is a Jetson index, which is known to re-upload files under the same name:"
     " the file probably changed after its hash was recorded."
@@ -87,11 +90,13 @@ class IndexClient:
         self.reporter: Reporter = reporter or NullReporter()
         self.offline = offline
         self.refresh = refresh
-        self.http = Http(config, max_workers=max_workers)
+        self._max_workers = max_workers
+        self._http_client: Http | None = None  # made on the first request: a warm run needs none
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="jetpip-index")
         self._lock = threading.Lock()
         self._memo: dict[tuple[str, object], Future[object]] = {}
         self._devpi_roots: set[str] = set()
+        self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> IndexClient:
@@ -101,9 +106,29 @@ class IndexClient:
         self.close()
 
     def close(self) -> None:
-        """Stop prefetches and close connections."""
+        """Stop prefetches and close connections; whatever still waits on a fetch gets an error."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self.http.close()
+        with self._lock:
+            self._closed = True
+            pending = [fut for fut in self._memo.values() if not fut.done()]
+            http, self._http_client = self._http_client, None
+        for fut in pending:  # a cancelled prefetch would otherwise leave its waiters blocked
+            with contextlib.suppress(InvalidStateError):
+                fut.set_exception(RuntimeError("the index client is closed"))
+        if http is not None:
+            http.close()
+
+    @property
+    def http(self) -> Http:
+        """The HTTP session, started on first use."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the index client is closed")
+            if self._http_client is None:
+                from jetpip.http import Http
+
+                self._http_client = Http(self.config, max_workers=self._max_workers)
+            return self._http_client
 
     # -- memoisation: one fetch per key per run, shared between threads ----------
     def _claim(self, kind: str, key: object) -> tuple[Future[object], bool]:
@@ -118,9 +143,13 @@ class IndexClient:
     @staticmethod
     def _fill(fut: Future[object], fn: Callable[[], object]) -> None:
         try:
-            fut.set_result(fn())
+            result = fn()
         except BaseException as err:
-            fut.set_exception(err)
+            with contextlib.suppress(InvalidStateError):  # closed meanwhile
+                fut.set_exception(err)
+        else:
+            with contextlib.suppress(InvalidStateError):
+                fut.set_result(result)
 
     def _once(self, kind: str, key: object, fn: Callable[[], T]) -> T:
         fut, mine = self._claim(kind, key)
@@ -131,7 +160,10 @@ class IndexClient:
     def _prefetch(self, kind: str, key: object, fn: Callable[[], object]) -> None:
         fut, mine = self._claim(kind, key)
         if mine:
-            self._pool.submit(self._fill, fut, fn)
+            try:
+                self._pool.submit(self._fill, fut, fn)
+            except RuntimeError as err:  # closed
+                fut.set_exception(err)
 
     # -- project pages -----------------------------------------------------------
     def project_page(self, source: Source, name: str) -> ProjectPage:
@@ -147,33 +179,41 @@ class IndexClient:
 
     def _project_page(self, source: Source, name: str) -> ProjectPage:
         if source.kind == "flat":
-            raw = self._once("flat", source.url, lambda: self._fetch_page(source.url, "flat"))
-            if raw.status == 404:
-                return ProjectPage(name, source, found=False, url=redact_url(raw.url))
-            if raw.content_type == _DIR_LISTING:
-                page = links_from_filenames(raw.body.decode().splitlines(), raw.url, source, name)
-            else:
-                page = parse_flat_page(raw.body, raw.url, source, name)
-            return replace(page, found=bool(page.files or page.rejects))
+            url, scan = self._once("flat", source.url, lambda: self._flat_scan(source.url))
+            page = ProjectPage(name, source, scan, url=redact_url(url), keep_foreign=False)
+            page.found = bool(scan is not None and (page.files or page.rejects))
+            return page
         root = source.url.rstrip("/")
         url = f"{root}/+simple/{name}/" if root in self._devpi_roots else source.project_url(name)
-        raw = self._fetch_page(url, "simple")
+        raw, scan = self._fetch_page(url, "simple")
         if raw.devpi and source.kind == "simple" and "/+simple" not in url and "/+simple" not in root:
             # A devpi index root configured as a plain index (jetson-containers does this): its bare
             # project path serves a web page to clients it does not take for pip, so use /+simple/.
             with self._lock:
                 self._devpi_roots.add(root)
             url = f"{root}/+simple/{name}/"
-            raw = self._fetch_page(url, "simple")
-        if raw.status == 404:
+            raw, scan = self._fetch_page(url, "simple")
+        if raw.status == 404 or scan is None:
             return ProjectPage(name, source, found=False, url=redact_url(raw.url))
-        if "json" in raw.content_type:
-            return parse_simple_json(raw.body, raw.url, source, name)
-        return parse_simple_html(raw.body, raw.url, source, name)
+        return ProjectPage(name, source, scan, url=redact_url(raw.url))
 
-    def _fetch_page(self, url: str, form: str) -> CachedPage:
+    def _flat_scan(self, url: str) -> tuple[str, PageScan | None]:
+        raw = self._fetch_page(url, "flat")[0]
+        if raw.status == 404:
+            return raw.url, None
+        if raw.content_type == _DIR_LISTING:
+            return raw.url, scan_filenames(raw.body.decode().splitlines(), raw.url)
+        return raw.url, scan_html(raw.body, raw.url)
+
+    def _fetch_page(self, url: str, form: str) -> tuple[CachedPage, PageScan | None]:
+        """The page (from the cache while fresh), and for a simple page its scan; None for a 404."""
         shown = redact_url(url)
         cached = self.cache.page(url, form)
+        scan = None
+        if cached is not None and form == "simple" and cached.status == 200:
+            scan = PageScan.from_bytes(cached.body) if cached.content_type == _SCANNED else None
+            if scan is None:
+                cached = None  # kept by an older jetpip, or unreadable: fetch it again
         if self.offline:
             if cached is None:
                 raise OfflineMissError(
@@ -181,14 +221,14 @@ class IndexClient:
                     "run once without --offline to fill the cache, or drop --offline",
                 )
             self.reporter.page_fetched(shown, from_cache=True)
-            return cached
+            return cached, scan
         if urlsplit(url).scheme == "file":
             page = self._local_page(url)
             self.reporter.page_fetched(shown, from_cache=False)
-            return page
+            return page, self._scan_fresh(page, form)
         if cached is not None and not self.refresh and cached.is_fresh():
             self.reporter.page_fetched(shown, from_cache=True)
-            return cached
+            return cached, scan
         headers = {"Accept": SIMPLE_ACCEPT if form == "simple" else "text/html, */*;q=0.1"}
         if cached is not None and cached.status == 200:
             if cached.etag:
@@ -202,7 +242,7 @@ class IndexClient:
             page = replace(cached, fetched_at=now, max_age=max_age)
             self.cache.store_page(url, form, page)
             self.reporter.page_fetched(shown, from_cache=True)
-            return page
+            return page, scan
         page = CachedPage(
             url=resp.url, status=404 if resp.status in (404, 410) else 200,
             content_type=resp.headers.get("content-type", "text/html").lower(),
@@ -211,12 +251,21 @@ class IndexClient:
             fetched_at=now, max_age=max_age,
             devpi=any(k.startswith("x-devpi-") for k in resp.headers),
         )
+        scan = self._scan_fresh(page, form)
+        if scan is not None:
+            page = replace(page, content_type=_SCANNED, body=scan.to_bytes())
         self.cache.store_page(url, form, page)
         self.reporter.page_fetched(shown, from_cache=False)
-        return page
+        return page, scan
+
+    @staticmethod
+    def _scan_fresh(page: CachedPage, form: str) -> PageScan | None:
+        if form != "simple" or page.status != 200:
+            return None
+        return scan_page(page.body, page.content_type, page.url)
 
     def _local_page(self, url: str) -> CachedPage:
-        path = Path(url2pathname(unquote(urlsplit(url).path)))
+        path = _local_path(url)
         if path.is_dir():
             index = path / "index.html"
             if index.is_file():
@@ -373,10 +422,10 @@ class IndexClient:
                 "run once without --offline to fill the cache, or drop --offline",
             )
         if urlsplit(link.url).scheme == "file":
-            src = Path(url2pathname(unquote(urlsplit(link.url).path)))
+            src = _local_path(link.url)
             fd, tmp = self.cache.temp_file()
             with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-                shutil.copyfileobj(f, out, FILE_CHUNK)
+                shutil.copyfileobj(f, out, CHUNK)
             return self._accept(link, tmp, None)
         fd, tmp = self.cache.temp_file()
         os.close(fd)
@@ -434,3 +483,10 @@ def _content_range_total(value: str | None) -> int | None:
         return None
     total = value.rsplit("/", 1)[1].strip()
     return int(total) if total.isdigit() else None
+
+
+def _local_path(url: str) -> Path:
+    """The filesystem path a file:// URL names."""
+    from urllib.request import url2pathname  # here, not at the top: it imports http.client and email
+
+    return Path(url2pathname(urlsplit(url).path))

@@ -16,6 +16,7 @@ from jetpip.target import InstalledDist, Interpreter
 
 __all__ = [
     "PROBE_PATH",
+    "ProbeRun",
     "find_target_python",
     "interpreter_from_probe",
     "platform_tags",
@@ -83,47 +84,68 @@ def find_target_python(python: str | None, env: Mapping[str, str]) -> str:
     return found
 
 
+class ProbeRun:
+    """The probe running inside a target interpreter; start it early, read its facts when needed."""
+
+    def __init__(self, executable: str, timeout: float = PROBE_TIMEOUT) -> None:
+        self.executable = executable
+        self.timeout = timeout
+        try:
+            self._proc = subprocess.Popen(
+                [executable, str(PROBE_PATH)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError as exc:
+            raise InterpreterError(
+                f"{executable}: cannot run it ({exc.strerror or exc})",
+                "pass a working Python 3.6+ interpreter with --python",
+            ) from exc
+
+    def cancel(self) -> None:
+        """Stop the probe if it still runs (the caller failed before it needed the facts)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
+
+    def result(self) -> Interpreter:
+        """Wait for the probe and build the Interpreter record; an InterpreterError says what failed."""
+        executable, timeout = self.executable, self.timeout
+        try:
+            stdout, stderr = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.cancel()
+            raise InterpreterError(
+                f"{executable}: the interpreter probe did not finish in {timeout:.0f} s",
+                "check that the interpreter starts (`<python> -c pass`); a sitecustomize or a "
+                "slow disk can stall it",
+            ) from exc
+        if self._proc.returncode != 0:
+            raise InterpreterError(
+                f"{executable}: the interpreter probe failed (exit {self._proc.returncode})"
+                + _stderr_tail(stderr),
+                "jetpip needs a Python 3.6+ interpreter that starts cleanly; run "
+                f"`{executable} {PROBE_PATH}` to see the failure",
+            )
+        lines = [line for line in stdout.splitlines() if line.strip()]
+        try:
+            data = json.loads(lines[-1]) if lines else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise InterpreterError(
+                f"{executable}: the interpreter probe printed no facts" + _stderr_tail(stderr),
+                "something in the interpreter's startup (sitecustomize, a .pth file) writes to "
+                f"stdout; run `{executable} {PROBE_PATH}` to see it",
+            )
+        return interpreter_from_probe(data, executable)
+
+
 def probe_interpreter(executable: str, timeout: float = PROBE_TIMEOUT) -> Interpreter:
     """Run the probe inside ``executable`` and build its Interpreter record."""
-    try:
-        proc = subprocess.run(
-            [executable, str(PROBE_PATH)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise InterpreterError(
-            f"{executable}: the interpreter probe did not finish in {timeout:.0f} s",
-            "check that the interpreter starts (`<python> -c pass`); a sitecustomize or a "
-            "slow disk can stall it",
-        ) from exc
-    except OSError as exc:
-        raise InterpreterError(
-            f"{executable}: cannot run it ({exc.strerror or exc})",
-            "pass a working Python 3.6+ interpreter with --python",
-        ) from exc
-    if proc.returncode != 0:
-        raise InterpreterError(
-            f"{executable}: the interpreter probe failed (exit {proc.returncode})"
-            + _stderr_tail(proc.stderr),
-            "jetpip needs a Python 3.6+ interpreter that starts cleanly; run "
-            f"`{executable} {PROBE_PATH}` to see the failure",
-        )
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    try:
-        data = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise InterpreterError(
-            f"{executable}: the interpreter probe printed no facts" + _stderr_tail(proc.stderr),
-            "something in the interpreter's startup (sitecustomize, a .pth file) writes to "
-            f"stdout; run `{executable} {PROBE_PATH}` to see it",
-        )
-    return interpreter_from_probe(data, executable)
+    return ProbeRun(executable, timeout).result()
 
 
 def _stderr_tail(stderr: str, lines: int = 15) -> str:

@@ -6,7 +6,6 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -488,10 +487,9 @@ def _machine(interpreter: Interpreter, overrides: TargetOverrides) -> str:
 
 def builtin_indexes() -> Path:
     """The built-in indexes.toml: inside the package when installed from a wheel, else the repo's."""
-    packaged = resources.files("jetpip").joinpath("indexes.toml")
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "indexes.toml"
+    here = Path(__file__).resolve().parent
+    packaged = here / "indexes.toml"
+    return packaged if packaged.is_file() else here.parent / "indexes.toml"
 
 
 def user_indexes() -> Path:

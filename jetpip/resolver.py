@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -24,8 +24,18 @@ from jetpip.errors import (
     ResolutionError,
     UsageError,
 )
-from jetpip.finder import Candidate, Finder, FindResult, IndexClientLike, Reject
+from jetpip.finder import (
+    Candidate,
+    Finder,
+    FindResult,
+    IndexClientLike,
+    Reject,
+    is_vendor_prerelease,
+    specifier_accepts,
+    version_accepts,
+)
 from jetpip.knowledge import Route, Source
+from jetpip.lookahead import Lookahead, Want, dependency, marker_true
 from jetpip.report import NullReporter, Reporter
 from jetpip.requirements import RequirementLine, parse_pep508, read_requirements
 from jetpip.resolution import USER, Conflict, Edge, Pin, Resolution, marker_environment
@@ -79,39 +89,6 @@ def _shown_version(cand: Candidate) -> str:
         return str(cand.version)
 
 
-# -- the marker environment ------------------------------------------------------
-
-
-def _marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ()) -> bool:
-    if marker is None:
-        return True
-    return any(marker.evaluate({**env, "extra": extra}) for extra in (*sorted(extras), ""))
-
-
-# -- the pre-release policy --------------------------------------------------------
-
-
-def is_vendor_prerelease(version: Version) -> bool:
-    """A pre-release carrying a local label: a CUDA source's build (``2.1.0a0+41361538.nv23.06``)."""
-    return version.is_prerelease and version.local is not None
-
-
-def version_accepts(spec: SpecifierSet, version: Version, guarded: bool) -> tuple[bool, bool]:
-    """(accepted, by the pre-release policy): guarded vendor pre-releases count as their release."""
-    if spec.contains(version, prereleases=True):
-        return True, False
-    if guarded and is_vendor_prerelease(version):
-        release = Version(version.base_version)
-        if spec.contains(release, prereleases=True):
-            return True, True
-    return False, False
-
-
-def specifier_accepts(spec: SpecifierSet, cand: Candidate) -> tuple[bool, bool]:
-    """(accepted, by the pre-release policy) for one candidate; see ``version_accepts``."""
-    return version_accepts(spec, cand.version, cand.guarded)
-
-
 # -- the provider -------------------------------------------------------------------
 
 
@@ -147,7 +124,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.substituted: dict[tuple[str, str], str] = {}  # (parent, original) -> note
         self.requires: dict[str, tuple[str, ...]] = {}  # file url -> Requires-Dist
         self.metadata_warnings: list[str] = []
-        self.seen_names: set[str] = set()
+        self.lookahead: Lookahead | None = None
 
     # -- identity and order ------------------------------------------------------
     def identify(self, requirement_or_candidate: Req | _Cand) -> str:
@@ -276,13 +253,13 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                             f"{cand.name}=={cand.version}", origin, cand.name, True))
         for text in self.dist_requires(cand):
             try:
-                req = Requirement(text)
+                req = dependency(text, self.env, candidate.extras)
             except InvalidRequirement:
                 self.metadata_warnings.append(
                     f"{cand.link.filename}: ignored a malformed requirement {text!r}"
                 )
                 continue
-            if not _marker_true(req.marker, self.env, candidate.extras):
+            if req is None:
                 continue
             shown = str(req).split(";")[0].strip()
             dep = Req(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
@@ -316,19 +293,9 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                     cand.name, True)]
 
     def _prefetch(self, reqs: Sequence[Req]) -> None:
-        """Read the pages of new names and the metadata of the files likely to be pinned, concurrently."""
-        new = [r for r in reqs if r.name not in self.seen_names]
-        if not new:
-            return
-        self.seen_names.update(r.name for r in new)
-        self.finder.prefetch(r.name for r in new)
-        links = []
-        for r in new:
-            best = next(self.iter_ordered(r.name, [q for q in reqs if q.name == r.name]), None)
-            if best and best.link.url not in self.requires:
-                links.append(best.link)
-        if links:
-            self.client.prefetch_metadata(links)
+        """Hand new requirements to the look-ahead, which fetches their pages and likely metadata."""
+        if self.lookahead is not None:
+            self.lookahead.add(Want(r.name, r.extras, r.specifier, r.authoritative) for r in reqs)
 
 
 def _lenient_equal(meta_version: str, version: Version) -> bool:
@@ -365,7 +332,7 @@ def _applies(text: str, env: Mapping[str, str]) -> bool:
     if not sep:
         return True
     try:
-        return _marker_true(Marker(marker.strip()), env)
+        return marker_true(Marker(marker.strip()), env)
     except InvalidMarker:
         return True  # parse_requirement reports it with the whole line
 
@@ -409,6 +376,10 @@ def resolve(
     asked = tuple(r.text for r in roots)  # as the user wrote them, before any substitution
     roots = [provider.substitute(r, None) for r in roots]
     reporter.step(f"resolving {len(roots)} requirement(s) for route {route.key}")
+    provider.lookahead = Lookahead(
+        finder, client, env, {name: [r.specifier for r in rs] for name, rs in cons.items()},
+        provider.substitutions,
+    )
     provider._prefetch(roots)
     try:
         result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=5000)
@@ -419,6 +390,8 @@ def resolve(
             f"the resolution did not settle after {exc.round_count} rounds",
             "pin the packages that move most (see -v output) or add a -c constraints file",
         ) from None
+    finally:
+        provider.lookahead.close()
     return replace(_build(provider, result, roots, applied, target, route, reporter), requested=asked)
 
 

@@ -9,8 +9,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from packaging.metadata import parse_email
-
 from jetpip.errors import MetadataError
 
 # How much of a wheel's tail the first range request asks for: the central directory of a
@@ -37,8 +35,8 @@ class DistMetadata:
     @classmethod
     def parse(cls, data: bytes) -> DistMetadata:
         """Read core metadata bytes (email header format); raise MetadataError without Name/Version."""
-        raw, _unparsed = parse_email(data)
-        name, version = raw.get("name"), raw.get("version")
+        raw = _header_fields(data)
+        name, version = _one(raw, "name"), _one(raw, "version")
         if not name or not version:
             missing = "Name" if not name else "Version"
             raise MetadataError(
@@ -48,10 +46,37 @@ class DistMetadata:
         return cls(
             name=name,
             version=version,
-            requires_dist=tuple(raw.get("requires_dist", ())),
-            requires_python=raw.get("requires_python"),
-            provides_extra=tuple(raw.get("provides_extra", ())),
+            requires_dist=tuple(raw.get("requires-dist", ())),
+            requires_python=_one(raw, "requires-python"),
+            provides_extra=tuple(raw.get("provides-extra", ())),
         )
+
+
+def _header_fields(data: bytes) -> dict[str, list[str]]:
+    """The header fields of core metadata (RFC 822 style), by lower-case name; the body is not read."""
+    text = data.decode("utf-8", errors="replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    head = text.split("\n\n", 1)[0]
+    fields: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t"):
+            if last:
+                last[-1] += line  # a folded line continues the field before it
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            last = None
+            continue
+        last = fields.setdefault(key.strip().lower(), [])
+        last.append(value.strip())
+    return fields
+
+
+def _one(fields: dict[str, list[str]], key: str) -> str | None:
+    values = fields.get(key)
+    return values[0] if values else None
 
 
 def metadata_from_wheel_bytes(data: bytes) -> bytes:

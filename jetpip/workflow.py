@@ -48,22 +48,29 @@ def load_target(
 ) -> tuple[KnowledgeBase, Target, Route]:
     """Read the device under ``root``, probe (or synthesise) the interpreter, and route the Target."""
     from jetpip.detect import detect_device
-    from jetpip.interpreter import find_target_python, probe_interpreter, synthesize_interpreter
+    from jetpip.interpreter import ProbeRun, find_target_python, synthesize_interpreter
     from jetpip.knowledge import load_knowledge
 
     env = os.environ if env is None else env
     overrides = overrides or TargetOverrides()
-    kb = load_knowledge(indexes_file, env)
-    device = detect_device(Path(root))
+    # The probe runs in its own process while the knowledge base and the device are read.
+    probe = None if overrides.is_cross else ProbeRun(find_target_python(python, env))
+    try:
+        kb = load_knowledge(indexes_file, env)
+        device = detect_device(Path(root))
+    except BaseException:
+        if probe is not None:
+            probe.cancel()
+        raise
     interpreter: Interpreter
-    if overrides.is_cross:
+    if probe is None:
         python_version, glibc = overrides.python_version, overrides.glibc
         if python_version is None or glibc is None:
             default_python, default_glibc = kb.cross_defaults(device, overrides)
             python_version, glibc = python_version or default_python, glibc or default_glibc
         interpreter = synthesize_interpreter(python_version, overrides.platform or "linux_aarch64", glibc)
     else:
-        interpreter = probe_interpreter(find_target_python(python, env))
+        interpreter = probe.result()
     target = kb.make_target(device, interpreter, overrides)
     if target.is_jetson and not overrides.is_cross and target.machine != "aarch64":
         # Typical when --root points at a Jetson image from a workstation: the device's wheels

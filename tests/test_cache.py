@@ -59,6 +59,27 @@ def test_corrupt_entries_are_refetched(index_server: IndexServer,
     assert len([r for r in index_server.requests(w.filename) if not r.path.endswith(".metadata")]) == 2
 
 
+def test_a_page_kept_in_an_older_form_is_fetched_again(
+    index_server: IndexServer, make_wheel: Callable[..., BuiltWheel], tmp_path: Path
+) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    src = Source("b", "simple", url)
+    cache_dir = tmp_path / "cache"
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
+        (link,) = c.project_page(src, "demo").files
+    cache = Cache(cache_dir)
+    page_url = f"{url}/demo/"
+    kept = cache.page(page_url, "simple")
+    assert kept is not None and kept.etag and kept.max_age is None  # revalidated on every run
+    # An intact entry whose body is the page itself (as an older jetpip kept it), not a scan.
+    cache.store_page(page_url, "simple", CachedPage(page_url, 200, "text/html", b"<a>", etag=kept.etag))
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
+        assert [f.filename for f in c.project_page(src, "demo").files] == [link.filename]
+    # No If-None-Match was sent for the unreadable entry: a 304 would have left nothing to read.
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 200]
+
+
 def test_info_and_clean(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "c")
     cache.store_page("u", "simple", CachedPage("u", 200, "text/html", b"x" * 10))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import marshal
+from dataclasses import asdict
 
 import pytest
 from hypothesis import given, settings
@@ -12,13 +14,14 @@ from packaging.version import Version
 
 from jetpip.errors import WheelNameError
 from jetpip.knowledge import Source
-from jetpip.links import (
+from jetpip.links import parse_wheel_name, redact_text, redact_url
+from jetpip.pages import (
+    SCAN_FORMAT,
+    PageScan,
+    ProjectPage,
     parse_flat_page,
     parse_simple_html,
     parse_simple_json,
-    parse_wheel_name,
-    redact_text,
-    redact_url,
 )
 
 SRC = Source("test", "simple", "https://idx.example/simple")
@@ -158,11 +161,30 @@ def test_links_never_keep_credentials_and_redaction() -> None:
     )
 
 
+def _same_page(page: ProjectPage) -> None:
+    """The page read back from its cached form, and built one version at a time, shows the same files."""
+    scan = page._scan
+    assert scan is not None
+    back = PageScan.from_bytes(scan.to_bytes())
+    assert back is not None
+    again = ProjectPage(page.name, page.source, back, keep_foreign=page._keep_foreign)
+    assert [asdict(f) for f in again.files] == [asdict(f) for f in page.files]
+    assert again.rejects == page.rejects
+    by_version = [f.url for texts in again.version_order() for t in texts for f in again.links_of(t)]
+    assert sorted(by_version) == sorted(f.url for f in page.files)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_parsers_never_crash_on_bytes(data: bytes) -> None:
     for parse in (parse_simple_json, parse_simple_html, parse_flat_page):
-        parse(data, "https://idx.example/simple/p/", SRC, "p")
+        _same_page(parse(data, "https://idx.example/simple/p/", SRC, "p"))
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", marshal.dumps((SCAN_FORMAT + 1, "json", "u", [], [], [])),
+                                  marshal.dumps((SCAN_FORMAT, "xml", "u", [], [], [])), marshal.dumps(7)])
+def test_a_cached_scan_of_another_form_is_not_read(data: bytes) -> None:
+    assert PageScan.from_bytes(data) is None
 
 
 _attr = st.sampled_from([
@@ -181,6 +203,7 @@ def test_html_parsers_never_crash_on_anchor_soup(parts: list[str]) -> None:
         page = parse(text, "https://idx.example/simple/p/", SRC, "p")
         for link in page.files:
             assert link.filename.endswith(".whl")
+        _same_page(page)
 
 
 _json_value = st.recursive(
@@ -202,3 +225,4 @@ def test_json_parser_never_crashes_on_odd_entries(files: list[dict[str, object]]
     page = parse_simple_json(json.dumps({"files": files}), "https://i/simple/p/", SRC, "p")
     for link in page.files:
         assert isinstance(link.hashes, dict)
+    _same_page(page)

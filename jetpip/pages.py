@@ -1,0 +1,426 @@
+"""Project pages in every index form, read lazily: a page is scanned once, its files built on demand.
+
+A scan only groups a page's rows by the version text in their filenames. It names neither the
+source nor the project, so the index client caches it as it is, and a warm run reads no JSON or
+HTML at all. A row becomes a ``FileLink`` only when the finder reaches its version, or when an error
+message needs every file with its reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import marshal
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import itemgetter
+from typing import Any
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from jetpip.errors import WheelNameError
+from jetpip.knowledge import Source
+from jetpip.links import (
+    HASH_NAMES,
+    FileLink,
+    lenient_version,
+    redact_url,
+    sdist_project,
+    strip_credentials,
+    wheel_project,
+)
+
+# Bump when the scan layout changes; a cached scan of another format is fetched again.
+SCAN_FORMAT = 1
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+Row = Any  # a PEP 691 file entry (a dict), or the attribute text of an HTML anchor (a str)
+
+
+class PageScan:
+    """A page read just far enough to group its rows by version text ("" holds every other row).
+
+    ``order`` lists the version texts best first (final releases newest first, then pre-releases),
+    those that read as one version together, so a finder parses only the versions it reaches.
+    """
+
+    __slots__ = ("_packed", "_rows", "base_url", "kind", "order", "problems")
+
+    def __init__(
+        self, kind: str, base_url: str, rows: dict[str, list[tuple[int, Row]]] | None = None,
+        problems: tuple[tuple[str, str], ...] = (), *, packed: dict[str, bytes] | None = None,
+        order: list[tuple[str, ...]] | None = None,
+    ) -> None:
+        self.kind = kind  # "json" or "html": how a row becomes a FileLink
+        self.base_url = base_url  # what relative links are joined to
+        self.problems = problems  # page-level rejects ("<page>", why)
+        self._rows = rows or {}
+        self._packed = packed or {}  # rows as the cache keeps them, unpacked on first use
+        self.order = order if order is not None else _version_order(self._rows)
+
+    def texts(self) -> list[str]:
+        """Every version text of the page, "" included."""
+        return [*self._rows, *(t for t in self._packed if t not in self._rows)]
+
+    def rows(self, text: str) -> list[tuple[int, Row]]:
+        """(position on the page, row) of each row whose filename has version text ``text``."""
+        rows = self._rows.get(text)
+        if rows is None:
+            blob = self._packed.get(text)
+            rows = self._rows[text] = marshal.loads(blob) if blob is not None else []
+        return rows
+
+    def to_bytes(self) -> bytes:
+        """The cached form: the rows of each version stay packed until a run needs them."""
+        packed = [(t, self._packed[t] if t in self._packed else marshal.dumps(self.rows(t)))
+                  for t in self.texts()]
+        return marshal.dumps(
+            (SCAN_FORMAT, self.kind, self.base_url, packed, list(self.problems), self.order)
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PageScan | None:
+        """The scan ``to_bytes`` wrote; None for anything else (another format, a damaged entry)."""
+        try:
+            fmt, kind, base, packed, problems, order = marshal.loads(data)
+            if fmt != SCAN_FORMAT or kind not in _ADDERS or not isinstance(base, str):
+                return None
+            return cls(kind, base, None, tuple((str(f), str(why)) for f, why in problems),
+                       packed=dict(packed), order=[tuple(texts) for texts in order])
+        except (EOFError, ValueError, TypeError):
+            return None
+
+
+def _version_order(rows: Mapping[str, object]) -> list[tuple[str, ...]]:
+    by_version: dict[Version, list[str]] = {}
+    for text in rows:
+        if text:
+            try:
+                version = lenient_version(unquote(text), text)
+            except WheelNameError:
+                continue  # such rows show in the rejects, with the reason
+            by_version.setdefault(version, []).append(text)
+    best = sorted(by_version, key=lambda v: (not v.is_prerelease, v), reverse=True)
+    return [tuple(by_version[v]) for v in best]
+
+
+def _version_text(filename: str) -> str:
+    """The version part of a wheel filename, as the link will spell it; "" for anything else."""
+    if "%" in filename:
+        filename = unquote(filename)
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) in (5, 6):
+            return parts[1]
+    return ""
+
+
+def _bucketed(kind: str, base_url: str, keyed: Iterable[tuple[str, int, Row]]) -> PageScan:
+    buckets: dict[str, list[tuple[int, Row]]] = {}
+    for text, i, row in keyed:
+        rows = buckets.get(text)
+        if rows is None:
+            rows = buckets[text] = []
+        rows.append((i, row))
+    return PageScan(kind, base_url, buckets)
+
+
+def scan_json(data: bytes | str, page_url: str) -> PageScan:
+    """Scan a PEP 691 JSON project page; never raises (a malformed page becomes a page-level reject)."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        return PageScan("json", page_url, problems=(("<page>", f"not valid JSON: {str(err)[:80]}"),))
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list):
+        return PageScan("json", page_url, problems=(("<page>", "JSON page has no 'files' list"),))
+    return _bucketed("json", page_url, (
+        (_version_text(entry["filename"]) if isinstance(entry.get("filename"), str) else "", i, entry)
+        for i, entry in enumerate(files) if isinstance(entry, dict)
+    ))
+
+
+# A lean scanner: real index pages are large, and html.parser is several times slower.
+_ANCHOR = re.compile(r"<a(\s[^>]*)?>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+_HREF_FIRST = re.compile(r"""\s*href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
+_BASE = re.compile(r"<base\s[^>]*>", re.IGNORECASE)
+
+
+def _attributes(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for m in _ATTR.finditer(text):
+        value = m[2] if m[2] is not None else m[3] if m[3] is not None else m[4]
+        out.setdefault(m[1].lower(), html.unescape(value) if value is not None else "")
+    return out
+
+
+def _href(attrs: str) -> str | None:
+    first = _HREF_FIRST.match(attrs)  # the usual `<a href="..." data-...>`: no full attribute parse
+    if first is None:
+        return _attributes(attrs).get("href")
+    value: str = first[1] if first[1] is not None else first[2] if first[2] is not None else first[3]
+    return html.unescape(value) if "&" in value else value
+
+
+def _decode(data: bytes | str) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+
+
+def scan_html(data: bytes | str, page_url: str) -> PageScan:
+    """Scan a PEP 503 HTML page or a flat link page (NVIDIA redist, --find-links); never raises."""
+    text = _decode(data)
+    base = page_url
+    base_tag = _BASE.search(text)
+    if base_tag:
+        href = _attributes(base_tag.group(0)[5:-1]).get("href")
+        if href:
+            base = _join(page_url, href) or page_url
+
+    def keyed() -> Iterator[tuple[str, int, Row]]:
+        for i, m in enumerate(_ANCHOR.finditer(text)):
+            attrs = m[1] or ""
+            href = _href(attrs)
+            if href:
+                name = href.partition("#")[0].partition("?")[0].rsplit("/", 1)[-1]
+                yield _version_text(name), i, attrs
+
+    return _bucketed("html", base, keyed())
+
+
+def scan_filenames(names: Iterable[str], base_url: str) -> PageScan:
+    """A page made from a directory's file names (a local wheelhouse)."""
+    entries = ({"filename": n, "url": urljoin(base_url, quote(n))} for n in sorted(names))
+    return _bucketed("json", base_url, ((_version_text(e["filename"]), i, e) for i, e in enumerate(entries)))
+
+
+def scan_page(body: bytes, content_type: str, page_url: str) -> PageScan:
+    """Scan an index page by its content type (PEP 691 JSON, else HTML)."""
+    return scan_json(body, page_url) if "json" in content_type else scan_html(body, page_url)
+
+
+# -- rows to FileLinks -----------------------------------------------------------------
+
+
+def _hashes_from_fragment(fragment: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in fragment.split("&"):
+        algo, sep, digest = part.partition("=")
+        algo = algo.lower()
+        if sep and algo in HASH_NAMES and _HEX.fullmatch(digest):
+            out[algo] = digest.lower()
+    return out
+
+
+def _clean_hashes(raw: object) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        return {}
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        algo = str(k).lower()
+        if algo in HASH_NAMES and isinstance(v, str) and _HEX.fullmatch(v):
+            out[algo] = v.lower()
+    return out
+
+
+class _Collector:
+    """Turns rows into FileLinks and rejects for one project."""
+
+    def __init__(self, project: str, source: Source, *, keep_foreign: bool) -> None:
+        self.project = project
+        self.source = source
+        self.keep_foreign = keep_foreign  # a per-project page keeps other projects' files as rejects
+        self.files: list[FileLink] = []
+        self.rejects: list[tuple[str, str]] = []
+        self.seen: set[str] = set()
+        self.names: dict[tuple[str, str], str | WheelNameError] = {}
+
+    def add(self, filename: str, url: str, **kw: Any) -> None:
+        filename = unquote(filename)
+        if not filename or "/" in filename:
+            return
+        if filename.endswith(".whl"):
+            if not self.keep_foreign and canonicalize_name(filename.split("-")[0]) != self.project:
+                return  # another project on a shared flat page
+            try:
+                name = wheel_project(filename, self.names)
+            except WheelNameError as err:
+                self.rejects.append((filename, err.reason))
+                return
+            if name != self.project:
+                if self.keep_foreign:
+                    self.rejects.append((filename, f"belongs to project '{name}'"))
+                return
+        else:
+            sdist = sdist_project(filename)
+            if sdist == self.project or (self.keep_foreign and sdist is not None):
+                self.rejects.append((filename, "source distribution; jetpip installs wheels only"))
+            elif self.keep_foreign and not filename.endswith((".asc", ".sig", ".metadata")):
+                self.rejects.append((filename, "not a wheel"))
+            return
+        url = strip_credentials(url)
+        if url in self.seen:
+            return
+        self.seen.add(url)
+        self.files.append(FileLink(filename=filename, url=url, source=self.source, **kw))
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base_url: str) -> str | None:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def _join(base_url: str, href: str) -> str | None:
+    href = href.strip()
+    if href.startswith(("https://", "http://")) and "[" not in href and "]" not in href:
+        return href  # the common case on large pages: already absolute
+    if href[:1] == "/" and href[1:2] != "/" and "/." not in href and "\\" not in href:
+        origin = _origin(base_url)  # host-relative (devpi, mirrors): no full join needed
+        if origin is not None and "[" not in origin:
+            return origin + href
+    try:
+        joined = urljoin(base_url, href.strip())
+        urlsplit(joined)  # a malformed netloc (a lone '[') raises here, not later
+    except ValueError:
+        return None
+    return joined
+
+
+def _add_entry(out: _Collector, base_url: str, entry: dict[str, Any]) -> None:
+    filename, href = entry.get("filename"), entry.get("url")
+    if not isinstance(filename, str) or not isinstance(href, str):
+        return
+    joined = _join(base_url, href)
+    if joined is None:
+        out.rejects.append((filename, "malformed URL"))
+        return
+    url, _, fragment = joined.partition("#")
+    hashes = _hashes_from_fragment(fragment) | _clean_hashes(entry.get("hashes"))
+    yanked_raw = entry.get("yanked", False)
+    yanked = (yanked_raw if isinstance(yanked_raw, str) else "") if yanked_raw else None
+    meta_raw = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+    size = entry.get("size")
+    rp = entry.get("requires-python")
+    ut = entry.get("upload-time")
+    out.add(
+        filename, url,
+        hashes=hashes,
+        requires_python=rp if isinstance(rp, str) and rp.strip() else None,
+        yanked=yanked,
+        metadata_hashes=None if not meta_raw else _clean_hashes(meta_raw),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        upload_time=ut if isinstance(ut, str) else None,
+    )
+
+
+def _add_anchor(out: _Collector, base_url: str, text: str) -> None:
+    attrs = _attributes(text)
+    href = attrs.get("href")
+    joined = _join(base_url, href) if href else None
+    if not joined:
+        return
+    url, _, fragment = joined.partition("#")
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+    metadata_hashes = None
+    if meta is not None and meta.strip().lower() != "false":
+        metadata_hashes = _hashes_from_fragment(meta.strip())
+    rp = attrs.get("data-requires-python")
+    out.add(
+        filename, url,
+        hashes=_hashes_from_fragment(fragment),
+        requires_python=rp.strip() if rp and rp.strip() else None,
+        yanked=attrs.get("data-yanked"),
+        metadata_hashes=metadata_hashes,
+    )
+
+
+_ADDERS: dict[str, Callable[[_Collector, str, Any], None]] = {"json": _add_entry, "html": _add_anchor}
+
+
+class ProjectPage:
+    """What one source offers for one project: its files and the files it could not read, or found=False.
+
+    ``version_order`` and ``links_of`` build the files of one version at a time; ``files`` and
+    ``rejects`` build them all, in page order.
+    """
+
+    def __init__(
+        self, name: str, source: Source, scan: PageScan | None = None, *, found: bool = True,
+        url: str = "", keep_foreign: bool = True,
+    ) -> None:
+        self.name = canonicalize_name(name)
+        self.source = source
+        self.found = found
+        self.url = url  # the page URL, redacted
+        self._scan = scan
+        self._keep_foreign = keep_foreign  # False on a flat page shared by many projects
+
+    def __repr__(self) -> str:
+        return f"ProjectPage({self.name!r}, {self.source.name!r}, found={self.found}, url={self.url!r})"
+
+    def version_order(self) -> list[tuple[str, ...]]:
+        """The page's version texts best first, those that read as one version together."""
+        return self._scan.order if self._scan is not None else []
+
+    def _collector(self) -> _Collector:
+        return _Collector(self.name, self.source, keep_foreign=self._keep_foreign)
+
+    def links_of(self, text: str) -> list[FileLink]:
+        """The usable-looking files whose filename has version text ``text`` (rejects show in ``rejects``)."""
+        scan = self._scan
+        if scan is None:
+            return []
+        out, add, base = self._collector(), _ADDERS[scan.kind], scan.base_url
+        for _, row in scan.rows(text):
+            add(out, base, row)
+        return out.files
+
+    @functools.cached_property
+    def _all(self) -> tuple[tuple[FileLink, ...], tuple[tuple[str, str], ...]]:
+        out, scan = self._collector(), self._scan
+        if scan is not None:
+            out.rejects.extend(scan.problems)
+            add, base = _ADDERS[scan.kind], scan.base_url
+            every = [r for t in scan.texts() for r in scan.rows(t)]
+            for _, row in sorted(every, key=itemgetter(0)):
+                add(out, base, row)
+        return tuple(out.files), tuple(out.rejects)
+
+    @property
+    def files(self) -> tuple[FileLink, ...]:
+        """Every file the page offers for the project, in page order."""
+        return self._all[0]
+
+    @property
+    def rejects(self) -> tuple[tuple[str, str], ...]:
+        """(filename, reason) for each file the page holds that could not be read."""
+        return self._all[1]
+
+
+def parse_simple_json(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
+    """Read a PEP 691 JSON project page; never raises (a malformed page becomes a reject)."""
+    return ProjectPage(project, source, scan_json(data, page_url), url=redact_url(page_url))
+
+
+def parse_simple_html(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
+    """Read a PEP 503 HTML project page (with PEP 592/658/714 attributes); never raises."""
+    return ProjectPage(project, source, scan_html(data, page_url), url=redact_url(page_url))
+
+
+def parse_flat_page(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
+    """Read a flat link page (find-links, NVIDIA redist listing): only ``project``'s files; never raises."""
+    return ProjectPage(project, source, scan_html(data, page_url), url=redact_url(page_url),
+                       keep_foreign=False)
+
+
+def links_from_filenames(
+    names: Iterable[str], base_url: str, source: Source, project: str
+) -> ProjectPage:
+    """A flat page made from a directory's file names (a local wheelhouse)."""
+    return ProjectPage(project, source, scan_filenames(names, base_url), url=redact_url(base_url),
+                       keep_foreign=False)
