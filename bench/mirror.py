@@ -450,6 +450,9 @@ class MirrorServer:
 class _Handler(BaseHTTPRequestHandler):
     owner: MirrorServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the second waits for the client's
+    # delayed ACK (about 40 ms on Linux), which no real index server adds to every response.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 # Bump when the layout changes; old trees are ignored (and removed by `jetpip cache clean`).
@@ -35,12 +36,15 @@ class CachedPage:
     url: str  # redacted
     status: int  # 200, or 404 for "no such project here"
     content_type: str
-    body: bytes
+    body: bytes | memoryview  # a memoryview over the cached file when the body is checked in parts
     etag: str | None = None
     last_modified: str | None = None
     fetched_at: float = 0.0
     max_age: int | None = None
     devpi: bool = False  # the answer came from a devpi server (X-Devpi-* headers)
+    # Only this many leading bytes of the body are covered by the record's hash; the owner of the
+    # body checks the rest piece by piece (a page scan: each version's rows carry their own check).
+    checked: int | None = None
 
     def is_fresh(self, now: float | None = None) -> bool:
         """True while Cache-Control max-age says the page needs no revalidation."""
@@ -58,6 +62,14 @@ def parse_max_age(cache_control: str | None) -> int | None:
         return 0
     m = re.search(r"max-age\s*=\s*\"?(\d+)", value)
     return int(m[1]) if m else None
+
+
+def _header(line: bytes) -> dict[str, object] | None:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def _key(text: str) -> str:
@@ -81,35 +93,42 @@ class Cache:
         self.root = root / f"v{CACHE_FORMAT}"
 
     # -- generic records (header + checked body) --------------------------------
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write_record(
+        self, path: Path, header: dict[str, object], body: bytes | memoryview, checked: int | None = None
+    ) -> None:
+        covered = body if checked is None else body[:checked]
+        header = dict(header, body_sha256=hashlib.sha256(covered).hexdigest(), body_size=len(body))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                f.write(json.dumps(header).encode() + b"\n")
+                f.write(body)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def _write_record(self, path: Path, header: dict[str, object], body: bytes) -> None:
-        header = dict(header, body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body))
-        self._write(path, json.dumps(header).encode() + b"\n" + body)
-
-    def _read_record(self, path: Path) -> tuple[dict[str, object], bytes] | None:
+    def _read_record(self, path: Path) -> tuple[dict[str, object], bytes | memoryview] | None:
         try:
-            raw = path.read_bytes()
-        except OSError:
+            with path.open("rb") as f:
+                head = f.readline()
+                header = _header(head)
+                checked = header.get("checked") if header is not None else None
+                if isinstance(checked, int) and header is not None:
+                    # Checked in parts: map the file and hash only the part the header covers.
+                    # The mapping stays valid if another run replaces the file meanwhile.
+                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    body: bytes | memoryview = memoryview(mapped)[len(head):]
+                    covered = body[:checked]
+                else:
+                    body = covered = f.read()
+        except (OSError, ValueError):
             return None
-        head, sep, body = raw.partition(b"\n")
-        try:
-            header = json.loads(head) if sep else None
-        except ValueError:
-            header = None
         if (
-            not isinstance(header, dict)
+            header is None
             or header.get("body_size") != len(body)
-            or header.get("body_sha256") != hashlib.sha256(body).hexdigest()
+            or header.get("body_sha256") != hashlib.sha256(covered).hexdigest()
         ):
             path.unlink(missing_ok=True)  # corrupt: forget it so the caller fetches again
             return None
@@ -135,15 +154,21 @@ class Cache:
                 fetched_at=float(header["fetched_at"]),  # type: ignore[arg-type]
                 max_age=header.get("max_age"),  # type: ignore[arg-type]
                 devpi=bool(header.get("devpi", False)),
+                checked=header.get("checked"),  # type: ignore[arg-type]
             )
         except (KeyError, TypeError, ValueError):
             return None
 
     def store_page(self, url: str, form: str, page: CachedPage) -> None:
         """Keep ``page`` for ``url``."""
-        header = asdict(page)
-        del header["body"]
-        self._write_record(self._page_path(url, form), header, page.body)
+        header = {f.name: getattr(page, f.name) for f in fields(page) if f.name != "body"}
+        if page.checked is None:
+            del header["checked"]
+        self._write_record(self._page_path(url, form), header, page.body, page.checked)
+
+    def drop_page(self, url: str, form: str) -> None:
+        """Forget the cached page of ``url`` (found damaged)."""
+        self._page_path(url, form).unlink(missing_ok=True)
 
     # -- metadata ----------------------------------------------------------------
     def _meta_path(self, key: str) -> Path:
@@ -155,7 +180,7 @@ class Cache:
         for key in keys:
             rec = self._read_record(self._meta_path(key))
             if rec is not None:
-                return rec[1]
+                return bytes(rec[1])
         return None
 
     def store_metadata(self, keys: list[str], data: bytes) -> None:
@@ -194,7 +219,7 @@ class Cache:
     def url_hash(self, url: str) -> str | None:
         """The sha256 a hashless file at ``url`` had when last downloaded."""
         rec = self._read_record(self.root / "urls" / _key(url))
-        return rec[1].decode() if rec else None
+        return bytes(rec[1]).decode() if rec else None
 
     def store_url_hash(self, url: str, sha256: str) -> None:
         """Remember the sha256 of a hashless file."""

@@ -113,6 +113,10 @@ class WheelNameError(JetpipError):
         )
 
 
+class CacheDamagedError(IndexFetchError):
+    """A cache entry that passed its first check turned out damaged while it was being read."""
+
+
 class MetadataError(IndexFetchError):
     """A file's core metadata cannot be read (no METADATA, a broken zip, missing Name/Version)."""
 

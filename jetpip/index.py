@@ -64,6 +64,9 @@ SIMPLE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
     "text/html;q=0.1"
 )
+# Requests in flight at once. The look-ahead opens a whole level of the dependency tree together
+# (about 20 names in a transformers closure); a smaller pool queues part of it behind the rest.
+MAX_WORKERS = 32
 _DIR_LISTING = "x-jetpip/directory"
 _SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.pages), not as the page itself
 _REUPLOAD_NOTE = (
@@ -83,7 +86,7 @@ class IndexClient:
         reporter: Reporter | None = None,
         offline: bool = False,
         refresh: bool = False,
-        max_workers: int = 16,
+        max_workers: int = MAX_WORKERS,
     ) -> None:
         self.config = config
         self.cache = Cache(cache_dir if cache_dir is not None else default_cache_dir())
@@ -106,15 +109,21 @@ class IndexClient:
         self.close()
 
     def close(self) -> None:
-        """Stop prefetches and close connections; whatever still waits on a fetch gets an error."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop queued prefetches, wait for running ones, and close connections.
+
+        Whatever still waits on a dropped fetch gets an error rather than waiting forever.
+        """
         with self._lock:
             self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
             pending = [fut for fut in self._memo.values() if not fut.done()]
-            http, self._http_client = self._http_client, None
-        for fut in pending:  # a cancelled prefetch would otherwise leave its waiters blocked
+        for fut in pending:
             with contextlib.suppress(InvalidStateError):
                 fut.set_exception(RuntimeError("the index client is closed"))
+        self._pool.shutdown(wait=True)  # running fetches end before their connections close
+        with self._lock:
+            http, self._http_client = self._http_client, None
         if http is not None:
             http.close()
 
@@ -202,8 +211,8 @@ class IndexClient:
         if raw.status == 404:
             return raw.url, None
         if raw.content_type == _DIR_LISTING:
-            return raw.url, scan_filenames(raw.body.decode().splitlines(), raw.url)
-        return raw.url, scan_html(raw.body, raw.url)
+            return raw.url, scan_filenames(bytes(raw.body).decode().splitlines(), raw.url)
+        return raw.url, scan_html(bytes(raw.body), raw.url)
 
     def _fetch_page(self, url: str, form: str) -> tuple[CachedPage, PageScan | None]:
         """The page (from the cache while fresh), and for a simple page its scan; None for a 404."""
@@ -211,7 +220,8 @@ class IndexClient:
         cached = self.cache.page(url, form)
         scan = None
         if cached is not None and form == "simple" and cached.status == 200:
-            scan = PageScan.from_bytes(cached.body) if cached.content_type == _SCANNED else None
+            scan = (PageScan.from_bytes(cached.body, lambda: self.cache.drop_page(url, form))
+                    if cached.content_type == _SCANNED else None)
             if scan is None:
                 cached = None  # kept by an older jetpip, or unreadable: fetch it again
         if self.offline:
@@ -253,7 +263,11 @@ class IndexClient:
         )
         scan = self._scan_fresh(page, form)
         if scan is not None:
-            page = replace(page, content_type=_SCANNED, body=scan.to_bytes())
+            body, checked = scan.to_bytes()
+            page = replace(page, content_type=_SCANNED, body=body, checked=checked)
+            # Keep the packed form only: the parsed page is freed now, while requests are in flight,
+            # and a run unpacks just the versions it reaches, as a warm run does.
+            scan = PageScan.from_bytes(body) or scan
         self.cache.store_page(url, form, page)
         self.reporter.page_fetched(shown, from_cache=False)
         return page, scan
@@ -262,7 +276,7 @@ class IndexClient:
     def _scan_fresh(page: CachedPage, form: str) -> PageScan | None:
         if form != "simple" or page.status != 200:
             return None
-        return scan_page(page.body, page.content_type, page.url)
+        return scan_page(bytes(page.body), page.content_type, page.url)
 
     def _local_page(self, url: str) -> CachedPage:
         path = _local_path(url)

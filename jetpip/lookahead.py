@@ -77,7 +77,7 @@ class Lookahead:
         env: Mapping[str, str],
         constraints: Mapping[str, Sequence[SpecifierSet]],
         substitutions: Mapping[str, str],
-        workers: int = 16,
+        workers: int = 64,
     ) -> None:
         self.finder = finder
         self.client = client
@@ -87,6 +87,7 @@ class Lookahead:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jetpip-lookahead")
         self._lock = threading.Lock()
         self._seen: set[tuple[str, frozenset[str]]] = set()
+        self._closed = False
 
     def add(self, wants: Iterable[Want]) -> None:
         """Start walking from these requirements (each name and extras once); returns at once."""
@@ -97,7 +98,7 @@ class Lookahead:
                 if key not in self._seen:
                     self._seen.add(key)
                     new.append(want)
-        if not new:
+        if not new or self._closed:
             return
         self.finder.prefetch(w.name for w in new)
         for want in new:
@@ -107,13 +108,14 @@ class Lookahead:
                 return  # closed: the resolution is over
 
     def close(self) -> None:
-        """Drop the walks not yet started."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop the walks not yet started, and wait for the running ones to stop at their next step."""
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _walk(self, want: Want) -> None:
         try:
-            pin = self.guess(want)
-            if pin is None:
+            pin = None if self._closed else self.guess(want)
+            if pin is None or self._closed:
                 return
             requires = self.client.metadata(pin.link).requires_dist
         except Exception:

@@ -13,6 +13,8 @@ import html
 import json
 import marshal
 import re
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
 from typing import Any
@@ -21,7 +23,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from jetpip.errors import WheelNameError
+from jetpip.errors import CacheDamagedError, WheelNameError
 from jetpip.knowledge import Source
 from jetpip.links import (
     HASH_NAMES,
@@ -45,53 +47,89 @@ class PageScan:
 
     ``order`` lists the version texts best first (final releases newest first, then pre-releases),
     those that read as one version together, so a finder parses only the versions it reaches.
+
+    The cached form (``to_bytes``) is an index followed by one packed block of rows per version
+    text. Reading it back (``from_bytes``) reads the index only; a block is read, checked against
+    its CRC and unpacked when a run first needs its rows.
     """
 
-    __slots__ = ("_packed", "_rows", "base_url", "kind", "order", "problems")
+    __slots__ = ("_area", "_on_damage", "_rows", "_table", "base_url", "kind", "order", "problems")
 
     def __init__(
         self, kind: str, base_url: str, rows: dict[str, list[tuple[int, Row]]] | None = None,
-        problems: tuple[tuple[str, str], ...] = (), *, packed: dict[str, bytes] | None = None,
-        order: list[tuple[str, ...]] | None = None,
+        problems: tuple[tuple[str, str], ...] = (), *, order: list[tuple[str, ...]] | None = None,
     ) -> None:
         self.kind = kind  # "json" or "html": how a row becomes a FileLink
         self.base_url = base_url  # what relative links are joined to
         self.problems = problems  # page-level rejects ("<page>", why)
         self._rows = rows or {}
-        self._packed = packed or {}  # rows as the cache keeps them, unpacked on first use
+        self._table: dict[str, tuple[int, int, int]] = {}  # packed text -> (offset, size, crc32)
+        self._area: bytes | memoryview = b""
+        self._on_damage: Callable[[], None] | None = None
         self.order = order if order is not None else _version_order(self._rows)
 
     def texts(self) -> list[str]:
         """Every version text of the page, "" included."""
-        return [*self._rows, *(t for t in self._packed if t not in self._rows)]
+        return [*self._rows, *(t for t in self._table if t not in self._rows)]
 
     def rows(self, text: str) -> list[tuple[int, Row]]:
         """(position on the page, row) of each row whose filename has version text ``text``."""
         rows = self._rows.get(text)
         if rows is None:
-            blob = self._packed.get(text)
-            rows = self._rows[text] = marshal.loads(blob) if blob is not None else []
+            where = self._table.get(text)
+            rows = self._rows[text] = self._unpack(*where) if where is not None else []
         return rows
 
-    def to_bytes(self) -> bytes:
-        """The cached form: the rows of each version stay packed until a run needs them."""
-        packed = [(t, self._packed[t] if t in self._packed else marshal.dumps(self.rows(t)))
-                  for t in self.texts()]
-        return marshal.dumps(
-            (SCAN_FORMAT, self.kind, self.base_url, packed, list(self.problems), self.order)
+    def _unpack(self, offset: int, size: int, crc: int) -> list[tuple[int, Row]]:
+        block = self._area[offset:offset + size]
+        try:
+            if len(block) != size or zlib.crc32(block) != crc:
+                raise ValueError("CRC mismatch")
+            rows: list[tuple[int, Row]] = marshal.loads(block)
+        except (EOFError, ValueError, TypeError) as err:
+            if self._on_damage is not None:
+                self._on_damage()
+            raise CacheDamagedError(
+                f"the cached copy of the page {redact_url(self.base_url)} is damaged ({err})",
+                "run the command again: the damaged copy was removed, and the page is fetched anew",
+            ) from None
+        return rows
+
+    def to_bytes(self) -> tuple[bytes, int]:
+        """The cached form, and how many leading bytes (the index) the cache must check itself."""
+        blocks, table, offset = [], [], 0
+        for text in self.texts():
+            block = marshal.dumps(self.rows(text))
+            table.append((text, offset, len(block), zlib.crc32(block)))
+            blocks.append(block)
+            offset += len(block)
+        index = marshal.dumps(
+            (SCAN_FORMAT, self.kind, self.base_url, table, list(self.problems), self.order)
         )
+        return b"".join([_LENGTH.pack(len(index)), index, *blocks]), _LENGTH.size + len(index)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> PageScan | None:
-        """The scan ``to_bytes`` wrote; None for anything else (another format, a damaged entry)."""
+    def from_bytes(
+        cls, data: bytes | memoryview, on_damage: Callable[[], None] | None = None
+    ) -> PageScan | None:
+        """The scan ``to_bytes`` wrote, its rows left packed; None for another format or damage."""
         try:
-            fmt, kind, base, packed, problems, order = marshal.loads(data)
+            (size,) = _LENGTH.unpack_from(data)
+            end = _LENGTH.size + size
+            fmt, kind, base, table, problems, order = marshal.loads(memoryview(data)[_LENGTH.size:end])
             if fmt != SCAN_FORMAT or kind not in _ADDERS or not isinstance(base, str):
                 return None
-            return cls(kind, base, None, tuple((str(f), str(why)) for f, why in problems),
-                       packed=dict(packed), order=[tuple(texts) for texts in order])
-        except (EOFError, ValueError, TypeError):
+            scan = cls(kind, base, None, tuple((str(f), str(why)) for f, why in problems),
+                       order=[tuple(texts) for texts in order])
+            scan._table = {str(text): (int(o), int(n), int(c)) for text, o, n, c in table}
+        except (EOFError, ValueError, TypeError, struct.error):
             return None
+        scan._area = memoryview(data)[end:]  # no copy: blocks are sliced out when first needed
+        scan._on_damage = on_damage
+        return scan
+
+
+_LENGTH = struct.Struct("<Q")
 
 
 def _version_order(rows: Mapping[str, object]) -> list[tuple[str, ...]]:
@@ -107,24 +145,27 @@ def _version_order(rows: Mapping[str, object]) -> list[tuple[str, ...]]:
     return [tuple(by_version[v]) for v in best]
 
 
-def _version_text(filename: str) -> str:
-    """The version part of a wheel filename, as the link will spell it; "" for anything else."""
-    if "%" in filename:
-        filename = unquote(filename)
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        if len(parts) in (5, 6):
-            return parts[1]
-    return ""
+def _bucketed(kind: str, base_url: str, named: Iterable[tuple[int, Any, Row]]) -> PageScan:
+    """Rows grouped by the version text of their filename (the link's spelling); "" for the rest.
 
-
-def _bucketed(kind: str, base_url: str, keyed: Iterable[tuple[str, int, Row]]) -> PageScan:
+    Pages hold tens of thousands of rows, so this loop stays lean: no call per row.
+    """
     buckets: dict[str, list[tuple[int, Row]]] = {}
-    for text, i, row in keyed:
-        rows = buckets.get(text)
+    get = buckets.get
+    for i, name, row in named:
+        text = ""
+        if name.__class__ is str and name.endswith(".whl"):
+            if "%" in name:
+                name = unquote(name)
+            dashes = name.count("-")
+            if dashes == 4 or dashes == 5:
+                start = name.index("-") + 1
+                text = name[start:name.index("-", start)]
+        rows = get(text)
         if rows is None:
-            rows = buckets[text] = []
-        rows.append((i, row))
+            buckets[text] = [(i, row)]
+        else:
+            rows.append((i, row))
     return PageScan(kind, base_url, buckets)
 
 
@@ -138,8 +179,7 @@ def scan_json(data: bytes | str, page_url: str) -> PageScan:
     if not isinstance(files, list):
         return PageScan("json", page_url, problems=(("<page>", "JSON page has no 'files' list"),))
     return _bucketed("json", page_url, (
-        (_version_text(entry["filename"]) if isinstance(entry.get("filename"), str) else "", i, entry)
-        for i, entry in enumerate(files) if isinstance(entry, dict)
+        (i, entry.get("filename"), entry) for i, entry in enumerate(files) if entry.__class__ is dict
     ))
 
 
@@ -180,13 +220,12 @@ def scan_html(data: bytes | str, page_url: str) -> PageScan:
         if href:
             base = _join(page_url, href) or page_url
 
-    def keyed() -> Iterator[tuple[str, int, Row]]:
+    def keyed() -> Iterator[tuple[int, str, Row]]:
         for i, m in enumerate(_ANCHOR.finditer(text)):
             attrs = m[1] or ""
             href = _href(attrs)
             if href:
-                name = href.partition("#")[0].partition("?")[0].rsplit("/", 1)[-1]
-                yield _version_text(name), i, attrs
+                yield i, href.partition("#")[0].partition("?")[0].rsplit("/", 1)[-1], attrs
 
     return _bucketed("html", base, keyed())
 
@@ -194,7 +233,7 @@ def scan_html(data: bytes | str, page_url: str) -> PageScan:
 def scan_filenames(names: Iterable[str], base_url: str) -> PageScan:
     """A page made from a directory's file names (a local wheelhouse)."""
     entries = ({"filename": n, "url": urljoin(base_url, quote(n))} for n in sorted(names))
-    return _bucketed("json", base_url, ((_version_text(e["filename"]), i, e) for i, e in enumerate(entries)))
+    return _bucketed("json", base_url, ((i, e["filename"], e) for i, e in enumerate(entries)))
 
 
 def scan_page(body: bytes, content_type: str, page_url: str) -> PageScan:

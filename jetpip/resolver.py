@@ -125,6 +125,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.requires: dict[str, tuple[str, ...]] = {}  # file url -> Requires-Dist
         self.metadata_warnings: list[str] = []
         self.lookahead: Lookahead | None = None
+        self._accepted: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
 
     # -- identity and order ------------------------------------------------------
     def identify(self, requirement_or_candidate: Req | _Cand) -> str:
@@ -162,6 +163,17 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
 
     # -- matching ------------------------------------------------------------------
     def _accepts(self, req: Req, cand: Candidate) -> bool:
+        # resolvelib asks the same pairs thousands of times; the memo keeps both objects alive, so
+        # their ids stay theirs.
+        key = (id(req), id(cand))
+        hit = self._accepted.get(key)
+        if hit is not None and hit[0] is req and hit[1] is cand:
+            return hit[2]
+        ok = self._check(req, cand)
+        self._accepted[key] = (req, cand, ok)
+        return ok
+
+    def _check(self, req: Req, cand: Candidate) -> bool:
         ok, by_policy = specifier_accepts(req.specifier, cand)
         if ok and by_policy:
             self.policy_hits[(cand.link.url, req.text + req.origin)] = (

@@ -9,6 +9,7 @@ import pytest
 
 from jetpip.cache import CACHE_FORMAT, Cache, CachedPage, default_cache_dir
 from jetpip.config import IndexConfig
+from jetpip.errors import CacheDamagedError
 from jetpip.index import IndexClient
 from jetpip.knowledge import Source
 from tests.support.server import IndexServer
@@ -78,6 +79,30 @@ def test_a_page_kept_in_an_older_form_is_fetched_again(
         assert [f.filename for f in c.project_page(src, "demo").files] == [link.filename]
     # No If-None-Match was sent for the unreadable entry: a 304 would have left nothing to read.
     assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 200]
+
+
+def test_a_page_damaged_past_its_index_fails_once_then_is_fetched_anew(
+    index_server: IndexServer, make_wheel: Callable[..., BuiltWheel], tmp_path: Path
+) -> None:
+    w = make_wheel("demo", "1.0")
+    url = index_server.add("simple", "/simple", [w.path])
+    src = Source("b", "simple", url)
+    cache_dir = tmp_path / "cache"
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
+        (link,) = c.project_page(src, "demo").files
+    (stored,) = (p for p in (cache_dir / f"v{CACHE_FORMAT}" / "pages").rglob("*") if p.is_file())
+    raw = bytearray(stored.read_bytes())
+    raw[-3] ^= 0xFF  # inside the last block of rows, which the record's own hash does not cover
+    stored.write_bytes(bytes(raw))
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c, \
+            pytest.raises(CacheDamagedError) as err:
+        c.project_page(src, "demo").files  # noqa: B018
+    assert "run the command again" in (err.value.hint or "")
+    assert not stored.exists()
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
+        assert [f.url for f in c.project_page(src, "demo").files] == [link.url]
+    # First fetch, then the revalidation whose copy turned out damaged, then the fetch anew.
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 304, 200]
 
 
 def test_info_and_clean(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import struct
 from dataclasses import asdict
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from packaging.tags import Tag
 from packaging.version import Version
 
-from jetpip.errors import WheelNameError
+from jetpip.errors import CacheDamagedError, WheelNameError
 from jetpip.knowledge import Source
 from jetpip.links import parse_wheel_name, redact_text, redact_url
 from jetpip.pages import (
@@ -165,7 +166,7 @@ def _same_page(page: ProjectPage) -> None:
     """The page read back from its cached form, and built one version at a time, shows the same files."""
     scan = page._scan
     assert scan is not None
-    back = PageScan.from_bytes(scan.to_bytes())
+    back = PageScan.from_bytes(scan.to_bytes()[0])
     assert back is not None
     again = ProjectPage(page.name, page.source, back, keep_foreign=page._keep_foreign)
     assert [asdict(f) for f in again.files] == [asdict(f) for f in page.files]
@@ -181,10 +182,32 @@ def test_parsers_never_crash_on_bytes(data: bytes) -> None:
         _same_page(parse(data, "https://idx.example/simple/p/", SRC, "p"))
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", marshal.dumps((SCAN_FORMAT + 1, "json", "u", [], [], [])),
-                                  marshal.dumps((SCAN_FORMAT, "xml", "u", [], [], [])), marshal.dumps(7)])
+def _packed(index: object) -> bytes:
+    data = marshal.dumps(index)
+    return struct.pack("<Q", len(data)) + data
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", _packed((SCAN_FORMAT + 1, "json", "u", [], [], [])),
+                                  _packed((SCAN_FORMAT, "xml", "u", [], [], [])), _packed(7),
+                                  _packed((SCAN_FORMAT, "json", "u", [("1.0", "x", 1, 2)], [], []))])
 def test_a_cached_scan_of_another_form_is_not_read(data: bytes) -> None:
     assert PageScan.from_bytes(data) is None
+
+
+def test_a_damaged_block_of_a_cached_scan_is_an_error_that_drops_the_copy() -> None:
+    page = parse_simple_json(_json_page([{"filename": "torch-2.1.0-cp310-cp310-linux_aarch64.whl",
+                                          "url": "t.whl", "hashes": {"sha256": "ab"}}]),
+                             "https://idx.example/simple/torch/", SRC, "torch")
+    assert page._scan is not None
+    data, checked = page._scan.to_bytes()
+    dropped: list[bool] = []
+    damaged = data[:checked] + bytes([data[checked] ^ 0xFF]) + data[checked + 1:]
+    scan = PageScan.from_bytes(damaged, lambda: dropped.append(True))
+    assert scan is not None  # the index is intact: the damage shows when the rows are read
+    with pytest.raises(CacheDamagedError) as err:
+        assert not ProjectPage("torch", SRC, scan).files
+    assert "is damaged" in err.value.message and "run the command again" in (err.value.hint or "")
+    assert dropped == [True]
 
 
 _attr = st.sampled_from([
