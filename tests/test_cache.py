@@ -12,6 +12,7 @@ from jetpip.config import IndexConfig
 from jetpip.errors import CacheDamagedError
 from jetpip.index import IndexClient
 from jetpip.knowledge import Source
+from jetpip.links import FileLink
 from tests.support.server import IndexServer
 from tests.support.wheels import BuiltWheel
 
@@ -35,14 +36,22 @@ def test_page_round_trip_and_corruption(tmp_path: Path) -> None:
     assert not stored.exists()  # dropped, so the next run fetches it again
 
 
-def test_corrupt_entries_are_refetched(index_server: IndexServer,
-                                       make_wheel: Callable[..., BuiltWheel], tmp_path: Path) -> None:
+def _demo_in_cache(index_server: IndexServer, make_wheel: Callable[..., BuiltWheel],
+                   tmp_path: Path) -> tuple[BuiltWheel, str, Source, Path, FileLink]:
+    """One wheel served as a simple page, read once into a fresh cache."""
     w = make_wheel("demo", "1.0")
     url = index_server.add("simple", "/simple", [w.path])
     src = Source("b", "simple", url)
     cache_dir = tmp_path / "cache"
     with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
         (link,) = c.project_page(src, "demo").files
+    return w, url, src, cache_dir, link
+
+
+def test_corrupt_entries_are_refetched(index_server: IndexServer,
+                                       make_wheel: Callable[..., BuiltWheel], tmp_path: Path) -> None:
+    w, url, src, cache_dir, link = _demo_in_cache(index_server, make_wheel, tmp_path)
+    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
         c.metadata(link)
         c.download(link, tmp_path / "dl")
     root = cache_dir / f"v{CACHE_FORMAT}"
@@ -63,12 +72,7 @@ def test_corrupt_entries_are_refetched(index_server: IndexServer,
 def test_a_page_kept_in_an_older_form_is_fetched_again(
     index_server: IndexServer, make_wheel: Callable[..., BuiltWheel], tmp_path: Path
 ) -> None:
-    w = make_wheel("demo", "1.0")
-    url = index_server.add("simple", "/simple", [w.path])
-    src = Source("b", "simple", url)
-    cache_dir = tmp_path / "cache"
-    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
-        (link,) = c.project_page(src, "demo").files
+    _, url, src, cache_dir, link = _demo_in_cache(index_server, make_wheel, tmp_path)
     cache = Cache(cache_dir)
     page_url = f"{url}/demo/"
     kept = cache.page(page_url, "simple")
@@ -84,12 +88,7 @@ def test_a_page_kept_in_an_older_form_is_fetched_again(
 def test_a_page_damaged_past_its_index_fails_once_then_is_fetched_anew(
     index_server: IndexServer, make_wheel: Callable[..., BuiltWheel], tmp_path: Path
 ) -> None:
-    w = make_wheel("demo", "1.0")
-    url = index_server.add("simple", "/simple", [w.path])
-    src = Source("b", "simple", url)
-    cache_dir = tmp_path / "cache"
-    with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
-        (link,) = c.project_page(src, "demo").files
+    _, url, src, cache_dir, link = _demo_in_cache(index_server, make_wheel, tmp_path)
     (stored,) = (p for p in (cache_dir / f"v{CACHE_FORMAT}" / "pages").rglob("*") if p.is_file())
     raw = bytearray(stored.read_bytes())
     raw[-3] ^= 0xFF  # inside the last block of rows, which the record's own hash does not cover
