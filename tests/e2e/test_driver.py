@@ -195,14 +195,19 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
             sys.exit(err.exit_code)
     """))
     # -u: each line pip prints reaches this test at once, while pip still waits on the stall.
-    proc = subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    for line in proc.stdout:  # pip names the file, then fetches it from the stalled server
-        if line.startswith("Collecting torch"):
-            break
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
+    with subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            for line in proc.stdout:  # pip names the file, then fetches it from the stalled server
+                if line.startswith("Collecting torch"):
+                    break
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:  # a failed assertion must not leave the child to the next test
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 130
     assert "'install CUDA builds by exact URL and hash', was interrupted" in out
     assert "torch" not in installed(python)
