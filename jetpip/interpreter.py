@@ -115,8 +115,10 @@ class ProbeRun:
         executable, timeout = self.executable, self.timeout
         try:
             stdout, stderr = self._proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            self.cancel()
+        except BaseException as exc:
+            self.cancel()  # an interrupt, too, must not leave the probe running
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
             raise InterpreterError(
                 f"{executable}: the interpreter probe did not finish in {timeout:.0f} s",
                 "check that the interpreter starts (`<python> -c pass`); a sitecustomize or a "
