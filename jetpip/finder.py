@@ -86,6 +86,11 @@ def version_accepts(spec: SpecifierSet, version: Version, guarded: bool) -> tupl
     return False, False
 
 
+def is_exact(spec: SpecifierSet) -> bool:
+    """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used); ``==X.*`` is not one."""
+    return any(s.operator in ("==", "===") and not s.version.endswith(".*") for s in spec)
+
+
 def specifier_accepts(spec: SpecifierSet, cand: Candidate) -> tuple[bool, bool]:
     """(accepted, by the pre-release policy) for one candidate; see ``version_accepts``."""
     return version_accepts(spec, cand.version, cand.guarded)

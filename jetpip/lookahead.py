@@ -23,7 +23,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from jetpip.finder import Candidate, Finder, IndexClientLike, version_accepts
+from jetpip.finder import Candidate, Finder, IndexClientLike, is_exact, version_accepts
 
 
 def marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ()) -> bool:
@@ -140,7 +140,7 @@ class Lookahead:
         # A guarded pin is steered only by the user, the constraints and guarded parents.
         own = (want.specifier,) if want.authoritative or not guarded else ()
         specs = (*own, *self.constraints.get(want.name, ()))
-        exact = any(s.operator in ("==", "===") for spec in specs for s in spec)
+        exact = any(is_exact(spec) for spec in specs)
 
         def version_ok(version: Version) -> bool:
             return all(version_accepts(spec, version, guarded)[0] for spec in specs)

@@ -30,6 +30,7 @@ from jetpip.finder import (
     FindResult,
     IndexClientLike,
     Reject,
+    is_exact,
     is_vendor_prerelease,
     specifier_accepts,
     version_accepts,
@@ -57,7 +58,7 @@ class Req:
     @property
     def exact(self) -> bool:
         """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used)."""
-        return any(s.operator in ("==", "===") and not s.version.endswith(".*") for s in self.specifier)
+        return is_exact(self.specifier)
 
 
 @dataclass(frozen=True)
