@@ -25,7 +25,7 @@ from jetpip.wheelmeta import DistMetadata
 
 
 class IndexClientLike(Protocol):
-    """The part of jetpip.index.IndexClient the finder and resolver use."""
+    """The part of jetpip.index.IndexClient the finder, resolver and look-ahead use."""
 
     def project_page(self, source: Source, name: str) -> ProjectPage:
         """One source's page for one project."""
@@ -37,10 +37,6 @@ class IndexClientLike(Protocol):
 
     def metadata(self, link: FileLink) -> DistMetadata:
         """Core metadata of one file."""
-        ...
-
-    def prefetch_metadata(self, links: Iterable[FileLink]) -> None:
-        """Fetch the metadata of several files concurrently."""
         ...
 
 
