@@ -225,7 +225,7 @@ def scenarios(
     out = s.work / "out"
     out.mkdir()
     for kind, cache_kind, latency in SCENARIOS:
-        if args.quick and latency:
+        if (args.quick and latency) or (args.only and kind not in args.only):
             continue
         if kind == "noop":
             continue  # measured right after each install, in the same venv
@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out of the real pages the wheel rows whose names packaging rejects",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ap.add_argument("--only", action="append", choices=["lock", "install"],
+                    help="run only this scenario kind (repeatable; install includes the no-op); "
+                    "the table then lacks the others, so pair it with --out")
     args = ap.parse_args(argv)
     if args.repeat is None:
         args.repeat = 1 if args.quick else 5

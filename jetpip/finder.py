@@ -39,6 +39,11 @@ class IndexClientLike(Protocol):
         """Core metadata of one file."""
         ...
 
+    @property
+    def went_online(self) -> bool:
+        """True once a request of this run went over the network (the cache could not answer)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -234,6 +239,7 @@ class Finder:
         self.target = target
         self.reporter: Reporter = reporter or NullReporter()
         self._tags = {tag: i for i, tag in reversed(list(enumerate(target.tags())))}
+        self._tag_texts = frozenset(str(tag) for tag in self._tags)
         # For reject reasons only; built once, not per rejected file.
         self._pythons = {(t.interpreter, t.abi) for t in self._tags}
         self._platforms = {t.platform for t in self._tags}
@@ -308,12 +314,27 @@ class Finder:
             source, name = offer.page.source, offer.page.name
             guarded = self.is_guarded(name)
             cands = []
-            for link in (link for t in group.texts for link in offer.page.links_of(t)):
+            links = (link for t in group.texts for link in offer.page.links_of(t, self.may_fit))
+            for link in links:
                 cand = self._judge(link, source, guarded, name, offer.rank)[1]
                 if cand is not None:
                     cands.append(cand)
             group.judged = sorted(cands, key=Candidate.sort_key, reverse=True)
         return group.judged
+
+    def may_fit(self, filename: str) -> bool:
+        """False when a wheel filename's tags name none of the Target's: a look at the text alone.
+
+        A version of a big project has dozens of builds, one of which fits: the others are dropped
+        before anything is built for them. Any other name is judged in full (and every file still
+        shows, with its reason, when an error lists what was passed over).
+        """
+        parts = filename[:-4].split("-") if filename.endswith(".whl") else []
+        if len(parts) not in (5, 6):
+            return True
+        pythons, abis, platforms = (part.lower().split(".") for part in parts[-3:])
+        texts = self._tag_texts
+        return any(f"{i}-{a}-{p}" in texts for i in pythons for a in abis for p in platforms)
 
     def _judge(
         self, link: FileLink, source: Source, guarded: bool, name: str, rank: int

@@ -95,6 +95,7 @@ class IndexClient:
         self.refresh = refresh
         self._max_workers = max_workers
         self._http_client: Http | None = None  # made on the first request: a warm run needs none
+        self._online = False
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="jetpip-index")
         self._lock = threading.Lock()
         self._memo: dict[tuple[str, object], Future[object]] = {}
@@ -128,6 +129,11 @@ class IndexClient:
             http.close()
 
     @property
+    def went_online(self) -> bool:
+        """True once a request of this run went over the network (the cache could not answer)."""
+        return self._online
+
+    @property
     def http(self) -> Http:
         """The HTTP session, started on first use."""
         with self._lock:
@@ -136,6 +142,7 @@ class IndexClient:
             if self._http_client is None:
                 from jetpip.http import Http
 
+                self._online = True
                 self._http_client = Http(self.config, max_workers=self._max_workers)
             return self._http_client
 

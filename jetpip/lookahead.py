@@ -6,6 +6,10 @@ walks it on its own threads, one step as soon as the previous answer is in. It g
 the resolver will choose it: the best candidate for the first requirement that names it, within the
 constraints. A wrong guess costs one metadata request. The resolver never takes a decision from
 here; it only finds its pages and metadata already fetched.
+
+On a warm cache there is no round trip to hide, and walking on other threads only makes the
+resolver wait for the interpreter lock. So the look-ahead stays idle while every answer comes from
+the cache, and starts walking, from everything it was handed so far, once a request goes out.
 """
 
 from __future__ import annotations
@@ -88,6 +92,19 @@ class Lookahead:
         self._lock = threading.Lock()
         self._seen: set[tuple[str, frozenset[str]]] = set()
         self._closed = False
+        self._idle = False
+        self._waiting: list[Want] = []  # handed over while idle
+
+    def start(self, roots: Sequence[Want]) -> None:
+        """Read the roots' pages (together), then walk from the roots, or stay idle if the cache answered."""
+        self.finder.prefetch(w.name for w in roots)
+        for want in roots:
+            try:
+                self.finder.find(want.name)
+            except Exception:
+                break  # the resolver meets the same failure itself, and explains it
+        self._idle = not self.client.went_online
+        self.add(roots)
 
     def add(self, wants: Iterable[Want]) -> None:
         """Start walking from these requirements (each name and extras once); returns at once."""
@@ -98,6 +115,12 @@ class Lookahead:
                 if key not in self._seen:
                     self._seen.add(key)
                     new.append(want)
+            if self._idle:
+                if not self.client.went_online:
+                    self._waiting.extend(new)
+                    return
+                self._idle = False
+                new, self._waiting = [*self._waiting, *new], []
         if not new or self._closed:
             return
         self.finder.prefetch(w.name for w in new)

@@ -268,8 +268,11 @@ def _clean_hashes(raw: object) -> dict[str, str]:
 class _Collector:
     """Turns rows into FileLinks and rejects for one project."""
 
-    def __init__(self, project: str, source: Source, *, keep_foreign: bool) -> None:
+    def __init__(
+        self, project: str, source: Source, *, keep_foreign: bool, keep: Callable[[str], bool] | None = None
+    ) -> None:
         self.project = project
+        self.keep = keep  # a cheap look at each (unquoted) filename: False drops the file unread
         self.source = source
         self.keep_foreign = keep_foreign  # a per-project page keeps other projects' files as rejects
         self.files: list[FileLink] = []
@@ -333,6 +336,8 @@ def _add_entry(out: _Collector, base_url: str, entry: dict[str, Any]) -> None:
     filename, href = entry.get("filename"), entry.get("url")
     if not isinstance(filename, str) or not isinstance(href, str):
         return
+    if out.keep is not None and not out.keep(unquote(filename)):
+        return
     joined = _join(base_url, href)
     if joined is None:
         out.rejects.append((filename, "malformed URL"))
@@ -364,6 +369,8 @@ def _add_anchor(out: _Collector, base_url: str, text: str) -> None:
         return
     url, _, fragment = joined.partition("#")
     filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if out.keep is not None and not out.keep(filename):
+        return
     meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
     metadata_hashes = None
     if meta is not None and meta.strip().lower() != "false":
@@ -406,15 +413,18 @@ class ProjectPage:
         """The page's version texts best first, those that read as one version together."""
         return self._scan.order if self._scan is not None else []
 
-    def _collector(self) -> _Collector:
-        return _Collector(self.name, self.source, keep_foreign=self._keep_foreign)
+    def _collector(self, keep: Callable[[str], bool] | None = None) -> _Collector:
+        return _Collector(self.name, self.source, keep_foreign=self._keep_foreign, keep=keep)
 
-    def links_of(self, text: str) -> list[FileLink]:
-        """The usable-looking files whose filename has version text ``text`` (rejects show in ``rejects``)."""
+    def links_of(self, text: str, keep: Callable[[str], bool] | None = None) -> list[FileLink]:
+        """The usable-looking files whose filename has version text ``text`` (rejects show in ``rejects``).
+
+        ``keep`` looks at each filename first; the files it refuses are not built at all.
+        """
         scan = self._scan
         if scan is None:
             return []
-        out, add, base = self._collector(), _ADDERS[scan.kind], scan.base_url
+        out, add, base = self._collector(keep), _ADDERS[scan.kind], scan.base_url
         for _, row in scan.rows(text):
             add(out, base, row)
         return out.files

@@ -308,7 +308,11 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
     def _prefetch(self, reqs: Sequence[Req]) -> None:
         """Hand new requirements to the look-ahead, which fetches their pages and likely metadata."""
         if self.lookahead is not None:
-            self.lookahead.add(Want(r.name, r.extras, r.specifier, r.authoritative) for r in reqs)
+            self.lookahead.add(map(_want, reqs))
+
+
+def _want(req: Req) -> Want:
+    return Want(req.name, req.extras, req.specifier, req.authoritative)
 
 
 def _lenient_equal(meta_version: str, version: Version) -> bool:
@@ -393,7 +397,7 @@ def resolve(
         finder, client, env, {name: [r.specifier for r in rs] for name, rs in cons.items()},
         provider.substitutions,
     )
-    provider._prefetch(roots)
+    provider.lookahead.start([_want(r) for r in roots])
     try:
         result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=5000)
     except ResolutionImpossible as exc:

@@ -7,11 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jetpip.config import IndexConfig
 from jetpip.finder import Finder
 from jetpip.index import IndexClient
 from jetpip.knowledge import Route, Source
+from jetpip.links import FileLink
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
 from tests.test_resolver import make_target
@@ -154,3 +157,44 @@ def test_candidates_come_lazily_version_by_version_and_rejects_still_list_every_
     assert found.rejects == ()  # every numpy file fits the Target
     torch = _finder(client, sources, "jal").find("torch")
     assert [c.link.filename for c in torch.iter_candidates()] == ["torch-2.8.0-cp310-cp310-linux_aarch64.whl"]
+
+
+def test_builds_for_other_targets_are_passed_over_and_still_listed_with_their_reasons(
+    index_server: IndexServer, tmp_path: Path, client: IndexClient
+) -> None:
+    tags = ["cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64", "cp311-cp311-manylinux_2_17_aarch64",
+            "cp310-cp310-win_amd64", "cp310-cp310-manylinux_2_17_aarch64.manylinux2014_aarch64",
+            "cp39-abi3-manylinux_2_28_aarch64"]
+    url = index_server.add("simple", "/m/simple", [_served(tmp_path, "m", "fast", "3.0", t) for t in tags])
+    route = Route(key="r", summary="", sources=(), guarded=frozenset())
+    found = Finder(client, route, [Source("base index", "simple", url)], make_target()).find("fast")
+    assert [c.link.filename for c in found.candidates] == [
+        "fast-3.0-cp310-cp310-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+        "fast-3.0-cp39-abi3-manylinux_2_28_aarch64.whl",
+    ]
+    reasons = {r.filename: r.reason for r in found.rejects}
+    assert reasons["fast-3.0-cp310-cp310-win_amd64.whl"].startswith("built for another platform (win_amd64)")
+    assert reasons["fast-3.0-cp311-cp311-manylinux_2_17_aarch64.whl"].startswith("built for another Python")
+    assert len(reasons) == 3
+
+
+_TAG_PART = st.sampled_from(["cp310", "cp39", "cp311", "py3", "py2", "abi3", "none", "cp310d", "PY3", ""])
+_PLAT_PART = st.sampled_from(["linux_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64", "any",
+                              "manylinux_2_39_aarch64", "win_amd64", "linux_x86_64", "Linux_AARCH64", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pythons=st.lists(_TAG_PART, min_size=1, max_size=3), abis=st.lists(_TAG_PART, min_size=1, max_size=2),
+    platforms=st.lists(_PLAT_PART, min_size=1, max_size=3), build=st.sampled_from(["", "1-", "x-"]),
+)
+def test_the_quick_tag_look_never_drops_a_file_the_full_judgement_would_take(
+    pythons: list[str], abis: list[str], platforms: list[str], build: str
+) -> None:
+    filename = f"demo-1.0-{build}{'.'.join(pythons)}-{'.'.join(abis)}-{'.'.join(platforms)}.whl"
+    route = Route(key="r", summary="", sources=(), guarded=frozenset())
+    source = Source("base index", "simple", "http://127.0.0.1:9/simple", trusted=True)
+    finder = Finder(None, route, [source], make_target())  # type: ignore[arg-type]
+    link = FileLink(filename=filename, url=f"http://127.0.0.1:9/{filename}", source=source)
+    taken = finder._judge(link, source, False, "demo", 0)[1] is not None
+    assert not taken or finder.may_fit(filename)
