@@ -1,6 +1,6 @@
 """``python -m jetpip``."""
 
-from jetpip.cli import main
+from jetpip.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -81,8 +81,31 @@ def cli() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``jetpip`` script and ``python -m jetpip``."""
+    """Run one command; ends with SystemExit, as click's standalone mode does."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="jetpip")
+
+
+def run() -> None:
+    """Entry point of the ``jetpip`` script and ``python -m jetpip``: ``main``, then a quick exit.
+
+    Every command closes its files, pools, child processes and temporary directories itself, so
+    once the output is flushed the process ends at once. An interpreter shutdown would free every
+    object one by one first, which costs tens of milliseconds per command on a small board.
+    """
+    import contextlib
+    import os
+
+    try:
+        main()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):  # sys.exit("message"), as the interpreter would show it
+        sys.stderr.write(code + "\n")
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`jetpip lock --json | head`)
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 # ---------------------------------------------------------------------------
@@ -172,6 +195,13 @@ def _target_from_options(
     indexes_file: str | None,
 ) -> tuple[KnowledgeBase, Target, Route]:
     """Build the knowledge base, the Target and its Route from the ``@target_options`` values."""
+    import os
+
+    from jetpip.interpreter import start_probe
+
+    # A cross Target (--platform / --python-version) has no interpreter to probe. Otherwise the
+    # probe starts first, and runs in its own process while the rest of jetpip loads.
+    probe = None if platform is not None or python_version is not None else start_probe(python, os.environ)
     from jetpip.target import TargetOverrides
     from jetpip.workflow import load_target
 
@@ -179,7 +209,8 @@ def _target_from_options(
         jetpack=jetpack, l4t=l4t, cuda=cuda, soc=soc, compute_capability=compute_capability,
         arch_kind=arch_kind, python_version=python_version, platform=platform, glibc=glibc,
     )
-    return load_target(root=root, python=python, overrides=overrides, indexes_file=indexes_file)
+    return load_target(root=root, python=python, overrides=overrides, indexes_file=indexes_file,
+                       probe=probe)
 
 
 def _detect_document(target: Target, route: Route) -> dict[str, Any]:
@@ -443,6 +474,7 @@ def lock(
     CUDA packages (torch, torchvision, onnxruntime-gpu ...) come only from the Target's CUDA
     sources and are pinned first; everything else comes from the first index that has it.
     """
+    kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     import json
     import tempfile
     from pathlib import Path
@@ -450,7 +482,6 @@ def lock(
     from jetpip.lock import lock_from_resolution, lock_to_dict, write_lock
     from jetpip.workflow import hashed_lock, read_inputs, resolve_for
 
-    kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
     for warning in (*target.warnings, *route.warnings):
         reporter.warning(warning)
@@ -552,12 +583,12 @@ def install(
     CUDA wheels by exact URL and hash, the rest by exact URL and hash (all --no-deps), then
     re-asserts the CUDA builds and checks every requirement. Re-running is safe.
     """
+    kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     import tempfile
     from pathlib import Path
 
     from jetpip.workflow import pip_args, plan_install, read_inputs, satisfied_already
 
-    kb, target, route = _target_from_options(*(opts.pop(k) for k in _TARGET_KEYS))
     reporter = TerminalReporter(verbose - quiet)
     for warning in (*target.warnings, *route.warnings):
         reporter.warning(warning)

@@ -9,10 +9,12 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jetpip.errors import InterpreterError, UsageError
-from jetpip.target import InstalledDist, Interpreter
+
+if TYPE_CHECKING:  # loaded when a record is built, so a probe can start before the rest of jetpip
+    from jetpip.target import InstalledDist, Interpreter
 
 __all__ = [
     "PROBE_PATH",
@@ -145,6 +147,11 @@ class ProbeRun:
         return interpreter_from_probe(data, executable)
 
 
+def start_probe(python: str | None, env: Mapping[str, str]) -> ProbeRun:
+    """Start the probe of the target interpreter ``python`` names (see ``find_target_python``)."""
+    return ProbeRun(find_target_python(python, env))
+
+
 def probe_interpreter(executable: str, timeout: float = PROBE_TIMEOUT) -> Interpreter:
     """Run the probe inside ``executable`` and build its Interpreter record."""
     return ProbeRun(executable, timeout).result()
@@ -162,6 +169,8 @@ def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
 
 def interpreter_from_probe(data: Mapping[str, Any], executable: str | None = None) -> Interpreter:
     """Build an Interpreter from the probe's JSON object; a malformed object is an error."""
+    from jetpip.target import Interpreter
+
     version = data.get("version")
     implementation = data.get("implementation")
     machine = data.get("machine")
@@ -207,6 +216,8 @@ def interpreter_from_probe(data: Mapping[str, Any], executable: str | None = Non
 
 
 def _installed_from_probe(item: Mapping[str, Any]) -> InstalledDist:
+    from jetpip.target import InstalledDist
+
     return InstalledDist(
         name=str(item["name"]),
         version=str(item.get("version") or ""),
@@ -255,6 +266,8 @@ _PLATFORM_RE = re.compile(
 
 def synthesize_interpreter(python_version: str, platform: str, glibc: str | None) -> Interpreter:
     """An Interpreter for a machine jetpip does not run on (``--python-version``/``--platform``)."""
+    from jetpip.target import Interpreter
+
     vm = re.fullmatch(r"(?:cp|py)?(\d)\.?(\d{1,2})(?:\.(\d{1,3}))?", python_version.strip())
     if not vm:
         raise UsageError(

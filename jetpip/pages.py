@@ -9,7 +9,6 @@ message needs every file with its reason.
 from __future__ import annotations
 
 import functools
-import html
 import json
 import marshal
 import re
@@ -194,8 +193,16 @@ def _attributes(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in _ATTR.finditer(text):
         value = m[2] if m[2] is not None else m[3] if m[3] is not None else m[4]
-        out.setdefault(m[1].lower(), html.unescape(value) if value is not None else "")
+        out.setdefault(m[1].lower(), _unescape(value) if value is not None else "")
     return out
+
+
+def _unescape(value: str) -> str:
+    if "&" not in value:
+        return value
+    import html  # its entity table is large, and most pages never need it
+
+    return html.unescape(value)
 
 
 def _href(attrs: str) -> str | None:
@@ -203,7 +210,7 @@ def _href(attrs: str) -> str | None:
     if first is None:
         return _attributes(attrs).get("href")
     value: str = first[1] if first[1] is not None else first[2] if first[2] is not None else first[3]
-    return html.unescape(value) if "&" in value else value
+    return _unescape(value)
 
 
 def _decode(data: bytes | str) -> str:

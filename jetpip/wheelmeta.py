@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +80,8 @@ def _one(fields: dict[str, list[str]], key: str) -> str | None:
 
 def metadata_from_wheel_bytes(data: bytes) -> bytes:
     """The ``*.dist-info/METADATA`` member of a whole wheel."""
+    import zipfile  # only when a whole file had to be fetched
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for name in zf.namelist():

@@ -23,6 +23,7 @@ from jetpip.report import Reporter
 from jetpip.target import Interpreter, Target, TargetOverrides
 
 if TYPE_CHECKING:  # packaging.pylock is slow to import, and the no-op install never needs it
+    from jetpip.interpreter import ProbeRun
     from jetpip.lock import Lock
 
 # pip, not jetpip, downloads the files of an online install, so an earlier online install
@@ -45,16 +46,26 @@ def load_target(
     overrides: TargetOverrides | None = None,
     indexes_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    probe: ProbeRun | None = None,
 ) -> tuple[KnowledgeBase, Target, Route]:
-    """Read the device under ``root``, probe (or synthesise) the interpreter, and route the Target."""
+    """Read the device under ``root``, probe (or synthesise) the interpreter, and route the Target.
+
+    ``probe``: the probe of ``python``, started already by ``interpreter.start_probe`` (the CLI
+    starts it before it loads the rest of jetpip); ignored for a cross Target.
+    """
     from jetpip.detect import detect_device
-    from jetpip.interpreter import ProbeRun, find_target_python, synthesize_interpreter
+    from jetpip.interpreter import start_probe, synthesize_interpreter
     from jetpip.knowledge import load_knowledge
 
     env = os.environ if env is None else env
     overrides = overrides or TargetOverrides()
     # The probe runs in its own process while the knowledge base and the device are read.
-    probe = None if overrides.is_cross else ProbeRun(find_target_python(python, env))
+    if overrides.is_cross:
+        if probe is not None:
+            probe.cancel()
+        probe = None
+    elif probe is None:
+        probe = start_probe(python, env)
     try:
         kb = load_knowledge(indexes_file, env)
         device = detect_device(Path(root))
@@ -135,7 +146,6 @@ def resolve_for(
     offline_hint: str | None = None,
 ) -> Any:
     """Resolve for the Target; a guarded name with no wheel gets the source-build hint attached."""
-    from jetpip.hints import build_hint
     from jetpip.resolver import resolve
 
     try:
@@ -144,6 +154,8 @@ def resolve_for(
             base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
         )
     except GuardedWheelMissingError as err:
+        from jetpip.hints import build_hint
+
         err.hint = build_hint(kb, target, route, err.package, err.searched, err.found).render()
         raise
     except OfflineMissError as err:
