@@ -7,7 +7,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -64,6 +64,28 @@ def ssl_context(config: IndexConfig) -> ssl.SSLContext:
     return ctx
 
 
+class _OnFirstUse(httpx.BaseTransport):
+    """A transport built by its first request (once, whichever thread asks first)."""
+
+    def __init__(self, build: Callable[[], httpx.BaseTransport]) -> None:
+        self._build = build
+        self._real: httpx.BaseTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            if self._real is None:
+                self._real = self._build()
+            real = self._real
+        return real.handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            real, self._real = self._real, None
+        if real is not None:
+            real.close()
+
+
 class Http:
     """One pooled httpx client (and one unverified client for trusted hosts) with pip's policies."""
 
@@ -94,21 +116,30 @@ class Http:
             return client
 
     def _build(self, verify: bool) -> httpx.Client:
-        tls: ssl.SSLContext | bool = ssl_context(self.config) if verify else False
         limits = httpx.Limits(max_connections=self._max_workers,
                               max_keepalive_connections=self._max_workers)
+
+        def transport(proxy: str | None = None) -> httpx.BaseTransport:
+            # The TLS context (the trust store, a CA bundle) is set up by the first request that
+            # needs it: an index served over plain http never pays for it.
+            return _OnFirstUse(lambda: httpx.HTTPTransport(
+                proxy=proxy, verify=ssl_context(self.config) if verify else False, limits=limits,
+            ))
+
         mounts: dict[str, httpx.BaseTransport | None] = {}
         proxies = {"all": self.config.proxy} if self.config.proxy else dict(self.config.proxies)
+        if not proxies:
+            mounts["http://"] = _OnFirstUse(lambda: httpx.HTTPTransport(verify=False, limits=limits))
         if "*" not in self.config.no_proxy:
             for scheme, proxy in proxies.items():
-                mounts[f"{scheme}://"] = httpx.HTTPTransport(proxy=proxy, verify=tls, limits=limits)
+                mounts[f"{scheme}://"] = transport(proxy)
             for host in self.config.no_proxy if proxies else ():
                 host = host.strip().lstrip(".")
                 if host:
                     plain = re.fullmatch(r"[\d.:\[\]]+|localhost", host.split(":")[0])
                     mounts[f"all://{host}" if plain else f"all://*{host}"] = None
         return httpx.Client(
-            verify=tls, limits=limits, mounts=mounts, trust_env=False, follow_redirects=True,
+            transport=transport(), mounts=mounts, trust_env=False, follow_redirects=True,
             timeout=httpx.Timeout(self.config.timeout), headers={"User-Agent": USER_AGENT},
         )
 

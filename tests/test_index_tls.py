@@ -120,3 +120,23 @@ def test_unreadable_cert_settings_are_an_error_naming_them(https_server: IndexSe
         _page_found(IndexConfig(index_url=url, cert=str(missing), retries=0), url, tmp_path / "c")
     assert f"cannot load the TLS certificate settings (cert={missing}" in str(err.value)
     assert "--cert" in (err.value.hint or "")
+
+
+def test_a_plain_http_index_needs_no_tls_settings_and_https_beside_it_is_still_verified(
+    https_server: IndexServer, index_server: IndexServer, make_wheel: MakeWheel, tmp_path: Path
+) -> None:
+    # The TLS context is set up by the first https request: an unreadable --cert does not stop an
+    # index on plain http, and an https index read by the same client afterwards is verified.
+    plain = index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    secure = https_server.url + "/simple"
+    config = IndexConfig(index_url=plain, extra_index_urls=(secure,), cert=str(tmp_path / "none.pem"),
+                         retries=0)
+    with IndexClient(config, cache_dir=tmp_path / "c") as c:
+        assert c.project_page(Source("b", "simple", plain), "demo").found
+        with pytest.raises(ConfigError, match="cannot load the TLS certificate settings"):
+            c.project_page(Source("x", "simple", secure), "demo")
+    unverified = IndexConfig(index_url=plain, extra_index_urls=(secure,), retries=0)
+    with IndexClient(unverified, cache_dir=tmp_path / "c2") as c:
+        assert c.project_page(Source("b", "simple", plain), "demo").found
+        with pytest.raises(IndexFetchError, match="TLS verification failed"):
+            c.project_page(Source("x", "simple", secure), "demo")
