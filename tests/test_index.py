@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jetpip.config import IndexConfig
+from jetpip.config import ConfigError, IndexConfig
 from jetpip.errors import (
     HashMismatchError,
     IndexFetchError,
@@ -502,3 +502,66 @@ def test_a_wheel_that_is_not_a_zip(index_server: IndexServer, cache_dir: Path) -
         with pytest.raises(MetadataError) as err:
             c.metadata(link)
     assert "junk-1.0-py3-none-any.whl" in str(err.value) and "not a readable zip" in str(err.value)
+
+
+def test_a_moved_page_is_followed_and_its_files_resolve_against_the_new_place(
+    index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path
+) -> None:
+    w = make_wheel("demo", "1.0", requires=["six"])
+    url = index_server.add("simple", "/new/simple", [w.path])
+    index_server.fault("/old/simple/demo/", "redirect", location="/new/simple/demo/")
+    old = index_server.url + "/old/simple"
+    with client(old, cache_dir) as c:
+        page = c.project_page(Source("b", "simple", old), "demo")
+        (link,) = page.files
+        assert link.url.startswith(index_server.url + "/new/files/")
+        assert list(c.metadata(link).requires_dist) == ["six"]
+    assert page.url == url + "/demo/"
+    assert [r.status for r in index_server.requests("/simple/demo/")] == [302, 200]
+
+
+def test_compressed_pages_are_read(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path) -> None:
+    wheels = [make_wheel("demo", v) for v in ("1.0", "1.1")]
+    url = index_server.add("simple", "/simple", [w.path for w in wheels], gzip=True)
+    with client(url, cache_dir) as c:
+        page = c.project_page(Source("b", "simple", url), "demo")
+        assert sorted(f.filename for f in page.files) == sorted(w.filename for w in wheels)
+        (meta,) = [c.metadata(f) for f in page.files if f.filename == wheels[1].filename]
+        assert meta.version == "1.1"  # files and metadata are asked for uncompressed, as they are served
+
+
+def test_no_proxy_names_a_domain_and_everything_in_it(index_server: IndexServer, make_wheel: MakeWheel,
+                                                       cache_dir: Path) -> None:
+    index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
+    url = "http://index.fleet.invalid/simple"
+    for entries, through_proxy in (((".fleet.invalid",), False), (("fleet.invalid",), False),
+                                   (("leet.invalid",), True), (("fleet.invalid:8080",), True)):
+        config = IndexConfig(index_url=url, proxies={"http": index_server.url}, no_proxy=entries,
+                             retries=0)
+        with client(config, cache_dir / str(entries)) as c:
+            if through_proxy:
+                assert c.project_page(Source("b", "simple", url), "demo").found, entries
+            else:
+                with pytest.raises(IndexFetchError, match=r"cannot reach index\.fleet\.invalid"):
+                    c.project_page(Source("b", "simple", url), "demo")
+
+
+def test_an_https_index_through_an_https_proxy_is_refused_with_the_way_out(cache_dir: Path) -> None:
+    url = "https://index.invalid/simple"
+    config = IndexConfig(index_url=url, proxy="https://proxy.invalid:3128", retries=0)
+    with client(config, cache_dir) as c, pytest.raises(ConfigError) as err:
+        c.project_page(Source("b", "simple", url), "demo")
+    assert "https://proxy.invalid:3128" in str(err.value)
+    assert "http://host:port" in (err.value.hint or "")
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_a_retry(
+    index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path
+) -> None:
+    url = index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path,
+                                                 make_wheel("other", "1.0").path])
+    index_server.fault("/simple/demo/", "hangup")
+    with client(IndexConfig(index_url=url, retries=0), cache_dir) as c:
+        assert c.project_page(Source("b", "simple", url), "demo").found
+        assert c.project_page(Source("b", "simple", url), "other").found  # no retries are allowed
+    assert [r.status for r in index_server.requests("/simple/")] == [200, 200]

@@ -10,6 +10,7 @@ wrong advertised hash, no Range support, per-request delay. Every request is log
 from __future__ import annotations
 
 import email.utils
+import gzip
 import hashlib
 import html
 import json
@@ -80,6 +81,7 @@ class Mount:
     json: bool = True
     html: bool = True
     max_age: int | None = None
+    gzip: bool = False  # compress pages for clients that accept it
 
     def projects(self) -> dict[str, list[ServedFile]]:
         out: dict[str, list[ServedFile]] = {}
@@ -99,9 +101,10 @@ class Mount:
 @dataclass
 class Fault:
     path_contains: str
-    kind: str  # "500" | "stall" | "truncate" | "no-range" | "404"
+    kind: str  # "500" | "stall" | "truncate" | "no-range" | "404" | "redirect" | "hangup"
     count: int = 1_000_000  # how many requests it hits
     seconds: float = 5.0
+    location: str = ""  # where a "redirect" sends the client
 
 
 @dataclass
@@ -147,8 +150,9 @@ class IndexServer:
                 return
         raise KeyError(prefix)
 
-    def fault(self, path_contains: str, kind: str, count: int = 1_000_000, seconds: float = 5.0) -> None:
-        self.faults.append(Fault(path_contains, kind, count, seconds))
+    def fault(self, path_contains: str, kind: str, count: int = 1_000_000, seconds: float = 5.0,
+              location: str = "") -> None:
+        self.faults.append(Fault(path_contains, kind, count, seconds, location))
 
     @property
     def url(self) -> str:
@@ -251,6 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         fault = srv.take_fault(path)
         status = self._dispatch(path, head, fault)
+        if fault and fault.kind == "hangup":
+            self.close_connection = True  # after a whole answer, without saying so beforehand
         with srv._lock:
             srv.log.append(
                 RequestRecord(
@@ -265,6 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, b"boom", "text/plain", head)
         if fault and fault.kind == "404":
             return self._send(404, b"not found", "text/plain", head)
+        if fault and fault.kind == "redirect":
+            return self._send(302, b"", "text/plain", head, {"Location": fault.location})
         if fault and fault.kind == "stall":
             time.sleep(fault.seconds)
         for mount in sorted(self.index.mounts, key=lambda m: -len(m.prefix)):
@@ -414,6 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
             extra["Cache-Control"] = f"max-age={mount.max_age}"
         if mount.kind == "devpi":
             extra.update(DEVPI_HEADERS)
+        if mount.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body = gzip.compress(body)
+            extra["Content-Encoding"] = "gzip"
         return self._send(200, body, ctype, head, extra)
 
     def _file(self, data: bytes, head: bool, fault: Fault | None) -> int:
