@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from jetpip import __version__
 from jetpip.cache import CHUNK
@@ -24,6 +24,7 @@ from jetpip.links import redact_text, redact_url, strip_credentials
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 527})
 _REDIRECT = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
+_SAFE = "/%?&=+:;@,$!*'()~[]"  # left as they are in a request target
 USER_AGENT = f"jetpip/{__version__}"
 _OFFLINE_HINT = "--offline uses only what is already in the cache"
 
@@ -58,8 +59,13 @@ def _bypassed(host: str, port: int | None, no_proxy: Sequence[str]) -> bool:
             return True
         if not entry:
             continue
-        name, _, want_port = entry.rpartition(":") if re.search(r":\d+$", entry) else (entry, "", "")
-        name = name.strip("[]")
+        if entry.startswith("["):  # [::1] or [::1]:8080
+            name, _, rest = entry[1:].partition("]")
+            want_port = rest.lstrip(":")
+        elif entry.count(":") == 1:  # host:port (a bare IPv6 address has more colons)
+            name, _, want_port = entry.partition(":")
+        else:
+            name, want_port = entry, ""
         if want_port and str(port) != want_port:
             continue
         if host == name or (not re.fullmatch(r"[\d.:]+|localhost", name) and host.endswith("." + name)):
@@ -178,7 +184,8 @@ class _Pool:
 
 
 # A kept-alive connection the server closed meanwhile fails like this on its next request.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError,
+          ssl.SSLEOFError)
 
 
 class Http:
@@ -286,7 +293,8 @@ class Http:
             port = parts.port or (443 if scheme == "https" else 80)
             verify = not (scheme == "https" and self.config.is_trusted(url))
             proxy = self._proxy_for(scheme, host, parts.port)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            # As browsers and pip do: what a page left unescaped (a space) is escaped, escapes stay.
+            target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_SAFE)
             sent = {"User-Agent": USER_AGENT, **headers}
             auth = self._auth(url)
             if auth:

@@ -565,3 +565,22 @@ def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_a_retry(
         assert c.project_page(Source("b", "simple", url), "demo").found
         assert c.project_page(Source("b", "simple", url), "other").found  # no retries are allowed
     assert [r.status for r in index_server.requests("/simple/")] == [200, 200]
+
+
+@pytest.mark.parametrize(("host", "port", "entry", "bypassed"), [
+    ("index.fleet.internal", None, ".fleet.internal", True),
+    ("fleet.internal", None, "fleet.internal", True),
+    ("index.fleet.internal", 8080, "fleet.internal:8080", True),
+    ("index.fleet.internal", 8081, "fleet.internal:8080", False),
+    ("notfleet.internal", None, "fleet.internal", False),
+    ("10.0.0.5", None, "10.0.0.5", True),
+    ("110.0.0.5", None, "0.0.5", False),  # an address is matched whole, never as a suffix
+    ("::1", None, "::1", True),
+    ("::1", 3141, "[::1]:3141", True),
+    ("::1", 3142, "[::1]:3141", False),
+    ("anything.example", None, "*", True),
+])
+def test_no_proxy_entries(host: str, port: int | None, entry: str, bypassed: bool) -> None:
+    from jetpip.http import _bypassed
+
+    assert _bypassed(host, port, (entry,)) is bypassed
