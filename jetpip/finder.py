@@ -240,6 +240,7 @@ class Finder:
         self.reporter: Reporter = reporter or NullReporter()
         self._tags = {tag: i for i, tag in reversed(list(enumerate(target.tags())))}
         self._tag_texts = frozenset(str(tag) for tag in self._tags)
+        self._fits: dict[str, bool] = {}  # may_fit by a filename's tag text
         # For reject reasons only; built once, not per rejected file.
         self._pythons = {(t.interpreter, t.abi) for t in self._tags}
         self._platforms = {t.platform for t in self._tags}
@@ -332,9 +333,15 @@ class Finder:
         parts = filename[:-4].split("-") if filename.endswith(".whl") else []
         if len(parts) not in (5, 6):
             return True
-        pythons, abis, platforms = (part.lower().split(".") for part in parts[-3:])
-        texts = self._tag_texts
-        return any(f"{i}-{a}-{p}" in texts for i in pythons for a in abis for p in platforms)
+        tail = "-".join(parts[-3:])
+        fits = self._fits.get(tail)  # every version of a project repeats the same few tag sets
+        if fits is None:
+            pythons, abis, platforms = (part.lower().split(".") for part in parts[-3:])
+            texts = self._tag_texts
+            fits = self._fits[tail] = any(
+                f"{i}-{a}-{p}" in texts for i in pythons for a in abis for p in platforms
+            )
+        return fits
 
     def _judge(
         self, link: FileLink, source: Source, guarded: bool, name: str, rank: int

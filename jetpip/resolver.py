@@ -127,6 +127,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.metadata_warnings: list[str] = []
         self.lookahead: Lookahead | None = None
         self._accepted: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
+        self._satisfied: dict[tuple[int, int], tuple[Req, _Cand, bool]] = {}
 
     # -- identity and order ------------------------------------------------------
     def identify(self, requirement_or_candidate: Req | _Cand) -> str:
@@ -235,11 +236,17 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         return lambda: (_Cand(c, extras) for c in self.iter_ordered(name, reqs, bad))
 
     def is_satisfied_by(self, requirement: Req, candidate: _Cand) -> bool:
-        if requirement.extras - candidate.extras:
-            return False
-        return self._accepts(requirement, candidate.base) and all(
+        # resolvelib re-checks every pin against every requirement after each pin: thousands of
+        # calls for a few hundred pairs. As in _accepts, the memo keeps both objects alive.
+        key = (id(requirement), id(candidate))
+        hit = self._satisfied.get(key)
+        if hit is not None and hit[0] is requirement and hit[1] is candidate:
+            return hit[2]
+        ok = requirement.extras <= candidate.extras and self._accepts(requirement, candidate.base) and all(
             self._accepts(c, candidate.base) for c in self.constraints.get(candidate.name, ())
         )
+        self._satisfied[key] = (requirement, candidate, ok)
+        return ok
 
     # -- dependencies ------------------------------------------------------------
     def dist_requires(self, cand: Candidate) -> tuple[str, ...]:
