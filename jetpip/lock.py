@@ -9,13 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tomli_w
 from packaging.utils import canonicalize_name
 
 from jetpip import __version__
 from jetpip.cache import file_hash
 from jetpip.errors import LockError
 from jetpip.links import strip_credentials
+from jetpip.tomlwrite import dumps as toml_dumps
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -192,7 +192,7 @@ def dump_lock(lock: Lock) -> str:
                 "the source did not publish one; download the file once so its hash can be recorded",
             )
     # Not validated here: the tests read the locks this writes back through packaging.pylock.
-    return tomli_w.dumps(lock_to_dict(lock))
+    return toml_dumps(lock_to_dict(lock))
 
 
 def write_lock(lock: Lock, path: Path) -> None:
