@@ -404,8 +404,8 @@ def resolve(
         finder, client, env, {name: [r.specifier for r in rs] for name, rs in cons.items()},
         provider.substitutions,
     )
-    provider.lookahead.start([_want(r) for r in roots])
     try:
+        provider.lookahead.start([_want(r) for r in roots])
         result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=5000)
     except ResolutionImpossible as exc:
         raise _explain(provider, list(exc.causes), target) from None
