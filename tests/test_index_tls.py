@@ -15,6 +15,7 @@ from jetpip.errors import IndexFetchError
 from jetpip.index import IndexClient
 from jetpip.knowledge import Source
 from tests.support.server import IndexServer
+from tests.support.tunnel import TunnelProxy
 from tests.support.wheels import BuiltWheel
 
 MakeWheel = Callable[..., BuiltWheel]
@@ -140,3 +141,25 @@ def test_a_plain_http_index_needs_no_tls_settings_and_https_beside_it_is_still_v
         assert c.project_page(Source("b", "simple", plain), "demo").found
         with pytest.raises(IndexFetchError, match="TLS verification failed"):
             c.project_page(Source("x", "simple", secure), "demo")
+
+
+def test_an_https_index_through_an_http_proxy_goes_through_a_connect_tunnel(
+    https_server: IndexServer, pki: Path, tmp_path: Path
+) -> None:
+    # HTTPS_PROXY=http://user:pw@proxy:port, as a fleet sets it: the proxy sees only CONNECT, and the
+    # index's certificate is still checked against the CA bundle, end to end through the tunnel.
+    url = https_server.url + "/simple"
+    proxy = TunnelProxy().start()
+    try:
+        authed = proxy.url.replace("http://", "http://fleet:s%40crit@")
+        config = IndexConfig(index_url=url, cert=str(pki / "ca.pem"), proxies={"https": authed}, retries=0)
+        assert _page_found(config, url, tmp_path / "c")
+        host_port = https_server.url.removeprefix("https://")
+        assert proxy.tunnels == [host_port]
+        assert proxy.proxy_authorization == ["Basic ZmxlZXQ6c0Bjcml0"]  # fleet:s@crit
+        assert https_server.requests("/simple/demo/")
+        unverified = IndexConfig(index_url=url, proxies={"https": proxy.url}, retries=0)
+        with pytest.raises(IndexFetchError, match="TLS verification failed"):
+            _page_found(unverified, url, tmp_path / "c2")
+    finally:
+        proxy.stop()
