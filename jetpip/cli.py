@@ -203,17 +203,17 @@ def _target_from_options(
     import os
 
     from jetpip.interpreter import start_probe
-
-    # A cross Target (--platform / --python-version) has no interpreter to probe. Otherwise the
-    # probe starts first, and runs in its own process while the rest of jetpip loads.
-    probe = None if platform is not None or python_version is not None else start_probe(python, os.environ)
     from jetpip.target import TargetOverrides
-    from jetpip.workflow import load_target
 
     overrides = TargetOverrides(
         jetpack=jetpack, l4t=l4t, cuda=cuda, soc=soc, compute_capability=compute_capability,
         arch_kind=arch_kind, python_version=python_version, platform=platform, glibc=glibc,
     )
+    # A cross Target has no interpreter to probe. Otherwise the probe starts before the workflow
+    # and the knowledge base load, and runs in its own process meanwhile.
+    probe = None if overrides.is_cross else start_probe(python, os.environ)
+    from jetpip.workflow import load_target
+
     return load_target(root=root, python=python, overrides=overrides, indexes_file=indexes_file,
                        probe=probe)
 

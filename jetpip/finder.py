@@ -87,6 +87,12 @@ def version_accepts(spec: SpecifierSet, version: Version, guarded: bool) -> tupl
     return False, False
 
 
+def versions_within(specs: Iterable[SpecifierSet], guarded: bool) -> Callable[[Version], bool]:
+    """A version filter for ``FindResult.iter_candidates``: every one of ``specs`` accepts it."""
+    specs = tuple(specs)
+    return lambda version: all(version_accepts(spec, version, guarded)[0] for spec in specs)
+
+
 def is_exact(spec: SpecifierSet) -> bool:
     """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used); ``==X.*`` is not one."""
     return any(s.operator in ("==", "===") and not s.version.endswith(".*") for s in spec)

@@ -40,11 +40,10 @@ from jetpip.pages import (
     scan_page,
 )
 from jetpip.report import NullReporter, Reporter
-
-if TYPE_CHECKING:
-    from jetpip.http import Http
-
 from jetpip.wheelmeta import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
+
+if TYPE_CHECKING:  # loaded by the first request: a warm run needs no HTTP
+    from jetpip.http import Http
 
 __all__ = [
     "DistMetadata",

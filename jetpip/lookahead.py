@@ -25,9 +25,8 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
-from jetpip.finder import Candidate, Finder, IndexClientLike, is_exact, version_accepts
+from jetpip.finder import Candidate, Finder, IndexClientLike, is_exact, versions_within
 
 
 def marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ()) -> bool:
@@ -164,8 +163,4 @@ class Lookahead:
         own = (want.specifier,) if want.authoritative or not guarded else ()
         specs = (*own, *self.constraints.get(want.name, ()))
         exact = any(is_exact(spec) for spec in specs)
-
-        def version_ok(version: Version) -> bool:
-            return all(version_accepts(spec, version, guarded)[0] for spec in specs)
-
-        return next(found.iter_candidates(version_ok, include_yanked=exact), None)
+        return next(found.iter_candidates(versions_within(specs, guarded), include_yanked=exact), None)

@@ -33,7 +33,7 @@ from jetpip.finder import (
     is_exact,
     is_vendor_prerelease,
     specifier_accepts,
-    version_accepts,
+    versions_within,
 )
 from jetpip.knowledge import Route, Source
 from jetpip.lookahead import Lookahead, Want, dependency, marker_true
@@ -192,13 +192,9 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         """``ordered``, lazily: only the files of the versions reached are judged."""
         found = self.finder.find(name)
         reqs = [*reqs, *self.constraints.get(name, ())]
-        specs = [r.specifier for r in reqs]
         guarded = found.guarded
         skip = set(bad)
-
-        def version_ok(version: Version) -> bool:
-            return all(version_accepts(spec, version, guarded)[0] for spec in specs)
-
+        version_ok = versions_within((r.specifier for r in reqs), guarded)
         asked_pre = any(r.specifier.prereleases for r in reqs)
         finals = False
         exact = any(r.exact for r in reqs)

@@ -22,7 +22,7 @@ from jetpip.knowledge import KnowledgeBase, Route, Source
 from jetpip.report import Reporter
 from jetpip.target import Interpreter, Target, TargetOverrides
 
-if TYPE_CHECKING:  # packaging.pylock is slow to import, and the no-op install never needs it
+if TYPE_CHECKING:  # annotations only: jetpip.lock loads where a lock is made, never on a no-op install
     from jetpip.interpreter import ProbeRun
     from jetpip.lock import Lock
 
