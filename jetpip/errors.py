@@ -128,8 +128,8 @@ class UntrustedFileError(IndexFetchError):
 class NoCandidateError(ResolutionError):
     """No file of a project fits the Target: what was looked for, where, and why each file was passed over.
 
-    ``searched`` holds the jetpip.knowledge.Source records asked, in order; ``found`` holds
-    jetpip.finder.Reject records (filename, source label, reason).
+    ``searched`` holds the jetpip.model.sources.Source records asked, in order; ``found`` holds
+    jetpip.resolve.finder.Reject records (filename, source label, reason).
     """
 
     def __init__(
@@ -171,7 +171,7 @@ class NoCandidateError(ResolutionError):
 class GuardedWheelMissingError(NoCandidateError):
     """A guarded (CUDA) name has no wheel for the Target on any of the route's sources.
 
-    It carries what jetpip.hints needs for the source-build recipe: ``package``, ``searched``
+    It carries what jetpip.knowledge.hints needs for the source-build recipe: ``package``, ``searched``
     (the route's Sources) and ``found`` (the files seen, each with its reason).
     """
 
@@ -179,7 +179,7 @@ class GuardedWheelMissingError(NoCandidateError):
 class ConflictError(ResolutionError):
     """Requirements that cannot hold together, each with the package that asked and the pin it hits.
 
-    ``conflicts`` holds jetpip.resolver.Conflict records.
+    ``conflicts`` holds jetpip.resolve.provider.Conflict records.
     """
 
     def __init__(self, conflicts: Sequence[Any], hint: str | None = None) -> None:

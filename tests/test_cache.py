@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from jetpip.cache import CACHE_FORMAT, Cache, CachedPage, default_cache_dir
-from jetpip.config import IndexConfig
 from jetpip.errors import CacheDamagedError
-from jetpip.index import IndexClient
-from jetpip.knowledge import Source
-from jetpip.links import FileLink
+from jetpip.index.cache import CACHE_FORMAT, Cache, CachedPage, default_cache_dir
+from jetpip.index.client import IndexClient
+from jetpip.index.config import IndexConfig
+from jetpip.model.links import FileLink
+from jetpip.model.sources import Source
 from tests.support.server import IndexServer
 from tests.support.wheels import BuiltWheel
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jetpip import config as config_mod
-from jetpip.config import ConfigError, IndexConfig, load_index_config
-from jetpip.target import Interpreter
+from jetpip.index import config as config_mod
+from jetpip.index.config import ConfigError, IndexConfig, load_index_config
+from jetpip.model.target import Interpreter
 
 
 def interp(prefix: Path | None = None, default: str | None = "https://default.example/simple") -> Interpreter:

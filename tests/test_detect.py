@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetpip import detect
-from jetpip.detect import (
+from jetpip.device import detect
+from jetpip.device.detect import (
     detect_device,
     jetpack_from_package_version,
     l4t_from_core_version,

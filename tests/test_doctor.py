@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from jetpip.cli import cli
-from jetpip.doctor import DoctorContext, DoctorReport, diagnose
-from jetpip.doctor_checks import Check, Facts, arch_coverage, interpreter_checks
+from jetpip.doctor.checks import Check, Facts, arch_coverage, interpreter_checks
+from jetpip.doctor.run import DoctorContext, DoctorReport, diagnose
 from jetpip.errors import InterpreterError
-from jetpip.knowledge import Route, Source
+from jetpip.model.sources import Route, Source
 from tests.support.wheels import WheelSpec, build_wheel, host_platform_tag
 
 JETSON_TAG = f"py3-none-{host_platform_tag()}"  # what a Jetson index build carries on this machine

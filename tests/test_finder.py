@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetpip.config import IndexConfig
-from jetpip.finder import Finder
-from jetpip.index import IndexClient
-from jetpip.knowledge import Route, Source
-from jetpip.links import FileLink
+from jetpip.index.client import IndexClient
+from jetpip.index.config import IndexConfig
+from jetpip.model.links import FileLink
+from jetpip.model.sources import Route, Source
+from jetpip.resolve.finder import Finder
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
 from tests.test_resolver import make_target

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from jetpip.cli import cli
-from jetpip.hints import Hint, build_hint
-from jetpip.knowledge import KnowledgeBase, Route, load_knowledge
-from jetpip.target import Device, Fact, Interpreter, Target, TargetOverrides
+from jetpip.knowledge.base import KnowledgeBase, load_knowledge
+from jetpip.knowledge.hints import Hint, build_hint
+from jetpip.model.sources import Route
+from jetpip.model.target import Device, Fact, Interpreter, Target, TargetOverrides
 
 ROOTS = Path(__file__).parent / "fixtures" / "roots"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from jetpip.config import ConfigError, IndexConfig
 from jetpip.errors import (
     HashMismatchError,
     IndexFetchError,
@@ -15,8 +14,9 @@ from jetpip.errors import (
     OfflineMissError,
     UntrustedFileError,
 )
-from jetpip.index import MAX_WORKERS, IndexClient
-from jetpip.knowledge import Source
+from jetpip.index.client import MAX_WORKERS, IndexClient
+from jetpip.index.config import ConfigError, IndexConfig
+from jetpip.model.sources import Source
 from jetpip.report import RecordingReporter
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import BuiltWheel
@@ -372,7 +372,7 @@ def test_http_proxy_and_no_proxy(index_server: IndexServer, make_wheel: MakeWhee
 def test_proxy_from_the_environment_reaches_the_index(index_server: IndexServer, make_wheel: MakeWheel,
                                                      cache_dir: Path) -> None:
     # HTTPS_PROXY/HTTP_PROXY as a fleet sets them, read by the config loader, used by the client.
-    from jetpip.config import load_index_config
+    from jetpip.index.config import load_index_config
 
     index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
     url = "http://index.invalid/simple"
@@ -399,7 +399,7 @@ def test_pip_proxy_setting_is_used_for_every_request(index_server: IndexServer, 
 
 def test_netrc_named_by_the_environment(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path,
                                         tmp_path: Path) -> None:
-    from jetpip.config import load_index_config
+    from jetpip.index.config import load_index_config
 
     url = index_server.add("simple", "/simple", [make_wheel("demo", "1.0").path])
     netrc = tmp_path / "fleet-netrc"
@@ -581,6 +581,6 @@ def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_a_retry(
     ("anything.example", None, "*", True),
 ])
 def test_no_proxy_entries(host: str, port: int | None, entry: str, bypassed: bool) -> None:
-    from jetpip.http import _bypassed
+    from jetpip.index.transport import _bypassed
 
     assert _bypassed(host, port, (entry,)) is bypassed

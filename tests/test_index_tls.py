@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jetpip.config import ConfigError, IndexConfig
 from jetpip.errors import IndexFetchError
-from jetpip.index import IndexClient
-from jetpip.knowledge import Source
+from jetpip.index.client import IndexClient
+from jetpip.index.config import ConfigError, IndexConfig
+from jetpip.model.sources import Source
 from tests.support.server import IndexServer
 from tests.support.tunnel import TunnelProxy
 from tests.support.wheels import BuiltWheel

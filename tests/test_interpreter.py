@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from packaging.tags import platform_tags as host_platform_tags
 
-from jetpip import _probe
+from jetpip._probes import interpreter_facts as _probe
 from jetpip.errors import InterpreterError, UsageError
-from jetpip.interpreter import (
+from jetpip.interpreter.launch import PROBES_DIR, probe_argv
+from jetpip.interpreter.probe import (
     find_target_python,
     interpreter_from_probe,
     platform_tags,
@@ -100,23 +101,18 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
-def test_probe_ignores_its_own_directory(tmp_path: Path) -> None:
-    # `python _probe.py` puts the probe's directory (jetpip/) first on sys.path; a module or a
-    # dist-info there must not shadow the target's own (jetpip has a module named pip.py)
-    probe = tmp_path / "_probe.py"
-    probe.write_text(Path(_probe.__file__).read_text())
-    (tmp_path / "pip").mkdir()
-    (tmp_path / "pip" / "__init__.py").write_text('__version__ = "0.0.shadow"\n')
-    (tmp_path / "shadow-1.0.dist-info").mkdir()
-    (tmp_path / "shadow-1.0.dist-info" / "METADATA").write_text("Name: shadow\nVersion: 1.0\n\n")
+def test_probe_folder_shadows_nothing_the_target_imports() -> None:
+    # A probe runs as a script, so its folder heads sys.path in the target: that folder must hold
+    # only probes, or a jetpip module could shadow the target's own package of the same name.
+    entries = {p.name for p in PROBES_DIR.iterdir() if p.name != "__pycache__"}
+    assert entries == {"__init__.py", "interpreter_facts.py", "doctor_facts.py"}
     out = subprocess.run(
-        [sys.executable, str(probe)], capture_output=True, text=True, check=True
+        probe_argv(sys.executable, "interpreter_facts"), capture_output=True, text=True, check=True
     ).stdout
     data = json.loads(out.strip().splitlines()[-1])
     import pip
 
     assert data["pip_version"] == pip.__version__
-    assert "shadow" not in {d["name"] for d in data["installed"]}
 
 
 # --- venvs ---------------------------------------------------------------------------------------

@@ -11,16 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetpip.errors import JetpipError, KnowledgeError, UsageError
-from jetpip.knowledge import (
+from jetpip.knowledge.base import (
     KnowledgeBase,
-    arch_list_covers,
     builtin_indexes,
     load_knowledge,
     parse_mirror_env,
     route_to_json,
 )
-from jetpip.knowledge_file import parse_layer, parse_toml
-from jetpip.target import Device, Fact, Interpreter, TargetOverrides
+from jetpip.knowledge.schema import parse_layer, parse_toml
+from jetpip.model.sources import arch_list_covers
+from jetpip.model.target import Device, Fact, Interpreter, TargetOverrides
 
 JAL = "https://pypi.jetson-ai-lab.io"
 REDIST = "https://developer.download.nvidia.com/compute/redist/jp"

@@ -14,9 +14,7 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from jetpip.errors import CacheDamagedError, WheelNameError
-from jetpip.knowledge import Source
-from jetpip.links import parse_wheel_name, redact_text, redact_url
-from jetpip.pages import (
+from jetpip.index.pages import (
     SCAN_FORMAT,
     PageScan,
     ProjectPage,
@@ -24,6 +22,9 @@ from jetpip.pages import (
     parse_simple_html,
     parse_simple_json,
 )
+from jetpip.model.links import parse_wheel_name
+from jetpip.model.sources import Source
+from jetpip.model.urls import redact_text, redact_url
 
 SRC = Source("test", "simple", "https://idx.example/simple")
 FLAT = Source("redist", "flat", "https://redist.example/jp/v512/pytorch/")

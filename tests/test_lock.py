@@ -12,8 +12,8 @@ from packaging.pylock import Pylock
 
 from jetpip.cli import cli
 from jetpip.errors import LockError, UsageError
-from jetpip.lock import Lock, LockedPackage, dump_lock, fill_hashes, load_lock, parse_lock
-from jetpip.resolver import read_requirements
+from jetpip.lock.pylock import Lock, LockedPackage, dump_lock, fill_hashes, load_lock, parse_lock
+from jetpip.resolve.provider import read_requirements
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
 
@@ -204,7 +204,7 @@ def test_fill_hashes_records_the_downloaded_file(tmp_path: Path) -> None:
 
 
 def test_dump_strips_credentials_from_index_urls() -> None:
-    from jetpip.links import strip_credentials
+    from jetpip.model.urls import strip_credentials
 
     assert strip_credentials("https://user:secret@host/simple/") == "https://host/simple/"
     assert strip_credentials("https://token@host/x") == "https://host/x"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jetpip.config import IndexConfig
-from jetpip.index import IndexClient
-from jetpip.knowledge import Route, Source
-from jetpip.resolver import Resolution, resolve
+from jetpip.index.client import IndexClient
+from jetpip.index.config import IndexConfig
+from jetpip.model.sources import Route, Source
+from jetpip.resolve.provider import Resolution, resolve
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
 from tests.test_resolver import make_target

@@ -6,15 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jetpip.knowledge import load_builtin_knowledge
-from jetpip.matrix import render
+from jetpip.knowledge.base import load_builtin_knowledge
+from jetpip.knowledge.matrix import render
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "matrix.md"
 
 
 def test_committed_matrix_matches_indexes_toml() -> None:
     assert DOCS.read_text(encoding="utf-8") == render(load_builtin_knowledge()), (
-        "docs/matrix.md is stale: run `python -m jetpip.matrix > docs/matrix.md`")
+        "docs/matrix.md is stale: run `python -m jetpip.knowledge.matrix > docs/matrix.md`")
 
 
 def test_module_prints_the_matrix_and_ignores_user_overlays(tmp_path: Path) -> None:
@@ -22,7 +22,8 @@ def test_module_prints_the_matrix_and_ignores_user_overlays(tmp_path: Path) -> N
     env_file = tmp_path / "site.toml"
     env_file.write_text('[mirrors]\n"https://pypi.jetson-ai-lab.io" = "http://127.0.0.1:9/m"\n',
                         encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "jetpip.matrix"], capture_output=True, text=True, check=True,
+    out = subprocess.run([sys.executable, "-m", "jetpip.knowledge.matrix"], capture_output=True, text=True,
+                         check=True,
                          env={"JETPIP_INDEXES": str(env_file), "PATH": "/usr/bin:/bin"})
     assert out.stdout == DOCS.read_text(encoding="utf-8")
     assert "127.0.0.1" not in out.stdout

@@ -6,10 +6,10 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from jetpip.errors import LockError
-from jetpip.lock import Lock, LockedPackage
-from jetpip.plan import build_plan, check_lock_fits, mismatch
-from jetpip.target import Device, InstalledDist, Interpreter, Target
-from jetpip.verify import check_consistency, reassert, satisfies
+from jetpip.install.plan import build_plan, check_lock_fits, mismatch
+from jetpip.install.verify import check_consistency, reassert, satisfies
+from jetpip.lock.pylock import Lock, LockedPackage
+from jetpip.model.target import Device, InstalledDist, Interpreter, Target
 
 JETSON = "http://127.0.0.1:1/jp6/cu126/+f/abc/def"
 BASE = "http://127.0.0.1:1/files/aa"
@@ -168,7 +168,7 @@ def test_consistency_check_reports_broken_and_missing_requirements() -> None:
 
 
 def _target(**facts: str) -> Target:
-    from jetpip.target import Fact
+    from jetpip.model.target import Fact
 
     return Target(device=Device(root="/", is_jetson=True), interpreter=interp(),
                   **{k: Fact(v, "test") for k, v in facts.items()})  # type: ignore[arg-type]

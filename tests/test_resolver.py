@@ -12,7 +12,6 @@ from packaging.pylock import Pylock
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from jetpip.config import IndexConfig
 from jetpip.errors import (
     ConflictError,
     GuardedWheelMissingError,
@@ -20,21 +19,22 @@ from jetpip.errors import (
     ResolutionError,
     UsageError,
 )
-from jetpip.finder import Candidate
-from jetpip.index import IndexClient
-from jetpip.interpreter import synthesize_interpreter
-from jetpip.knowledge import Route, Source
-from jetpip.links import FileLink
-from jetpip.lock import dump_lock, fill_hashes, lock_from_resolution, parse_lock
+from jetpip.index.client import IndexClient
+from jetpip.index.config import IndexConfig
+from jetpip.interpreter.probe import synthesize_interpreter
+from jetpip.lock.pylock import dump_lock, fill_hashes, lock_from_resolution, parse_lock
+from jetpip.model.links import FileLink
+from jetpip.model.sources import Route, Source
+from jetpip.model.target import Device, Fact, Target
 from jetpip.report import RecordingReporter
-from jetpip.resolver import (
+from jetpip.resolve.finder import Candidate
+from jetpip.resolve.provider import (
     Resolution,
     marker_environment,
     read_requirements,
     resolve,
     specifier_accepts,
 )
-from jetpip.target import Device, Fact, Target
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetpip.tomlwrite import dumps
+from jetpip.lock.tomlwrite import dumps
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from packaging.metadata import parse_email
 
 from jetpip.errors import MetadataError
-from jetpip.wheelmeta import DistMetadata
+from jetpip.index.metadata import DistMetadata
 
 _requirement = st.sampled_from([
     "numpy>=1.21", "packaging", 'torch (>=2.0) ; extra == "torch"', "tqdm>4.60; python_version >= '3.8'",

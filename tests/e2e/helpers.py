@@ -20,7 +20,7 @@ def run_python(python: Path, code: str) -> str:
 
 def installed(python: Path) -> dict[str, str]:
     """name -> version of what the venv itself holds (its system site-packages left out)."""
-    from jetpip.interpreter import probe_interpreter
+    from jetpip.interpreter.probe import probe_interpreter
 
     return {d.name: d.version for d in probe_interpreter(str(python)).installed if not d.in_system_site}
 

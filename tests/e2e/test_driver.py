@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from jetpip.errors import PipStepError
-from jetpip.interpreter import probe_interpreter
-from jetpip.lock import Lock, LockedPackage
-from jetpip.pip import PipResult, SubprocessPipRunner, execute
-from jetpip.plan import build_plan
+from jetpip.install.driver import PipResult, SubprocessPipRunner, execute
+from jetpip.install.plan import build_plan
+from jetpip.interpreter.probe import probe_interpreter
+from jetpip.lock.pylock import Lock, LockedPackage
 from tests.e2e.conftest import MakeVenv
 from tests.e2e.helpers import build_of, installed, pip_install
 from tests.support.mirror import Mirror
@@ -178,10 +178,10 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
     script.write_text(textwrap.dedent(f"""
         import sys
         from jetpip.errors import PipStepError
-        from jetpip.interpreter import probe_interpreter
-        from jetpip.lock import Lock, LockedPackage
-        from jetpip.pip import SubprocessPipRunner, execute
-        from jetpip.plan import build_plan
+        from jetpip.interpreter.probe import probe_interpreter
+        from jetpip.lock.pylock import Lock, LockedPackage
+        from jetpip.install.driver import SubprocessPipRunner, execute
+        from jetpip.install.plan import build_plan
         pkg = LockedPackage(name="torch", version="2.8.0", url={url!r}, filename={pkg.filename!r},
                             sha256={pkg.sha256!r}, guarded=True)
         before = probe_interpreter({str(python)!r})

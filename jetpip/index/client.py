@@ -1,0 +1,513 @@
+"""The index client: project pages and metadata from every index form, concurrent, cached and verified."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from jetpip.errors import (
+    HashMismatchError,
+    MetadataError,
+    OfflineMissError,
+    UntrustedFileError,
+    WheelNameError,
+)
+from jetpip.index.cache import CHUNK, Cache, CachedPage, default_cache_dir, file_hash, parse_max_age
+from jetpip.index.config import IndexConfig
+from jetpip.index.metadata import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
+from jetpip.index.pages import (
+    PageScan,
+    ProjectPage,
+    parse_flat_page,
+    parse_simple_html,
+    parse_simple_json,
+    scan_filenames,
+    scan_html,
+    scan_page,
+)
+from jetpip.model.links import HASH_NAMES, FileLink, WheelName, parse_wheel_name
+from jetpip.model.sources import Source
+from jetpip.model.urls import redact_url
+from jetpip.report import NullReporter, Reporter
+
+if TYPE_CHECKING:  # loaded by the first request: a warm run needs no HTTP
+    from jetpip.index.transport import Http
+
+__all__ = [
+    "DistMetadata",
+    "FileLink",
+    "IndexClient",
+    "ProjectPage",
+    "WheelName",
+    "parse_flat_page",
+    "parse_simple_html",
+    "parse_simple_json",
+    "parse_wheel_name",
+]
+
+T = TypeVar("T")
+
+SIMPLE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.1"
+)
+# Requests in flight at once. The look-ahead opens a whole level of the dependency tree together
+# (about 20 names in a transformers closure); a smaller pool queues part of it behind the rest.
+MAX_WORKERS = 32
+_DIR_LISTING = "x-jetpip/directory"
+_SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.index.pages), not as the page itself
+_REUPLOAD_NOTE = (
+    " This is a Jetson index, which is known to re-upload files under the same name:"
+    " the file probably changed after its hash was recorded."
+)
+
+
+class IndexClient:
+    """Reads project pages and metadata from configured sources; one fetch per thing per run."""
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        *,
+        cache_dir: Path | None = None,
+        reporter: Reporter | None = None,
+        offline: bool = False,
+        refresh: bool = False,
+        max_workers: int = MAX_WORKERS,
+    ) -> None:
+        self.config = config
+        self.cache = Cache(cache_dir if cache_dir is not None else default_cache_dir())
+        self.reporter: Reporter = reporter or NullReporter()
+        self.offline = offline
+        self.refresh = refresh
+        self._max_workers = max_workers
+        self._http_client: Http | None = None  # made on the first request: a warm run needs none
+        self._online = False
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="jetpip-index")
+        self._lock = threading.Lock()
+        self._memo: dict[tuple[str, object], Future[object]] = {}
+        self._devpi_roots: set[str] = set()
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop queued prefetches, wait for running ones, and close connections.
+
+        Whatever still waits on a dropped fetch gets an error rather than waiting forever.
+        """
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            pending = [fut for fut in self._memo.values() if not fut.done()]
+        for fut in pending:
+            with contextlib.suppress(InvalidStateError):
+                fut.set_exception(RuntimeError("the index client is closed"))
+        self._pool.shutdown(wait=True)  # running fetches end before their connections close
+        with self._lock:
+            http, self._http_client = self._http_client, None
+        if http is not None:
+            http.close()
+
+    @property
+    def went_online(self) -> bool:
+        """True once a request of this run went over the network (the cache could not answer)."""
+        return self._online
+
+    @property
+    def http(self) -> Http:
+        """The HTTP session, started on first use."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the index client is closed")
+            if self._http_client is None:
+                from jetpip.index.transport import Http
+
+                self._online = True
+                self._http_client = Http(self.config, max_workers=self._max_workers)
+            return self._http_client
+
+    # -- memoisation: one fetch per key per run, shared between threads ----------
+    def _claim(self, kind: str, key: object) -> tuple[Future[object], bool]:
+        with self._lock:
+            fut = self._memo.get((kind, key))
+            if fut is not None:
+                return fut, False
+            fut = Future()
+            self._memo[(kind, key)] = fut
+            return fut, True
+
+    @staticmethod
+    def _fill(fut: Future[object], fn: Callable[[], object]) -> None:
+        try:
+            result = fn()
+        except BaseException as err:
+            with contextlib.suppress(InvalidStateError):  # closed meanwhile
+                fut.set_exception(err)
+        else:
+            with contextlib.suppress(InvalidStateError):
+                fut.set_result(result)
+
+    def _once(self, kind: str, key: object, fn: Callable[[], T]) -> T:
+        fut, mine = self._claim(kind, key)
+        if mine:
+            self._fill(fut, fn)
+        return fut.result()  # type: ignore[return-value]
+
+    def _prefetch(self, kind: str, key: object, fn: Callable[[], object]) -> None:
+        fut, mine = self._claim(kind, key)
+        if mine:
+            try:
+                self._pool.submit(self._fill, fut, fn)
+            except RuntimeError as err:  # closed
+                fut.set_exception(err)
+
+    # -- project pages -----------------------------------------------------------
+    def project_page(self, source: Source, name: str) -> ProjectPage:
+        """The files ``source`` offers for ``name`` (found=False when it has none)."""
+        key = (source, canonicalize_name(name))
+        return self._once("page", key, lambda: self._project_page(*key))
+
+    def prefetch_pages(self, pairs: Iterable[tuple[Source, str]]) -> None:
+        """Start fetching these pages in the background; returns at once."""
+        for source, name in pairs:
+            key = (source, canonicalize_name(name))
+            self._prefetch("page", key, lambda key=key: self._project_page(*key))  # type: ignore[misc]
+
+    def _project_page(self, source: Source, name: str) -> ProjectPage:
+        if source.kind == "flat":
+            url, scan = self._once("flat", source.url, lambda: self._flat_scan(source.url))
+            page = ProjectPage(name, source, scan, url=redact_url(url), keep_foreign=False)
+            page.found = bool(scan is not None and (page.files or page.rejects))
+            return page
+        root = source.url.rstrip("/")
+        url = f"{root}/+simple/{name}/" if root in self._devpi_roots else source.project_url(name)
+        raw, scan = self._fetch_page(url, "simple")
+        if raw.devpi and source.kind == "simple" and "/+simple" not in url and "/+simple" not in root:
+            # A devpi index root configured as a plain index (jetson-containers does this): its bare
+            # project path serves a web page to clients it does not take for pip, so use /+simple/.
+            with self._lock:
+                self._devpi_roots.add(root)
+            url = f"{root}/+simple/{name}/"
+            raw, scan = self._fetch_page(url, "simple")
+        if raw.status == 404 or scan is None:
+            return ProjectPage(name, source, found=False, url=redact_url(raw.url))
+        return ProjectPage(name, source, scan, url=redact_url(raw.url))
+
+    def _flat_scan(self, url: str) -> tuple[str, PageScan | None]:
+        raw = self._fetch_page(url, "flat")[0]
+        if raw.status == 404:
+            return raw.url, None
+        if raw.content_type == _DIR_LISTING:
+            return raw.url, scan_filenames(bytes(raw.body).decode().splitlines(), raw.url)
+        return raw.url, scan_html(bytes(raw.body), raw.url)
+
+    def _fetch_page(self, url: str, form: str) -> tuple[CachedPage, PageScan | None]:
+        """The page (from the cache while fresh), and for a simple page its scan; None for a 404."""
+        shown = redact_url(url)
+        cached = self.cache.page(url, form)
+        scan = None
+        if cached is not None and form == "simple" and cached.status == 200:
+            scan = (PageScan.from_bytes(cached.body, lambda: self.cache.drop_page(url, form))
+                    if cached.content_type == _SCANNED else None)
+            if scan is None:
+                cached = None  # kept by an older jetpip, or unreadable: fetch it again
+        if self.offline:
+            if cached is None:
+                raise OfflineMissError(
+                    f"offline, and the cache has no copy of {shown}",
+                    "run once without --offline to fill the cache, or drop --offline",
+                )
+            self.reporter.page_fetched(shown, from_cache=True)
+            return cached, scan
+        if urlsplit(url).scheme == "file":
+            page = self._local_page(url)
+            self.reporter.page_fetched(shown, from_cache=False)
+            return page, self._scan_fresh(page, form)
+        if cached is not None and not self.refresh and cached.is_fresh():
+            self.reporter.page_fetched(shown, from_cache=True)
+            return cached, scan
+        headers = {"Accept": SIMPLE_ACCEPT if form == "simple" else "text/html, */*;q=0.1"}
+        if cached is not None and cached.status == 200:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        resp = self.http.get(url, headers, ok=(200, 304, 404, 410), what="index page")
+        now = time.time()
+        max_age = parse_max_age(resp.headers.get("cache-control"))
+        if resp.status == 304 and cached is not None:
+            page = replace(cached, fetched_at=now, max_age=max_age)
+            self.cache.store_page(url, form, page)
+            self.reporter.page_fetched(shown, from_cache=True)
+            return page, scan
+        page = CachedPage(
+            url=resp.url, status=404 if resp.status in (404, 410) else 200,
+            content_type=resp.headers.get("content-type", "text/html").lower(),
+            body=resp.body if resp.status == 200 else b"",
+            etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
+            fetched_at=now, max_age=max_age,
+            devpi=any(k.startswith("x-devpi-") for k in resp.headers),
+        )
+        scan = self._scan_fresh(page, form)
+        if scan is not None:
+            body, checked = scan.to_bytes()
+            page = replace(page, content_type=_SCANNED, body=body, checked=checked)
+            # Keep the packed form only: the parsed page is freed now, while requests are in flight,
+            # and a run unpacks just the versions it reaches, as a warm run does.
+            scan = PageScan.from_bytes(body) or scan
+        self.cache.store_page(url, form, page)
+        self.reporter.page_fetched(shown, from_cache=False)
+        return page, scan
+
+    @staticmethod
+    def _scan_fresh(page: CachedPage, form: str) -> PageScan | None:
+        if form != "simple" or page.status != 200:
+            return None
+        return scan_page(bytes(page.body), page.content_type, page.url)
+
+    def _local_page(self, url: str) -> CachedPage:
+        path = _local_path(url)
+        if path.is_dir():
+            index = path / "index.html"
+            if index.is_file():
+                return CachedPage(url, 200, "text/html", index.read_bytes())
+            names = sorted(p.name for p in path.iterdir() if p.is_file())
+            base = url if url.endswith("/") else url + "/"
+            return CachedPage(base, 200, _DIR_LISTING, "\n".join(names).encode())
+        if path.is_file():
+            if path.suffix in (".whl", ".zip") or path.name.endswith(".tar.gz"):
+                return CachedPage(url.rsplit("/", 1)[0] + "/", 200, _DIR_LISTING, path.name.encode())
+            return CachedPage(url, 200, "text/html", path.read_bytes())
+        return CachedPage(url, 404, "text/plain", b"")
+
+    # -- metadata ----------------------------------------------------------------
+    def metadata(self, link: FileLink) -> DistMetadata:
+        """Core metadata of ``link``: PEP 658 file, else range requests, else the whole file."""
+        return self._once("metadata", link.url, lambda: self._metadata(link))
+
+    def prefetch_metadata(self, links: Iterable[FileLink]) -> None:
+        """Start fetching metadata of these files in the background; returns at once."""
+        for link in links:
+            self._prefetch("metadata", link.url, lambda link=link: self._metadata(link))  # type: ignore[misc]
+
+    def _metadata_keys(self, link: FileLink) -> list[str]:
+        keys = [f"metadata\n{a}:{d}" for a, d in sorted((link.metadata_hashes or {}).items())]
+        keys += [f"file\n{a}:{d}" for a, d in sorted(link.hashes.items())]
+        return keys or [f"url\n{link.url}\n{link.size}"]
+
+    def _metadata(self, link: FileLink) -> DistMetadata:
+        keys = self._metadata_keys(link)
+        data = self.cache.metadata(keys)
+        how = "cache"
+        if data is None:
+            if self.offline:
+                raise OfflineMissError(
+                    f"offline, and the cache has no metadata of {link.filename} ({link.redacted_url})",
+                    "run once without --offline to fill the cache, or drop --offline",
+                )
+            data, how = self._fetch_metadata(link)
+            self.cache.store_metadata(keys, data)
+        try:
+            meta = DistMetadata.parse(data)
+        except MetadataError as err:
+            raise MetadataError(f"{link.filename} ({link.redacted_url}): {err.message}", err.hint) from err
+        self._check_names(link, meta)
+        self.reporter.metadata_fetched(link.filename, how=how)
+        return meta
+
+    def _check_names(self, link: FileLink, meta: DistMetadata) -> None:
+        try:
+            wheel = parse_wheel_name(link.filename)
+        except WheelNameError:
+            return
+        if canonicalize_name(meta.name) != wheel.name:
+            self.reporter.warning(
+                f"{link.filename} from {link.source.name}: its metadata names the project "
+                f"'{meta.name}', its filename '{wheel.name}'"
+            )
+        try:
+            same = Version(meta.version) == wheel.version
+        except InvalidVersion:
+            same = False
+        if not same:
+            self.reporter.warning(
+                f"{link.filename} from {link.source.name}: the filename says version {wheel.version}, "
+                f"its metadata says {meta.version} (NVIDIA builds do this; accepted)"
+            )
+
+    def _fetch_metadata(self, link: FileLink) -> tuple[bytes, str]:
+        scheme = urlsplit(link.url).scheme
+        if link.metadata_hashes is not None and scheme != "file":
+            resp = self.http.get(link.metadata_url, {}, ok=(200, 404), what="metadata file")
+            if resp.status == 200:
+                self._verify_bytes(link, resp.body, link.metadata_hashes, what="metadata file",
+                                   url=link.metadata_url)
+                return resp.body, "pep658"
+        if link.is_wheel and scheme != "file":
+            try:
+                data = self._range_metadata(link)
+            except MetadataError:
+                data = None  # an unusual zip layout: the whole file will do
+            if data is not None:
+                return data, "range"
+        path = self._cached_file(link)
+        try:
+            return metadata_from_wheel_bytes(path.read_bytes()), "download"
+        except MetadataError as err:
+            raise MetadataError(f"{link.filename} ({link.redacted_url}): {err.message}", err.hint) from err
+
+    def _range_metadata(self, link: FileLink) -> bytes | None:
+        resp = self.http.get(link.url, {"Range": f"bytes=-{TAIL_BYTES}"}, ok=(200, 206, 416),
+                             what="file")
+        if resp.status == 200:
+            # The server ignored Range and sent the whole file: keep it, it is the download.
+            self._store_body(link, resp.body)
+            return None
+        total = _content_range_total(resp.headers.get("content-range"))
+        if resp.status != 206 or total is None:
+            return None
+
+        def read(start: int, end: int) -> bytes:
+            part = self.http.get(link.url, {"Range": f"bytes={start}-{end}"}, ok=(206,), what="file")
+            if len(part.body) != end - start + 1:
+                raise MetadataError("a range request returned the wrong number of bytes")
+            return part.body
+
+        return metadata_from_ranges(total, resp.body, read)
+
+    # -- files -------------------------------------------------------------------
+    def download(self, link: FileLink, dest_dir: Path) -> Path:
+        """Put the hash-checked file into ``dest_dir`` (from the cache when it has it)."""
+        cached = self._cached_file(link)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / link.filename
+        if dest.exists() and os.path.samefile(dest, cached):
+            return dest
+        tmp = dest.with_name(f".{dest.name}.part")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(cached, tmp)
+        except OSError:
+            shutil.copyfile(cached, tmp)
+        os.replace(tmp, dest)
+        return dest
+
+    def _cached_file(self, link: FileLink) -> Path:
+        return self._once("file", link.url, lambda: self._fetch_file(link))
+
+    def _fetch_file(self, link: FileLink) -> Path:
+        best = link.best_hash
+        if best is not None:
+            hit = self.cache.wheel(*best)
+            if hit is not None:
+                return hit
+        else:
+            if not (link.source.trusted or self.config.is_trusted(link.url)):
+                host = urlsplit(link.url).hostname or link.url
+                raise UntrustedFileError(
+                    f"{link.filename} from {link.source.name} ({link.redacted_url}) has no hash "
+                    "to check it against, and its source is not trusted",
+                    f"if you trust {host}, pass --trusted-host {host} (or set trusted-host in pip.conf)",
+                )
+            self.reporter.warning(
+                f"{link.filename} ({link.redacted_url}) has no published hash; accepted unchecked "
+                f"because {link.source.name} is trusted"
+            )
+            known = self.cache.url_hash(link.url)
+            hit = self.cache.wheel("sha256", known) if known else None
+            if hit is not None:
+                return hit
+        if self.offline:
+            raise OfflineMissError(
+                f"offline, and the cache has no copy of {link.filename} ({link.redacted_url})",
+                "run once without --offline to fill the cache, or drop --offline",
+            )
+        if urlsplit(link.url).scheme == "file":
+            src = _local_path(link.url)
+            fd, tmp = self.cache.temp_file()
+            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
+                shutil.copyfileobj(f, out, CHUNK)
+            return self._accept(link, tmp, None)
+        fd, tmp = self.cache.temp_file()
+        os.close(fd)
+        try:
+            short = self.http.download(link.url, tmp, what="file")
+            return self._accept(link, tmp, short)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _store_body(self, link: FileLink, body: bytes) -> None:
+        fd, tmp = self.cache.temp_file()
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+        try:
+            path = self._accept(link, tmp, None)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fut, mine = self._claim("file", link.url)
+        if mine:
+            fut.set_result(path)
+
+    def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None) -> Path:
+        best = link.best_hash
+        algo, expected = best if best is not None else ("sha256", None)
+        actual = file_hash(tmp, algo)
+        if short is not None or (expected is not None and actual != expected):
+            self._mismatch(link, link.url, algo, expected, actual, short, what="file")
+        if expected is None:
+            self.cache.store_url_hash(link.url, actual)
+        return self.cache.store_wheel(algo, actual, tmp)
+
+    def _verify_bytes(self, link: FileLink, data: bytes, hashes: Mapping[str, str], *, what: str,
+                      url: str) -> None:
+        for algo in HASH_NAMES:  # the strongest advertised hash decides
+            if algo in hashes:
+                actual = hashlib.new(algo, data).hexdigest()
+                if actual != hashes[algo]:
+                    self._mismatch(link, url, algo, hashes[algo], actual, None, what=what)
+                return
+
+    def _mismatch(self, link: FileLink, url: str, algo: str, expected: str | None, actual: str,
+                  short: tuple[int, int] | None, *, what: str) -> None:
+        cut = f" The download was cut short: {short[0]} of {short[1]} bytes arrived." if short else ""
+        note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
+        raise HashMismatchError(
+            f"the {what} {redact_url(url)} does not match its hash.{cut}\n"
+            f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
+            "run again to retry the download; if it keeps failing, refresh the index page with "
+            "--refresh (and re-lock if a lock recorded the old hash)",
+        )
+
+
+def _content_range_total(value: str | None) -> int | None:
+    if not value or "/" not in value:
+        return None
+    total = value.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
+
+
+def _local_path(url: str) -> Path:
+    """The filesystem path a file:// URL names."""
+    from urllib.request import url2pathname  # here, not at the top: it imports http.client and email
+
+    return Path(url2pathname(urlsplit(url).path))

@@ -1,0 +1,224 @@
+"""Index configuration as pip reads it: pip.conf files, PIP_* variables, then jetpip's own flags."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jetpip.errors import UsageError
+from jetpip.model.sources import Source
+from jetpip.model.target import Interpreter
+from jetpip.model.urls import redact_url
+
+DEFAULT_TIMEOUT = 15.0  # pip's defaults
+DEFAULT_RETRIES = 5
+SYSTEM_CONFIG = Path("/etc/pip.conf")  # pip reads it after the XDG config dirs
+_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
+_KEYS = (
+    "index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert",
+    "timeout", "retries", "proxy", "no-index",
+)
+
+
+class ConfigError(UsageError):
+    """A pip configuration value or file cannot be used."""
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where packages come from and how to talk to those places (pip's options, resolved)."""
+
+    index_url: str | None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    cert: str | None = None  # CA bundle; None = the system trust store
+    client_cert: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    proxy: str | None = None  # pip's --proxy: one proxy for every scheme
+    proxies: Mapping[str, str] = field(default_factory=dict, hash=False)  # scheme -> URL, from env
+    no_proxy: tuple[str, ...] = ()
+    netrc: str | None = None  # path of the netrc file to read credentials from, if any
+    no_index: bool = False
+    origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)  # key -> where
+
+    def is_trusted(self, url: str) -> bool:
+        """True when ``url``'s host (or host:port) is a trusted host, or it is a local file."""
+        parts = urlsplit(url)
+        if parts.scheme == "file" or not parts.scheme:
+            return True
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return any(t in (host, netloc) for t in self.trusted_hosts)
+
+    def sources(self) -> list[Source]:
+        """Base index, extra indexes, then find-links (a local directory becomes a file:// URL)."""
+        out: list[Source] = []
+        if self.index_url and not self.no_index:
+            out.append(Source("base index", "simple", self.index_url,
+                              trusted=self.is_trusted(self.index_url)))
+        if not self.no_index:
+            for url in self.extra_index_urls:
+                out.append(Source(f"extra index {redact_url(url)}", "simple", url,
+                                  trusted=self.is_trusted(url)))
+        for link in self.find_links:
+            url = _as_url(link)
+            out.append(Source(f"find-links {redact_url(url)}", "flat", url, trusted=self.is_trusted(url)))
+        return out
+
+
+def _as_url(link: str) -> str:
+    if "://" in link:
+        return link
+    path = Path(link).expanduser().resolve()
+    return path.as_uri() + ("/" if path.is_dir() else "")
+
+
+def config_files(interpreter: Interpreter | None, env: Mapping[str, str]) -> list[Path]:
+    """Return pip config files, lowest precedence first; none when PIP_CONFIG_FILE is os.devnull."""
+    explicit = env.get("PIP_CONFIG_FILE")
+    if explicit == os.devnull:
+        return []
+    xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [SYSTEM_CONFIG]
+    home = Path(env.get("HOME") or Path.home())
+    config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    files += [home / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]
+    if interpreter is not None and interpreter.prefix:
+        files.append(Path(interpreter.prefix) / "pip.conf")
+    if explicit:
+        files.append(Path(explicit))
+    return files
+
+
+def _read_file(path: Path) -> dict[str, dict[str, str]]:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read pip config file {path}: {err}",
+                          f"fix or remove {path}, or set PIP_CONFIG_FILE=/dev/null") from err
+    return {s: {k.replace("_", "-"): v for k, v in parser.items(s)} for s in parser.sections()}
+
+
+def _split(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, Iterable):
+        return [str(v) for v in value if v]
+    return [str(value)]
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "yes", "true", "on")
+
+
+def load_index_config(
+    interpreter: Interpreter | None, env: Mapping[str, str], cli: Mapping[str, object]
+) -> IndexConfig:
+    """Resolve the index options with pip's precedence: files ([global] then [install]), env, flags."""
+    values: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    per_file = [(path, _read_file(path)) for path in config_files(interpreter, env) if path.is_file()]
+    # pip applies every file's [global] first, then every file's [install], then the environment.
+    for section in ("global", "install"):
+        for path, sections in per_file:
+            for key, value in sections.get(section, {}).items():
+                if key in _KEYS:
+                    values[key], origins[key] = value, f"{path} [{section}]"
+    for key in _KEYS:
+        var = "PIP_" + key.upper().replace("-", "_")
+        if env.get(var):
+            values[key], origins[key] = env[var], var
+    lists = {k: _split(values.get(k)) for k in _LIST_KEYS}
+    flag_names = {"extra-index-url": "extra_index_url", "find-links": "find_links",
+                  "trusted-host": "trusted_host"}
+    for key, flag in flag_names.items():
+        extra = _split(cli.get(flag))
+        if extra:
+            lists[key] += [v for v in extra if v not in lists[key]]
+            origins[key] = f"--{key}"
+    for key in ("index-url", "cert", "client-cert", "timeout", "retries", "proxy"):
+        given = cli.get(key.replace("-", "_"))
+        if given is not None and given != "":
+            values[key], origins[key] = str(given), f"--{key}"
+    if cli.get("no_index"):
+        values["no-index"], origins["no-index"] = "1", "--no-index"
+
+    no_index = _truthy(values.get("no-index", "0"))
+    index_url = values.get("index-url")
+    if not index_url and not no_index:
+        index_url = interpreter.pip_default_index if interpreter is not None else None
+        if index_url:
+            origins["index-url"] = "the target's pip default"
+        elif not lists["find-links"]:
+            raise ConfigError(
+                "no package index is configured and the target's pip did not state its default",
+                "set PIP_INDEX_URL, index-url in pip.conf, or pass --index-url",
+            )
+    return IndexConfig(
+        index_url=index_url,
+        extra_index_urls=tuple(lists["extra-index-url"]),
+        find_links=tuple(lists["find-links"]),
+        trusted_hosts=tuple(lists["trusted-host"]),
+        cert=values.get("cert"),
+        client_cert=values.get("client-cert"),
+        timeout=_number(values, "timeout", DEFAULT_TIMEOUT, origins, float),
+        retries=int(_number(values, "retries", DEFAULT_RETRIES, origins, int)),
+        proxy=values.get("proxy"),
+        proxies=_env_proxies(env),
+        no_proxy=tuple(_split((env.get("NO_PROXY") or env.get("no_proxy") or "").replace(",", " "))),
+        netrc=_netrc_path(env),
+        no_index=no_index,
+        origins=origins,
+    )
+
+
+def _number(values: Mapping[str, str], key: str, default: float, origins: Mapping[str, str],
+            kind: type[float] | type[int]) -> float:
+    if key not in values:
+        return default
+    try:
+        number = kind(values[key])
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"{key} = '{values[key]}' (from {origins.get(key)}) is not a valid number",
+                          f"set {key} to a non-negative {'integer' if kind is int else 'number'}")
+    return number
+
+
+def _env_proxies(env: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for scheme in ("http", "https", "all"):
+        value = env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
+        if value:
+            out[scheme] = value if "://" in value else f"http://{value}"
+    return out
+
+
+def _netrc_path(env: Mapping[str, str]) -> str | None:
+    explicit = env.get("NETRC")
+    if explicit:
+        return explicit
+    home = env.get("HOME")
+    path = Path(home) / ".netrc" if home else Path.home() / ".netrc"
+    return str(path) if path.is_file() else None
+
+
+def describe(config: IndexConfig) -> Sequence[str]:
+    """Lines saying which setting came from where, credentials redacted (for `-v` output)."""
+    shown = {
+        "index-url": redact_url(config.index_url) if config.index_url else "(none)",
+        "extra-index-url": " ".join(redact_url(u) for u in config.extra_index_urls) or "(none)",
+        "find-links": " ".join(redact_url(u) for u in config.find_links) or "(none)",
+        "trusted-host": " ".join(config.trusted_hosts) or "(none)",
+    }
+    return [f"{k}: {v}  [{config.origins.get(k, 'default')}]" for k, v in shown.items()]

@@ -1,0 +1,1 @@
+"""Installing: the plan of every installer step, the driver that runs it, and the checks after it."""

@@ -1,0 +1,529 @@
+"""The guarded resolver: a resolvelib provider that pins CUDA builds first and keeps them pinned."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import reduce
+from typing import Any
+from urllib.parse import unquote
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+from resolvelib.structs import Matches, RequirementInformation
+
+from jetpip.errors import (
+    ConflictError,
+    GuardedWheelMissingError,
+    NoCandidateError,
+    ResolutionError,
+    UsageError,
+)
+from jetpip.model.sources import Route, Source
+from jetpip.model.target import Target
+from jetpip.report import NullReporter, Reporter
+from jetpip.resolve.finder import (
+    Candidate,
+    Finder,
+    FindResult,
+    IndexClientLike,
+    Reject,
+    is_exact,
+    is_vendor_prerelease,
+    specifier_accepts,
+    versions_within,
+)
+from jetpip.resolve.lookahead import Lookahead, Want, dependency, marker_true
+from jetpip.resolve.requirements import RequirementLine, parse_pep508, read_requirements
+from jetpip.resolve.resolution import USER, Conflict, Edge, Pin, Resolution, marker_environment
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement as the provider sees it: what is asked, and who asks."""
+
+    name: str  # canonical
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    text: str  # as written, for messages
+    origin: str  # "your request", "constraint (route jp6-cu126)", or "foo 1.0"
+    parent: str | None = None  # canonical name of the pinned package that asks; None: user or constraint
+    authoritative: bool = True  # user, constraint, or a guarded parent: may steer a guarded pin
+
+    @property
+    def exact(self) -> bool:
+        """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used)."""
+        return is_exact(self.specifier)
+
+
+@dataclass(frozen=True)
+class _Cand:
+    """A candidate with the extras it was asked for (resolvelib identifies ``name[extra]`` apart)."""
+
+    base: Candidate
+    extras: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def version(self) -> Version:
+        return self.base.version
+
+    def label(self) -> str:
+        return f"{self.base.name} {self.base.version}"
+
+
+def _shown_version(cand: Candidate) -> str:
+    """The version as its filename spells it (``nv23.06``, not ``nv23.6``) when that is valid PEP 440."""
+    parts = cand.link.filename.split("-")
+    text = unquote(parts[1]) if len(parts) >= 5 else ""
+    try:
+        return text if Version(text) == cand.version else str(cand.version)
+    except ValueError:
+        return str(cand.version)
+
+
+# -- the provider -------------------------------------------------------------------
+
+
+class _Provider(AbstractProvider[Req, _Cand, str]):
+    """resolvelib's side of the resolution; modelled on resolvelib's own PythonInputProvider."""
+
+    def __init__(
+        self,
+        finder: Finder,
+        client: IndexClientLike,
+        env: Mapping[str, str],
+        constraints: Mapping[str, Sequence[Req]],
+        route: Route,
+        companions: Mapping[str, Mapping[str, str]],
+        reporter: Reporter,
+    ) -> None:
+        self.finder = finder
+        self.client = client
+        self.env = env
+        self.constraints = constraints
+        self.route = route
+        self.reporter = reporter
+        self.substitutions: dict[str, str] = {
+            canonicalize_name(k): canonicalize_name(v) for k, v in route.substitutions.items()
+        }
+        # companions: torch major.minor -> {companion: its major.minor}; inverted for lookups.
+        self.companion_of: dict[tuple[str, str], str] = {}
+        for torch_mm, table in companions.items():
+            for comp, comp_mm in table.items():
+                self.companion_of[(canonicalize_name(comp), str(comp_mm))] = str(torch_mm)
+        self.followers = {name for name, _ in self.companion_of}
+        self.policy_hits: dict[tuple[str, str], str] = {}  # (file url, requirement) -> note
+        self.substituted: dict[tuple[str, str], str] = {}  # (parent, original) -> note
+        self.requires: dict[str, tuple[str, ...]] = {}  # file url -> Requires-Dist
+        self.metadata_warnings: list[str] = []
+        self.lookahead: Lookahead | None = None
+        self._accepted: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
+        self._satisfied: dict[tuple[int, int], tuple[Req, _Cand, bool]] = {}
+
+    # -- identity and order ------------------------------------------------------
+    def identify(self, requirement_or_candidate: Req | _Cand) -> str:
+        extras = requirement_or_candidate.extras
+        name = requirement_or_candidate.name
+        return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+    def _anchor(self, name: str) -> bool:
+        return self.finder.is_guarded(name) and name not in self.followers
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, _Cand],
+        candidates: Mapping[str, Iterator[_Cand]],
+        information: Mapping[str, Iterator[RequirementInformation[Req, _Cand]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, _Cand]],
+    ) -> Iterable[str]:
+        idents = list(identifiers)
+        # Guarded names first, so their pins are fixed before anything can lean on them.
+        guarded = [i for i in idents if self.finder.is_guarded(i.partition("[")[0])]
+        return guarded or idents
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, _Cand],
+        candidates: Mapping[str, Iterator[_Cand]],
+        information: Mapping[str, Iterator[RequirementInformation[Req, _Cand]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, _Cand]],
+    ) -> Any:
+        name = identifier.partition("[")[0]
+        transitive = all(info.parent is not None for info in information[identifier])
+        return (not self._anchor(name), not self.finder.is_guarded(name), transitive, identifier)
+
+    # -- matching ------------------------------------------------------------------
+    def _accepts(self, req: Req, cand: Candidate) -> bool:
+        # resolvelib asks the same pairs thousands of times; the memo keeps both objects alive, so
+        # their ids stay theirs.
+        key = (id(req), id(cand))
+        hit = self._accepted.get(key)
+        if hit is not None and hit[0] is req and hit[1] is cand:
+            return hit[2]
+        ok = self._check(req, cand)
+        self._accepted[key] = (req, cand, ok)
+        return ok
+
+    def _check(self, req: Req, cand: Candidate) -> bool:
+        ok, by_policy = specifier_accepts(req.specifier, cand)
+        if ok and by_policy:
+            self.policy_hits[(cand.link.url, req.text + req.origin)] = (
+                f"{cand.name} {cand.version} counts as its release {cand.version.base_version} "
+                f"for {req.text} ({req.origin}): a CUDA source's pre-release build"
+            )
+        return ok
+
+    def ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> list[Candidate]:
+        """Candidates meeting every requirement, best first (pre-releases only where they may be)."""
+        return list(self.iter_ordered(name, reqs, bad))
+
+    def iter_ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> Iterator[Candidate]:
+        """``ordered``, lazily: only the files of the versions reached are judged."""
+        found = self.finder.find(name)
+        reqs = [*reqs, *self.constraints.get(name, ())]
+        guarded = found.guarded
+        skip = set(bad)
+        version_ok = versions_within((r.specifier for r in reqs), guarded)
+        asked_pre = any(r.specifier.prereleases for r in reqs)
+        finals = False
+        exact = any(r.exact for r in reqs)
+        for cand in found.iter_candidates(version_ok, include_yanked=exact):
+            if cand.link.url in skip or not all(self._accepts(r, cand) for r in reqs):
+                continue
+            # Best first puts final releases before pre-releases: once a final one was offered, the
+            # pre-releases are left out unless asked for (guarded names keep every build).
+            if cand.version.is_prerelease and not guarded and finals and not asked_pre:
+                return
+            finals = finals or not cand.version.is_prerelease
+            yield cand
+
+    def fixed_pin(self, name: str, reqs: Sequence[Req]) -> Candidate | None:
+        """A guarded name's pin: the best build for the user's requests and constraints alone."""
+        return next(self.iter_ordered(name, [r for r in reqs if r.authoritative]), None)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[_Cand]],
+    ) -> Matches[_Cand]:
+        name, _, extra_text = identifier.partition("[")
+        extras = frozenset(extra_text.rstrip("]").split(",")) if extra_text else frozenset()
+        reqs = list(requirements[identifier])
+        bad = {c.base.link.url for c in incompatibilities[identifier]}
+        if self._anchor(name):
+            # The pin never moves for an ordinary dependent: one candidate, or none (a conflict).
+            pin = self.fixed_pin(name, reqs)
+            if pin is None or pin.link.url in bad or not all(self._accepts(r, pin) for r in reqs):
+                return []
+            return [_Cand(pin, extras)]
+        # A factory: resolvelib walks it only as far as it needs, so most files are never judged.
+        return lambda: (_Cand(c, extras) for c in self.iter_ordered(name, reqs, bad))
+
+    def is_satisfied_by(self, requirement: Req, candidate: _Cand) -> bool:
+        # resolvelib re-checks every pin against every requirement after each pin: thousands of
+        # calls for a few hundred pairs. As in _accepts, the memo keeps both objects alive.
+        key = (id(requirement), id(candidate))
+        hit = self._satisfied.get(key)
+        if hit is not None and hit[0] is requirement and hit[1] is candidate:
+            return hit[2]
+        ok = requirement.extras <= candidate.extras and self._accepts(requirement, candidate.base) and all(
+            self._accepts(c, candidate.base) for c in self.constraints.get(candidate.name, ())
+        )
+        self._satisfied[key] = (requirement, candidate, ok)
+        return ok
+
+    # -- dependencies ------------------------------------------------------------
+    def dist_requires(self, cand: Candidate) -> tuple[str, ...]:
+        """The Requires-Dist of ``cand``'s file (one metadata request per pinned file)."""
+        url = cand.link.url
+        if url not in self.requires:
+            meta = self.client.metadata(cand.link)
+            if canonicalize_name(meta.name) != cand.name or _lenient_equal(meta.version, cand.version):
+                self.metadata_warnings.append(
+                    f"{cand.link.filename}: its metadata says {meta.name} {meta.version}; "
+                    f"jetpip goes by the filename ({cand.version})"
+                )
+            self.requires[url] = tuple(meta.requires_dist)
+        return self.requires[url]
+
+    def get_dependencies(self, candidate: _Cand) -> list[Req]:
+        cand = candidate.base
+        parent_guarded = cand.guarded
+        origin = candidate.label()
+        deps: list[Req] = []
+        if candidate.extras:
+            # name[extra] stands for name itself plus the extra's requirements.
+            deps.append(Req(cand.name, frozenset(), SpecifierSet(f"=={cand.version}"),
+                            f"{cand.name}=={cand.version}", origin, cand.name, True))
+        for text in self.dist_requires(cand):
+            try:
+                req = dependency(text, self.env, candidate.extras)
+            except InvalidRequirement:
+                self.metadata_warnings.append(
+                    f"{cand.link.filename}: ignored a malformed requirement {text!r}"
+                )
+                continue
+            if req is None:
+                continue
+            shown = str(req).split(";")[0].strip()
+            dep = Req(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
+                      req.specifier, shown, origin, cand.name, parent_guarded)
+            deps.append(self.substitute(dep, cand.name))
+        deps.extend(self._companion_reqs(cand, origin, deps))
+        self._prefetch(deps)
+        return deps
+
+    def substitute(self, req: Req, parent: str | None) -> Req:
+        """``req`` rewritten to the route's substitute (onnxruntime -> onnxruntime-gpu), with a note."""
+        new = self.substitutions.get(req.name)
+        if new is None:
+            return req
+        who = f"{parent} requires" if parent else "you asked for"
+        self.substituted[(parent or "", req.name)] = (
+            f"{who} {req.text}: met by {new} (route {self.route.key} substitution)"
+        )
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        return replace(req, name=new, text=f"{new}{extras}{req.specifier}")
+
+    def _companion_reqs(self, cand: Candidate, origin: str, deps: Sequence[Req]) -> list[Req]:
+        release = cand.version.release
+        torch_mm = self.companion_of.get((cand.name, f"{release[0]}.{release[1] if len(release) > 1 else 0}"))
+        if torch_mm is None:
+            return []
+        if any(d.name == "torch" and d.exact for d in deps):
+            return []  # its own metadata pins torch already
+        spec = SpecifierSet(f"=={torch_mm}.*")
+        return [Req("torch", frozenset(), spec, f"torch=={torch_mm}.*", f"{origin} (companion table)",
+                    cand.name, True)]
+
+    def _prefetch(self, reqs: Sequence[Req]) -> None:
+        """Hand new requirements to the look-ahead, which fetches their pages and likely metadata."""
+        if self.lookahead is not None:
+            self.lookahead.add(map(_want, reqs))
+
+
+def _want(req: Req) -> Want:
+    return Want(req.name, req.extras, req.specifier, req.authoritative)
+
+
+def _lenient_equal(meta_version: str, version: Version) -> bool:
+    """True when the metadata's version differs from the filename's (NVIDIA redist does this)."""
+    try:
+        return Version(meta_version) != version
+    except ValueError:
+        return True
+
+
+class _Progress(BaseReporter):  # type: ignore[type-arg]
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def pinning(self, candidate: Any) -> None:
+        cand: _Cand = candidate
+        if not cand.extras:
+            self.reporter.pinned(cand.name, str(cand.version), cand.base.source.name)
+
+
+# -- entry point ------------------------------------------------------------------
+
+
+def parse_requirement(text: str, origin: str, *, authoritative: bool = True) -> Req:
+    """A PEP 508 string as a Req; a UsageError says what is wrong with it."""
+    req = parse_pep508(text)
+    shown = str(req).split(";")[0].strip()
+    return Req(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
+               req.specifier, shown, origin, None, authoritative)
+
+
+def _applies(text: str, env: Mapping[str, str]) -> bool:
+    _, sep, marker = text.partition(";")
+    if not sep:
+        return True
+    try:
+        return marker_true(Marker(marker.strip()), env)
+    except InvalidMarker:
+        return True  # parse_requirement reports it with the whole line
+
+
+def resolve(
+    requirements: Sequence[str | RequirementLine],
+    *,
+    target: Target,
+    route: Route,
+    kb: Any = None,
+    client: IndexClientLike,
+    base_sources: Sequence[Source],
+    constraints: Sequence[str | RequirementLine] = (),
+    reporter: Reporter | None = None,
+) -> Resolution:
+    """Resolve ``requirements`` for ``target``: guarded names from the route's sources, pinned first."""
+    reporter = reporter or NullReporter()
+    env = marker_environment(target)
+    if not requirements:
+        raise UsageError("nothing to resolve", "name a requirement, or pass -r requirements.txt")
+    roots = []
+    for item in requirements:
+        text, where = (item.text, item.where) if isinstance(item, RequirementLine) else (item, USER)
+        if _applies(text, env):
+            req = parse_requirement(text, USER)
+            roots.append(req if where == USER else Req(req.name, req.extras, req.specifier, req.text,
+                                                       USER, None, True))
+    cons: dict[str, list[Req]] = {}
+    applied: list[str] = []
+    sources = ((f"constraint (route {route.key})", route.constraints), ("constraint (-c)", constraints))
+    for origin, items in sources:
+        for item in items:
+            text = item.text if isinstance(item, RequirementLine) else item
+            if _applies(text, env):
+                req = parse_requirement(text, origin)
+                cons.setdefault(req.name, []).append(req)
+                applied.append(req.text)
+    companions = route.companions or (getattr(kb, "companions", None) or {})
+    finder = Finder(client, route, base_sources, target, reporter)
+    provider = _Provider(finder, client, env, cons, route, companions, reporter)
+    asked = tuple(r.text for r in roots)  # as the user wrote them, before any substitution
+    roots = [provider.substitute(r, None) for r in roots]
+    reporter.step(f"resolving {len(roots)} requirement(s) for route {route.key}")
+    provider.lookahead = Lookahead(
+        finder, client, env, {name: [r.specifier for r in rs] for name, rs in cons.items()},
+        provider.substitutions,
+    )
+    try:
+        provider.lookahead.start([_want(r) for r in roots])
+        result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=5000)
+    except ResolutionImpossible as exc:
+        raise _explain(provider, list(exc.causes), target) from None
+    except ResolutionTooDeep as exc:
+        raise ResolutionError(
+            f"the resolution did not settle after {exc.round_count} rounds",
+            "pin the packages that move most (see -v output) or add a -c constraints file",
+        ) from None
+    finally:
+        provider.lookahead.close()
+    return replace(_build(provider, result, roots, applied, target, route, reporter), requested=asked)
+
+
+def _build(
+    provider: _Provider, result: Any, roots: Sequence[Req], applied: Sequence[str],
+    target: Target, route: Route, reporter: Reporter,
+) -> Resolution:
+    mapping: Mapping[str, _Cand] = result.mapping
+    chosen = {ident: c for ident, c in mapping.items() if not c.extras}
+    extras: dict[str, set[str]] = {}
+    for c in mapping.values():
+        extras.setdefault(c.name, set()).update(c.extras)
+    edges: set[Edge] = set()
+    for ident, crit in result.criteria.items():
+        child = ident.partition("[")[0]
+        for info in crit.information:
+            parent = info.parent.name if info.parent is not None else None
+            if parent != child:
+                edges.add(Edge(parent, child, info.requirement.text))
+    required_by: dict[str, set[str]] = {}
+    for e in edges:
+        if e.parent is not None:
+            required_by.setdefault(e.child, set()).add(e.parent)
+    requested = {r.name for r in roots}
+    urls = {c.base.link.url for c in chosen.values()}
+    notes = sorted({note for (url, _), note in provider.policy_hits.items() if url in urls})
+    notes += sorted(n for (parent, _), n in provider.substituted.items() if parent in chosen or parent == "")
+    for note in notes:
+        reporter.note(note)
+    warnings = sorted(set(provider.metadata_warnings))
+    for w in warnings:
+        reporter.warning(w)
+    pins = tuple(
+        Pin(
+            name=c.name, version=_shown_version(c.base), link=c.base.link, source=c.base.source,
+            guarded=c.base.guarded, requires=provider.requires.get(c.base.link.url, ()),
+            required_by=tuple(sorted(required_by.get(c.name, ()))), requested=c.name in requested,
+            extras=tuple(sorted(extras.get(c.name, ()))),
+        )
+        for c in sorted(chosen.values(), key=lambda c: c.name)
+    )
+    return Resolution(
+        pins=pins, notes=tuple(notes), edges=tuple(sorted(edges, key=lambda e: (e.parent or "", e.child))),
+        requested=tuple(r.text for r in roots), target=target, route_key=route.key,
+        constraints=tuple(applied), warnings=tuple(warnings),
+    )
+
+
+# -- explaining failures -------------------------------------------------------------
+
+
+def _explain(
+    provider: _Provider, causes: Sequence[RequirementInformation[Req, _Cand]], target: Target
+) -> ResolutionError:
+    by_name: dict[str, list[Req]] = {}
+    for info in causes:
+        by_name.setdefault(info.requirement.name, []).append(info.requirement)
+    conflicts: list[Conflict] = []
+    ways: list[str] = []
+    for name, reqs in sorted(by_name.items()):
+        found = provider.finder.find(name)
+        reqs = [*dict.fromkeys(reqs), *provider.constraints.get(name, ())]
+        authoritative = [r for r in reqs if r.authoritative]
+        usable = provider.ordered(name, authoritative) if found.guarded else provider.ordered(name, [])
+        if not usable or all(r.parent is None for r in reqs):
+            return _no_candidate(provider, found, reqs, target)
+        if provider._anchor(name):
+            pin = usable[0]
+            where = f"{pin.version} from {pin.source.name}"
+            for r in reqs:
+                if not r.authoritative and not provider._accepts(r, pin):
+                    conflicts.append(Conflict(name, r.text, r.origin, where))
+                    ways.append(
+                        f"use a release of {r.origin.split()[0]} that accepts {name} {pin.version}, "
+                        f"or ask for '{r.text}' yourself if a CUDA build of it exists "
+                        f"(builds on offer: {_versions(found.candidates)})"
+                    )
+            continue
+        offered = tuple(_versions(found.candidates).split(", "))
+        conflicts.extend(Conflict(name, r.text, r.origin, None, offered) for r in reqs)
+    if not conflicts:
+        conflicts = [Conflict(i.requirement.name, i.requirement.text, i.requirement.origin) for i in causes]
+    ways.append("a package that only declares a stricter pin but works with the CUDA build can be "
+                "installed with --no-deps; jetpip's own consistency check still runs")
+    return ConflictError(conflicts, "ways out:\n" + "\n".join(f"- {w}" for w in dict.fromkeys(ways)))
+
+
+def _versions(cands: Sequence[Candidate]) -> str:
+    return ", ".join(dict.fromkeys(str(c.version) for c in cands)) or "none"
+
+
+def _no_candidate(
+    provider: _Provider, found: FindResult, reqs: Sequence[Req], target: Target
+) -> NoCandidateError:
+    spec = str(reduce(operator.and_, (r.specifier for r in reqs), SpecifierSet()))
+    rejects = list(found.rejects)
+    for c in found.candidates:
+        rejects.append(Reject(c.link.filename, c.source.name, f"version {c.version} does not match '{spec}'"))
+    tags = [str(t) for t in target.tags()[:6]]
+    who = sorted({r.origin for r in reqs if r.parent is not None})
+    args = (found.name, spec, tags, target.interpreter.version, found.sources_searched, rejects)
+    if found.guarded:
+        return GuardedWheelMissingError(
+            *args,
+            hint=(f"{found.name} is a guarded CUDA package: it only comes from the route's sources, never "
+                  f"from the base index; `jetpip hint {found.name}` prints the source-build recipe"),
+            required_by=who,
+        )
+    return NoCandidateError(*args, required_by=who)
+
+
+__all__ = [
+    "Conflict", "Edge", "Pin", "Req", "RequirementLine", "Resolution", "is_vendor_prerelease",
+    "marker_environment", "read_requirements", "resolve", "specifier_accepts",
+]
