@@ -11,6 +11,9 @@ import pytest
 from tests.support.server import IndexServer
 from tests.support.wheels import BuiltWheel, WheelSpec, build_wheel
 
+# Real venvs and the loopback mirror for the install and command tests.
+pytest_plugins = ["tests.support.venv_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolate_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from jetpip.cli import cli
-from tests.e2e.conftest import MakeVenv
-from tests.e2e.helpers import build_of, installed, pip_install
 from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
 from tests.support.server import IndexServer
+from tests.support.venv_fixtures import MakeVenv
+from tests.support.venvs import build_of, installed, pip_install
 
 
 def jetpip(*args: str | Path) -> Result:

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from jetpip.cli import cli
 
-ROOTS = Path(__file__).parent / "fixtures" / "roots"
+ROOTS = Path(__file__).parent.parent / "fixtures" / "roots"
 
 # The expectations are KNOWLEDGE tables, pinned here so a wrong edit of indexes.toml fails:
 # root -> (JetPack, CUDA, compute capability, Tegra/SBSA, route key, CUDA source ids in order)

@@ -17,10 +17,10 @@ from jetpip.install.driver import PipResult, SubprocessPipRunner, execute
 from jetpip.install.plan import build_plan
 from jetpip.interpreter.probe import probe_interpreter
 from jetpip.lock.pylock import Lock, LockedPackage
-from tests.e2e.conftest import MakeVenv
-from tests.e2e.helpers import build_of, installed, pip_install
 from tests.support.mirror import Mirror
 from tests.support.server import IndexServer
+from tests.support.venv_fixtures import MakeVenv
+from tests.support.venvs import build_of, installed, pip_install
 from tests.support.wheels import BuiltWheel
 
 GUARDED = ("torch", "torchvision", "onnxruntime-gpu")

@@ -15,7 +15,7 @@ from jetpip.knowledge.hints import Hint, build_hint
 from jetpip.model.sources import Route
 from jetpip.model.target import Device, Fact, Interpreter, Target, TargetOverrides
 
-ROOTS = Path(__file__).parent / "fixtures" / "roots"
+ROOTS = Path(__file__).parent.parent / "fixtures" / "roots"
 
 
 @pytest.fixture(scope="module")

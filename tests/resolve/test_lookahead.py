@@ -10,8 +10,8 @@ from jetpip.index.config import IndexConfig
 from jetpip.model.sources import Route, Source
 from jetpip.resolve.provider import Resolution, resolve
 from tests.support.server import IndexServer, ServedFile
+from tests.support.targets import make_target
 from tests.support.wheels import WheelSpec, build_wheel
-from tests.test_resolver import make_target
 
 # A tree two levels deep below each root, so a walk has somewhere to go ahead of the resolver.
 TREE: dict[str, tuple[str, ...]] = {

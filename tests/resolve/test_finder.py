@@ -16,8 +16,8 @@ from jetpip.model.links import FileLink
 from jetpip.model.sources import Route, Source
 from jetpip.resolve.finder import Finder
 from tests.support.server import IndexServer, ServedFile
+from tests.support.targets import make_target
 from tests.support.wheels import WheelSpec, build_wheel
-from tests.test_resolver import make_target
 
 
 def _served(tmp: Path, mount: str, name: str, version: str, tag: str = "py3-none-any",

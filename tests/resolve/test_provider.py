@@ -21,11 +21,10 @@ from jetpip.errors import (
 )
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
-from jetpip.interpreter.probe import synthesize_interpreter
 from jetpip.lock.pylock import dump_lock, fill_hashes, lock_from_resolution, parse_lock
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Route, Source
-from jetpip.model.target import Device, Fact, Target
+from jetpip.model.target import Target
 from jetpip.report import RecordingReporter
 from jetpip.resolve.finder import Candidate
 from jetpip.resolve.provider import (
@@ -36,6 +35,7 @@ from jetpip.resolve.provider import (
     specifier_accepts,
 )
 from tests.support.server import IndexServer, ServedFile
+from tests.support.targets import make_target
 from tests.support.wheels import WheelSpec, build_wheel
 
 if sys.version_info >= (3, 11):
@@ -43,28 +43,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found]
 
-CASES = Path(__file__).parent / "resolver_cases"
+CASES = Path(__file__).parent / "cases"
 ERRORS: dict[str, type[ResolutionError]] = {
     "ConflictError": ConflictError, "NoCandidateError": NoCandidateError,
     "GuardedWheelMissingError": GuardedWheelMissingError,
 }
 
 
-def make_target(python: str = "3.10", platform: str = "linux_aarch64", jetpack: str | None = "6.2",
-                glibc: str | None = "2.35") -> Target:
-    interp = synthesize_interpreter(python, platform, glibc)
-    machine = platform.rsplit("_", 1)[-1] if "aarch64" not in platform else "aarch64"
-    return Target(
-        device=Device(root="/nonexistent", is_jetson=jetpack is not None),
-        interpreter=interp,
-        jetpack=Fact(jetpack, "--jetpack") if jetpack else None,
-        cuda=Fact("12.6", "table") if jetpack else None,
-        machine="x86_64" if "x86_64" in platform else machine,
-    )
-
-
 class Case:
-    """One tests/resolver_cases/*.toml file served by a loopback index and resolved."""
+    """One tests/resolve/cases/*.toml file served by a loopback index and resolved."""
 
     def __init__(self, path: Path, server: IndexServer, tmp: Path, form: str | None = None) -> None:
         self.data: dict[str, Any] = tomllib.loads(path.read_text())

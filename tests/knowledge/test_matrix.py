@@ -9,7 +9,7 @@ from pathlib import Path
 from jetpip.knowledge.base import load_builtin_knowledge
 from jetpip.knowledge.matrix import render
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "matrix.md"
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "matrix.md"
 
 
 def test_committed_matrix_matches_indexes_toml() -> None:

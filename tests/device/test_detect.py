@@ -31,7 +31,7 @@ from jetpip.device.detect import (
     soc_from_compatible,
 )
 
-ROOTS = Path(__file__).parent / "fixtures" / "roots"
+ROOTS = Path(__file__).parent.parent / "fixtures" / "roots"
 
 # --- parsers -----------------------------------------------------------------------------------
 
