@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetpip.device import detect
-from jetpip.device.detect import (
-    detect_device,
+from jetpip.device import detect, parsers
+from jetpip.device.detect import detect_device
+from jetpip.device.parsers import (
     jetpack_from_package_version,
     l4t_from_core_version,
     parse_cuda_version_json,
@@ -152,8 +152,8 @@ def test_nvidia_smi_meminfo_cgroup() -> None:
     smi = "GPU 0: NVIDIA Thor (UUID: GPU-8f3c1a2b-0000-1111-2222-333344445555)\n"
     assert parse_nvidia_smi_list(smi) == ("NVIDIA Thor",)
     assert parse_nvidia_smi_list("No devices were found\n") == ()
-    assert detect.arch_kind_from_gpu_name("NVIDIA Thor") == "sbsa"
-    assert detect.arch_kind_from_gpu_name("Orin (nvgpu)") == "tegra"
+    assert parsers.arch_kind_from_gpu_name("NVIDIA Thor") == "sbsa"
+    assert parsers.arch_kind_from_gpu_name("Orin (nvgpu)") == "tegra"
     assert parse_meminfo_gib("MemTotal:       65890700 kB\nMemFree: 1 kB\n") == "62.8"
     assert parse_meminfo_gib("MemFree: 1 kB\n") is None
     assert parse_in_container_cgroup("12:devices:/docker/3f2a9c\n")
