@@ -396,6 +396,18 @@ class Hit:
     kind: str  # "page" | "revalidated" (a 304) | "metadata" | "file" | "other"
     agent: str
     sent: int
+    proto: str = "http/1.1"  # "h2" where the https mirror negotiated HTTP/2
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response, the same for HTTP/1.1 and HTTP/2: status, headers, body (empty for HEAD)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    kind: str
+    sent: int
 
 
 @dataclass
@@ -415,18 +427,20 @@ class MirrorServer:
         return f"http://{host}:{port}"
 
     def start(self) -> MirrorServer:
+        self._httpd = self._make_httpd()
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def _make_httpd(self) -> ThreadingHTTPServer:
+        return Httpd(("127.0.0.1", 0), self.handler())
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(_Handler):
             owner = server
 
-        class Httpd(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 256  # uv opens many connections at once
-
-        self._httpd = Httpd(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
+        return Handler
 
     def stop(self) -> None:
         if self._httpd is not None:
@@ -447,6 +461,11 @@ class MirrorServer:
             self.log.append(hit)
 
 
+class Httpd(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # uv opens many connections at once
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: MirrorServer
     protocol_version = "HTTP/1.1"
@@ -458,92 +477,89 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
-        self._serve(head=False)
+        self._serve()
 
     def do_HEAD(self) -> None:
-        self._serve(head=True)
+        self._serve()
 
-    def _serve(self, head: bool) -> None:
+    def _serve(self) -> None:
         if self.owner.delay:
             time.sleep(self.owner.delay)
         path = unquote(urlsplit(self.path).path)
-        status, kind, sent = self._answer(path, head)
-        self.owner.record(Hit(self.command, path, status, kind, self.headers.get("User-Agent", ""), sent))
-
-    def _answer(self, path: str, head: bool) -> tuple[int, str, int]:
-        mirror = self.owner.mirror
-        page = mirror.pages.get(path) or mirror.pages.get(path + "/")
-        if page is None and path.endswith("/") and path.count("/") >= 3:
-            head_part, _, project = path.rstrip("/").rpartition("/")
-            if not is_canonical(project) and f"{head_part}/{canonicalize_name(project)}/" in mirror.pages:
-                self.send_response(301)
-                self.send_header("Location", f"{head_part}/{canonicalize_name(project)}/")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return 301, "page", 0
-        if page is not None:
-            return self._page(page, head)
-        if path in mirror.flat:
-            body = mirror.flat[path]
-            return self._page(Rendered(json=body, html=body), head, ctype="text/html")
-        blob = mirror.blobs.get(path)
-        if blob is None:
-            return self._send(404, b"not found", "text/plain", head), "other", 0
-        data = blob if isinstance(blob, bytes) else blob.read_bytes()
-        kind = "metadata" if path.endswith(".metadata") else "file"
-        return self._file(data, head), kind, len(data)
-
-    def _page(self, page: Rendered, head: bool, ctype: str | None = None) -> tuple[int, str, int]:
-        accept = self.headers.get("Accept", "")
-        use_json = (
-            ctype is None
-            and _q(accept, JSON_TYPE) > 0
-            and _q(accept, JSON_TYPE) >= max(_q(accept, HTML_TYPE), _q(accept, "text/html"))
-        )
-        body, etag = (page.json, page.json_etag) if use_json else (page.html, page.html_etag)
-        ctype = ctype or (JSON_TYPE if use_json else HTML_TYPE)
-        extra = {"ETag": etag, "Cache-Control": "max-age=600, public", "Vary": "Accept"}
-        if self.headers.get("If-None-Match") == etag:
-            self.send_response(304)
-            for k, v in extra.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return 304, "revalidated", 0
-        return self._send(200, body, ctype, head, extra), "page", len(body)
-
-    def _file(self, data: bytes, head: bool) -> int:
-        rng = self.headers.get("Range", "")
-        if rng.startswith("bytes="):
-            start_s, _, end_s = rng[len("bytes=") :].partition("-")
-            size = len(data)
-            if start_s == "":
-                start, end = max(0, size - int(end_s)), size - 1
-            else:
-                start, end = int(start_s), min(int(end_s), size - 1) if end_s else size - 1
-            return self._send(
-                206,
-                data[start : end + 1],
-                "application/octet-stream",
-                head,
-                {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes", **IMMUTABLE},
-            )
-        return self._send(
-            200, data, "application/octet-stream", head, {"Accept-Ranges": "bytes", **IMMUTABLE}
-        )
-
-    def _send(
-        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None
-    ) -> int:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        got = answer(self.owner.mirror, self.command, path, headers)
+        self.send_response(got.status)
+        for k, v in got.headers:
             self.send_header(k, v)
         self.end_headers()
-        if not head:
-            self.wfile.write(body)
-        return status
+        if got.body:
+            self.wfile.write(got.body)
+        agent = headers.get("user-agent", "")
+        self.owner.record(Hit(self.command, path, got.status, got.kind, agent, got.sent))
+
+
+def answer(mirror: Mirror, method: str, path: str, headers: dict[str, str]) -> Answer:
+    """What the mirror answers to ``method path``; ``headers`` has lower-cased names."""
+    head = method == "HEAD"
+    page = mirror.pages.get(path) or mirror.pages.get(path + "/")
+    if page is None and path.endswith("/") and path.count("/") >= 3:
+        head_part, _, project = path.rstrip("/").rpartition("/")
+        if not is_canonical(project) and f"{head_part}/{canonicalize_name(project)}/" in mirror.pages:
+            where = f"{head_part}/{canonicalize_name(project)}/"
+            return Answer(301, (("Location", where), ("Content-Length", "0")), b"", "page", 0)
+    if page is not None:
+        return _page(page, head, headers)
+    if path in mirror.flat:
+        body = mirror.flat[path]
+        return _page(Rendered(json=body, html=body), head, headers, ctype="text/html")
+    blob = mirror.blobs.get(path)
+    if blob is None:
+        return _send(404, b"not found", "text/plain", head, "other", sent=0)
+    data = blob if isinstance(blob, bytes) else blob.read_bytes()
+    return _file(data, head, headers, "metadata" if path.endswith(".metadata") else "file")
+
+
+def _page(page: Rendered, head: bool, headers: dict[str, str], ctype: str | None = None) -> Answer:
+    accept = headers.get("accept", "")
+    use_json = (
+        ctype is None
+        and _q(accept, JSON_TYPE) > 0
+        and _q(accept, JSON_TYPE) >= max(_q(accept, HTML_TYPE), _q(accept, "text/html"))
+    )
+    body, etag = (page.json, page.json_etag) if use_json else (page.html, page.html_etag)
+    ctype = ctype or (JSON_TYPE if use_json else HTML_TYPE)
+    extra = {"ETag": etag, "Cache-Control": "max-age=600, public", "Vary": "Accept"}
+    if headers.get("if-none-match") == etag:
+        return Answer(304, (*extra.items(), ("Content-Length", "0")), b"", "revalidated", 0)
+    return _send(200, body, ctype, head, "page", extra)
+
+
+def _file(data: bytes, head: bool, headers: dict[str, str], kind: str) -> Answer:
+    rng = headers.get("range", "")
+    if rng.startswith("bytes="):
+        start_s, _, end_s = rng[len("bytes=") :].partition("-")
+        size = len(data)
+        if start_s == "":
+            start, end = max(0, size - int(end_s)), size - 1
+        else:
+            start, end = int(start_s), min(int(end_s), size - 1) if end_s else size - 1
+        extra = {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes", **IMMUTABLE}
+        return _send(206, data[start : end + 1], "application/octet-stream", head, kind, extra, len(data))
+    extra = {"Accept-Ranges": "bytes", **IMMUTABLE}
+    return _send(200, data, "application/octet-stream", head, kind, extra, len(data))
+
+
+def _send(
+    status: int,
+    body: bytes,
+    ctype: str,
+    head: bool,
+    kind: str,
+    extra: dict[str, str] | None = None,
+    sent: int | None = None,
+) -> Answer:
+    headers = (("Content-Type", ctype), ("Content-Length", str(len(body))), *(extra or {}).items())
+    return Answer(status, headers, b"" if head else body, kind, len(body) if sent is None else sent)
 
 
 @contextlib.contextmanager

@@ -17,14 +17,21 @@ TARGETS = [
 ]
 
 
-def _key(row: dict[str, Any]) -> tuple[str, str, int]:
-    return row["scenario"], row["cache"], row["latency_ms"]
+Key = tuple[str, str, int, str]  # scenario, cache, latency ms, scheme
 
 
-def ratios(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, float | None]]:
+def _key(row: dict[str, Any]) -> Key:
+    return row["scenario"], row["cache"], row["latency_ms"], row.get("scheme", "http")
+
+
+def _median(row: dict[str, Any]) -> float | None:
+    return row["wall_s"]["median"] if "wall_s" in row and row["wall_s"]["median"] > 0 else None
+
+
+def ratios(rows: list[dict[str, Any]]) -> dict[Key, dict[str, float | None]]:
     """jetpip's median wall time over pip's and uv's, per scenario."""
-    out: dict[tuple[str, str, int], dict[str, float | None]] = {}
-    groups: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
+    out: dict[Key, dict[str, float | None]] = {}
+    groups: dict[Key, dict[str, dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(_key(r), {})[r["tool"]] = r
     for key, by_tool in groups.items():
@@ -45,7 +52,7 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     names = results["meta"].get("names", 0)
     out = []
     for scenario, cache, latency, limit, what in TARGETS:
-        r = rows.get((scenario, cache, latency, "jetpip"), {})
+        r = rows.get((scenario, cache, latency, "http", "jetpip"), {})
         if "wall_s" not in r:
             out.append({"target": what, "met": None, "figure": f"not measured ({r.get('status', 'no row')})"})
             continue
@@ -93,8 +100,9 @@ def table(results: dict[str, Any]) -> str:
             uv_r = f"{ra['uv']:.2f}" if ra.get("uv") is not None else "-"
         status = r["status"] + (f": {r['note']}" if r.get("note") else "")
         status = status.replace("|", "\\|").replace("\n", " ")[:160]
+        scenario = r["scenario"] + (" over https" if r.get("scheme") == "https" else "")
         lines.append(
-            f"| {r['scenario']} | {r['cache']} | {r['latency_ms']} ms | {r['tool']} | {wall} | {cpu} "
+            f"| {scenario} | {r['cache']} | {r['latency_ms']} ms | {r['tool']} | {wall} | {cpu} "
             f"| {rss} | {req} | {pip_r} | {uv_r} | {status} |"
         )
     return "\n".join(lines)
@@ -107,11 +115,13 @@ def block(results: dict[str, Any]) -> str:
     results = {
         **results,
         "targets": targets,
+        **({"ab": ab_compare(results)} if results["meta"].get("ab") else {}),
         "ratios": [
             {
                 "scenario": k[0],
                 "cache": k[1],
                 "latency_ms": k[2],
+                "scheme": k[3],
                 "jetpip/pip": r.get("pip"),
                 "jetpip/uv": r.get("uv"),
             }
@@ -144,6 +154,8 @@ def block(results: dict[str, Any]) -> str:
             "Targets:",
             "",
             *tlines,
+            *https_lines(results),
+            *ab_lines(results),
             "",
             "<details><summary>results as JSON</summary>",
             "",
@@ -155,6 +167,65 @@ def block(results: dict[str, Any]) -> str:
             END,
         ]
     )
+
+
+def https_lines(results: dict[str, Any]) -> list[str]:
+    """How each tool spoke to the https mirror: requests by protocol, TLS connections opened."""
+    meta = results["meta"].get("https")
+    if not meta:
+        return []
+    if "skipped" in meta:
+        return ["", f"The https lock was not run: {meta['skipped']}."]
+    out = ["", f"Over https: {meta['certificate']}; ALPN offers {meta['alpn']}; trust by {meta['trust']}; "
+           f"the handshake waits {meta['handshake_delay']}."]
+    for r in results["rows"]:
+        if r.get("scheme") == "https" and "protocols" in r:
+            spoken = ", ".join(f"{n} over {p}" for p, n in r["protocols"].items()) or "no requests"
+            out.append(f"- {r['tool']}: {spoken}, on {r['connections']} TLS connection(s) (median)")
+    return out
+
+
+def ab_compare(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The working tree's jetpip against REV's, per A/B scenario: medians, ratio, bound."""
+    ab = results["meta"].get("ab")
+    if not ab:
+        return []
+    rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
+    out = []
+    for sc in ab["scenarios"]:
+        key = (sc["scenario"], sc["cache"], sc["latency_ms"], sc["scheme"])
+        old, new = rows.get((*key, ab["tool"]), {}), rows.get((*key, "jetpip"), {})
+        om, nm = _median(old), _median(new)
+        ratio = round(nm / om, 3) if om and nm else None
+        bound = sc["bound"]
+        out.append({**sc, "old_s": om, "new_s": nm, "new/old": ratio,
+                    "within": None if ratio is None or bound is None else ratio <= bound})
+    return out
+
+
+def ab_lines(results: dict[str, Any]) -> list[str]:
+    ab = results["meta"].get("ab")
+    if not ab:
+        return []
+
+    def span(r: dict[str, Any]) -> str:
+        w = r.get("wall_s")
+        return f"{w['median']:.3f} ({w['min']:.3f}-{w['max']:.3f})" if w else r.get("status", "not run")
+
+    rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
+    out = ["", f"A/B: `{ab['tool']}` is jetpip at {ab['rev']} ({ab['sha'][:12]}, \"{ab['subject']}\"), "
+           "run from the same venv and alternating with the working tree's `jetpip` in this run.", "",
+           f"| scenario | {ab['tool']} s | jetpip s | jetpip/{ab['tool']} | bound | verdict |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for c in ab_compare(results):
+        key = (c["scenario"], c["cache"], c["latency_ms"], c["scheme"])
+        label = f"{c['scenario']} {c['cache']}, {c['latency_ms']} ms, {c['scheme']}"
+        ratio = f"{c['new/old']:.3f}" if c["new/old"] is not None else "-"
+        bound = f"<= {c['bound']:.2f}" if c["bound"] else "none"
+        verdict = {True: "within", False: "OVER", None: "-"}[c["within"]]
+        out.append(f"| {label} | {span(rows.get((*key, ab['tool']), {}))} "
+                   f"| {span(rows.get((*key, 'jetpip'), {}))} | {ratio} | {bound} | {verdict} |")
+    return out
 
 
 def render(results: dict[str, Any], md_path: Path) -> str:

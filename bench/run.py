@@ -2,6 +2,7 @@
 
 python bench/run.py            the full run (needs the base index once, to fill bench/.cache/)
 python bench/run.py --quick    a smoke run: each tool once on a tiny closure, no internet
+python bench/run.py --ab REV   the full run, with jetpip at REV beside the working tree's (bench/ab.py)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import tools as T  # noqa: E402
+from bench.ab import old_jetpip  # noqa: E402
 from bench.mirror import CACHE, DEVPI, Mirror, MirrorServer, build_full, build_quick  # noqa: E402
 from bench.report import render  # noqa: E402
+from bench.tls import TlsMirrorServer, make_pki  # noqa: E402
 from tests.support.mirror import overlay_toml as mirror_overlay  # noqa: E402
 
-SCENARIOS = [  # (kind, cache, latency ms)
+SCENARIOS = [  # (kind, cache, latency ms), on the plain-http mirror
     ("lock", "warm", 0),
     ("lock", "cold", 0),
     ("lock", "cold", 50),
@@ -39,6 +42,7 @@ SCENARIOS = [  # (kind, cache, latency ms)
     ("install", "warm", 0),
     ("noop", "warm", 0),
 ]
+HTTPS_SCENARIOS = [("lock", "cold", 50)]  # on the https mirror (bench/tls.py); full mode only
 
 
 @dataclass
@@ -52,6 +56,8 @@ class Sample:
     requests: Counter[str]
     duplicate_pages: int
     tail: str
+    protocols: Counter[str] = field(default_factory=Counter)  # requests by HTTP version
+    connections: int | None = None  # TLS connections opened (the https mirror only)
 
 
 @dataclass
@@ -64,12 +70,14 @@ class Row:
     tool: str
     samples: list[Sample] = field(default_factory=list)
     skipped: str | None = None
+    scheme: str = "http"
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "scenario": self.kind,
             "cache": self.cache,
             "latency_ms": self.latency_ms,
+            "scheme": self.scheme,
             "tool": self.tool,
         }
         ok = [s for s in self.samples if s.rc == 0]
@@ -85,6 +93,10 @@ class Row:
             }
         walls = [s.wall for s in ok]
         kinds = sorted({k for s in ok for k in s.requests})
+        if self.scheme == "https":
+            out["protocols"] = {p: int(statistics.median(s.protocols.get(p, 0) for s in ok))
+                                for p in sorted({p for s in ok for p in s.protocols})}
+            out["connections"] = int(statistics.median(s.connections or 0 for s in ok))
         return {
             **out,
             "status": "ok" if len(ok) == len(self.samples) else "partial",
@@ -109,6 +121,7 @@ class Row:
 def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
     """Run ``cmd`` through bench/launch.py, which times it and reads its rusage from wait4."""
     mark = server.mark()
+    conns = server.connection_mark() if isinstance(server, TlsMirrorServer) else 0
     with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "stats.json"
         launcher = [sys.executable, "-S", "-I", str(BENCH / "launch.py"), str(stats)]
@@ -118,6 +131,7 @@ def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
         got = json.loads(stats.read_text())
     wall, rc = got["wall"], got["rc"]
     hits = server.since(mark)
+    connections = len(server.connections_since(conns)) if isinstance(server, TlsMirrorServer) else None
     pages = [h.path for h in hits if h.kind == "page"]
     requests = Counter(h.kind for h in hits)
     sample = Sample(
@@ -128,11 +142,14 @@ def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
         requests=requests,
         duplicate_pages=len(pages) - len(set(pages)),
         tail=tail,
+        protocols=Counter(h.proto for h in hits),
+        connections=connections,
     )
     state = "ok" if sample.rc == 0 else f"exit {sample.rc}"
+    over = f"  {dict(sample.protocols)} on {connections} conn" if connections is not None else ""
     say(
-        f"    {name:<8} {wall:7.3f}s  cpu {sample.cpu:6.2f}s  "
-        f"rss {sample.maxrss_mb:6.0f}MB  req {sum(requests.values()):4d}  {state}"
+        f"    {name:<14} {wall:7.3f}s  cpu {sample.cpu:6.2f}s  "
+        f"rss {sample.maxrss_mb:6.0f}MB  req {sum(requests.values()):4d}  {state}{over}"
     )
     if sample.rc != 0:
         say("      " + tail.replace("\n", "\n      ")[-400:])
@@ -185,13 +202,29 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
         mirror.flat["/redist/jp/v61/pytorch/"] = (
             b"<html><body><h1>Index of pytorch/</h1><pre></pre></body></html>"
         )
-        server = MirrorServer(mirror).start()
-        try:
-            setup.index_url = f"{server.url}{DEVPI}/+simple/"
-            setup.overlay.write_text(overlay_toml(server.url))
-            rows = scenarios(args, setup, server, pip_whl, say)
-        finally:
-            server.stop()
+        tool_list = T.tools(setup)
+        extra: dict[str, Any] = {}
+        if args.ab:
+            old, checkout = old_jetpip(args.ab, setup, say)
+            tool_list.insert(1, old)  # beside the working tree's, so the two alternate closely
+            extra["ab"] = checkout.meta()
+        for t in tool_list:
+            for command, why in t.missing.items():
+                say(f"SKIPPED {t.name} {command}: {why}")
+        (setup.work / "out").mkdir()
+        rows: list[Row] = []
+        plain = [(*sc, "http") for sc in SCENARIOS if wanted(args, sc[0])]
+        if plain:
+            server = MirrorServer(mirror).start()
+            try:
+                setup.index_url = f"{server.url}{DEVPI}/+simple/"
+                setup.overlay.write_text(overlay_toml(server.url))
+                rows += scenarios(args, plain, tool_list, setup, server, pip_whl, say)
+            finally:
+                server.stop()
+        if wanted(args, "https") and not args.quick:
+            got, extra["https"] = over_https(args, mirror, tool_list, setup, pip_whl, say)
+            rows += got
         return {
             "meta": {
                 "mode": "quick" if args.quick else "full",
@@ -204,6 +237,7 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
                 "index_url": "http://127.0.0.1:PORT" + DEVPI + "/+simple/",
                 "rows_left_out": mirror.dropped,
                 "load_average": os.getloadavg(),
+                **extra,
             },
             "rows": [r.summary() for r in rows],
         }
@@ -214,28 +248,68 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def wanted(args: argparse.Namespace, group: str) -> bool:
+    """``--only`` names groups: lock, install (with its no-op), https; none named: all of them."""
+    group = "install" if group == "noop" else group
+    return not args.only or group in args.only
+
+
+def over_https(
+    args: argparse.Namespace, mirror: Mirror, tool_list: list[T.Tool], s: T.Setup, pip_whl: Path | None,
+    say: Any,
+) -> tuple[list[Row], dict[str, Any]]:
+    """HTTPS_SCENARIOS on the mirror over TLS, with a CA made for this run and trusted by each tool."""
+    todo = [(*sc, "https") for sc in HTTPS_SCENARIOS]
+    pki = make_pki(s.work / "pki")
+    if pki is None:
+        why = "no certificate: neither the cryptography package nor the openssl command is here"
+        say(f"SKIPPED https: {why}")
+        return [Row(k, c, ms, t.name, skipped=why, scheme=sch) for k, c, ms, sch in todo
+                for t in tool_list if t.runs_in((k, c, ms, sch))], {"skipped": why}
+    server = TlsMirrorServer(mirror, pki=pki).start()
+    try:
+        https = replace(s, index_url=f"{server.url}{DEVPI}/+simple/", overlay=s.work / "indexes-https.toml",
+                        ca=pki.ca)
+        https.overlay.write_text(overlay_toml(server.url))
+        rows = scenarios(args, todo, tool_list, https, server, pip_whl, say)
+    finally:
+        server.stop()
+    meta = {
+        "certificate": f"a throwaway CA and a certificate for 127.0.0.1, made by {pki.made_by}",
+        "alpn": "h2, http/1.1" if server.http2 else "http/1.1 (the h2 package is not installed)",
+        "handshake_delay": "the per-request delay, once per connection, before the server's handshake",
+        "trust": "PIP_CERT for jetpip and pip, SSL_CERT_FILE for uv",
+    }
+    return rows, meta
+
+
 def scenarios(
-    args: argparse.Namespace, s: T.Setup, server: MirrorServer, pip_whl: Path | None, say: Any
+    args: argparse.Namespace,
+    todo: list[tuple[str, str, int, str]],
+    tool_list: list[T.Tool],
+    s: T.Setup,
+    server: MirrorServer,
+    pip_whl: Path | None,
+    say: Any,
 ) -> list[Row]:
     rows: list[Row] = []
-    tool_list = T.tools(s)
-    for t in tool_list:
-        for command, why in t.missing.items():
-            say(f"SKIPPED {t.name} {command}: {why}")
     out = s.work / "out"
-    out.mkdir()
-    for kind, cache_kind, latency in SCENARIOS:
-        if (args.quick and latency) or (args.only and kind not in args.only):
+    for kind, cache_kind, latency, scheme in todo:
+        if args.quick and latency:
             continue
         if kind == "noop":
             continue  # measured right after each install, in the same venv
         server.delay = latency / 1000
-        say(f"== {kind} ({cache_kind} cache, {latency} ms per request)")
-        missing = {t.name: t.missing.get(T.command_of(kind)) for t in tool_list}
-        live = [t for t in tool_list if not missing[t.name]]
-        here = {t.name: Row(kind, cache_kind, latency, t.name, skipped=missing[t.name]) for t in tool_list}
-        noop = {t.name: Row("noop", "warm", latency, t.name, skipped=missing[t.name]) for t in tool_list}
-        warm = {t.name: s.work / f"cache-{t.name}-{kind}-{latency}" for t in live}
+        say(f"== {kind} ({cache_kind} cache, {latency} ms per request, {scheme})")
+        here_tools = [t for t in tool_list if t.runs_in((kind, cache_kind, latency, scheme))]
+        missing = {t.name: t.missing.get(T.command_of(kind)) for t in here_tools}
+        live = [t for t in here_tools if not missing[t.name]]
+        here = {t.name: Row(kind, cache_kind, latency, t.name, skipped=missing[t.name], scheme=scheme)
+                for t in here_tools}
+        noop = {t.name: Row("noop", "warm", latency, t.name, skipped=missing[t.name], scheme=scheme)
+                for t in here_tools}
+        tag = f"{kind}-{latency}-{scheme}"
+        warm = {t.name: s.work / f"cache-{t.name}-{tag}" for t in live}
         if cache_kind == "warm":
             for t in live:  # prime, untimed
                 if kind == "lock":
@@ -246,7 +320,7 @@ def scenarios(
         for i in range(args.repeat):
             order = live[i % len(live) :] + live[: i % len(live)] if live else []
             for t in order:
-                cache = warm[t.name] if cache_kind == "warm" else s.work / f"cold-{t.name}-{i}"
+                cache = warm[t.name] if cache_kind == "warm" else s.work / f"cold-{t.name}-{tag}-{i}"
                 if kind == "lock":
                     here[t.name].samples.append(run_one(t.name, t.lock(s, cache, out), server, say))
                 else:
@@ -284,9 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out of the real pages the wheel rows whose names packaging rejects",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    ap.add_argument("--only", action="append", choices=["lock", "install"],
-                    help="run only this scenario kind (repeatable; install includes the no-op); "
-                    "the table then lacks the others, so pair it with --out")
+    ap.add_argument("--only", action="append", choices=["lock", "install", "https"],
+                    help="run only this group of scenarios (repeatable): the plain-http locks, the installs "
+                    "with their no-op, or the https lock; the table then lacks the others, so pair it "
+                    "with --out")
+    ap.add_argument("--ab", metavar="REV", default=None,
+                    help="also run jetpip at the git revision REV (a worktree under bench/.cache/ab/) beside "
+                    "the working tree's, in the warm lock at 0 ms and the cold locks at 50 ms")
     args = ap.parse_args(argv)
     if args.repeat is None:
         args.repeat = 1 if args.quick else 5

@@ -37,6 +37,15 @@ class Setup:
     reqs: Path
     quick: bool
     versions: dict[str, str] = field(default_factory=dict)
+    ca: Path | None = None  # the CA that signed the https mirror's certificate
+
+    @property
+    def https(self) -> bool:
+        return self.index_url.startswith("https:")
+
+
+# Where OpenSSL, requests and curl look for a CA bundle: the https scenario names its own CA.
+TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def clean_env(cache: Path) -> dict[str, str]:
@@ -46,6 +55,7 @@ def clean_env(cache: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("PIP_", "UV_", "JETPIP_", "VIRTUAL_ENV"))
         and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        and k not in TRUST_VARS
         and k != "PYTHONDONTWRITEBYTECODE"  # every tool runs from bytecode, as an installed one does
     }
     env.update(
@@ -66,9 +76,14 @@ class Tool:
     """A tool's commands; ``missing[command]`` says why it cannot run here (shown in the output)."""
 
     name = ""
+    # The scenarios (kind, cache, latency ms, scheme) the tool runs in; None: all of them.
+    only: frozenset[tuple[str, str, int, str]] | None = None
 
     def __init__(self) -> None:
         self.missing: dict[str, str] = {}
+
+    def runs_in(self, scenario: tuple[str, str, int, str]) -> bool:
+        return self.only is None or scenario in self.only
 
     def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
         raise NotImplementedError
@@ -78,15 +93,20 @@ class Tool:
 
 
 class Jetpip(Tool):
+    """jetpip from the checkout ``source``, started as the venv's ``jetpip`` script starts it."""
+
     name = "jetpip"
 
-    def __init__(self, s: Setup) -> None:
+    def __init__(self, s: Setup, source: Path = ROOT, name: str = "jetpip") -> None:
         super().__init__()
+        self.name = name
+        self.script = s.work / "bin" / name
         for command in ("lock", "install"):
             if s.jetpip is None:
                 self.missing[command] = "jetpip is not installed in this interpreter's environment"
                 continue
-            probe = subprocess.run([str(s.jetpip), command, "--help"], capture_output=True, text=True)
+            write_launcher(self.script, s.jetpip, source)
+            probe = subprocess.run([str(self.script), command, "--help"], capture_output=True, text=True)
             if probe.returncode != 0:
                 last = (probe.stderr.strip().splitlines() or ["?"])[-1]
                 self.missing[command] = f"`jetpip {command}` is not available: {last}"
@@ -96,7 +116,7 @@ class Jetpip(Tool):
 
     def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
         argv = [
-            str(s.jetpip),
+            str(self.script),
             "lock",
             "-r",
             str(s.reqs),
@@ -106,11 +126,11 @@ class Jetpip(Tool):
             str(s.lock_python),
             *self._common(s),
         ]
-        return Cmd(argv, clean_env(cache))
+        return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
         argv = [
-            str(s.jetpip),
+            str(self.script),
             "install",
             "-r",
             str(s.reqs),
@@ -118,7 +138,7 @@ class Jetpip(Tool):
             str(venv / "bin" / "python"),
             *self._common(s),
         ]
-        return Cmd(argv, clean_env(cache))
+        return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
 
 class Pip(Tool):
@@ -137,15 +157,13 @@ class Pip(Tool):
             str(out / "pip-report.json"),
             "--index-url",
             s.index_url,
-            # pip caches HTTP only for https and trusted hosts; the public index is https.
-            "--trusted-host",
-            "127.0.0.1",
+            *pip_trusted_host(s),
             "--cache-dir",
             str(cache / "pip"),
             "-r",
             str(s.reqs),
         ]
-        return Cmd(argv, clean_env(cache))
+        return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
         argv = [
@@ -156,15 +174,13 @@ class Pip(Tool):
             "-q",
             "--index-url",
             s.index_url,
-            # pip caches HTTP only for https and trusted hosts; the public index is https.
-            "--trusted-host",
-            "127.0.0.1",
+            *pip_trusted_host(s),
             "--cache-dir",
             str(cache / "pip"),
             "-r",
             str(s.reqs),
         ]
-        return Cmd(argv, clean_env(cache))
+        return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
 
 class Uv(Tool):
@@ -192,7 +208,7 @@ class Uv(Tool):
             "--python",
             str(s.lock_python),
         ]
-        return Cmd(argv, clean_env(cache))
+        return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
         argv = [
@@ -209,7 +225,41 @@ class Uv(Tool):
             "--python",
             str(venv / "bin" / "python"),
         ]
-        return Cmd(argv, clean_env(cache))
+        return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
+
+
+def write_launcher(script: Path, installed: Path, source: Path) -> None:
+    """The venv's ``jetpip`` script with ``source`` first on sys.path.
+
+    Every jetpip, the working tree's too, starts this way, so an A/B between two checkouts differs
+    in the checkout only. (PYTHONPATH would do the same, but it reaches the interpreter probe and
+    the pip that jetpip starts in the target.)
+    """
+    shebang = installed.read_text().splitlines()[0]
+    if not Path(shebang[2:]).name.startswith("python"):  # pip's sh trampoline for long paths
+        shebang = f"#!{sys.executable}"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        f"{shebang}\nimport sys\nsys.path.insert(0, {str(source)!r})\n"
+        "from jetpip.cli import run\nsys.exit(run())\n"
+    )
+    script.chmod(0o755)
+
+
+def pip_trusted_host(s: Setup) -> list[str]:
+    # pip caches HTTP only for https and trusted hosts; the public index is https. Over https the
+    # certificate is checked, as it is on the public index.
+    return [] if s.https else ["--trusted-host", "127.0.0.1"]
+
+
+def pip_trust(s: Setup) -> dict[str, str]:
+    """pip's own setting for a CA bundle, which jetpip reads as pip does."""
+    return {"PIP_CERT": str(s.ca)} if s.https and s.ca else {}
+
+
+def uv_trust(s: Setup) -> dict[str, str]:
+    """uv takes a CA bundle from SSL_CERT_FILE."""
+    return {"SSL_CERT_FILE": str(s.ca)} if s.https and s.ca else {}
 
 
 def tools(s: Setup) -> list[Tool]:
