@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from packaging.utils import canonicalize_name
 
@@ -24,8 +24,15 @@ from jetpip.model.target import Interpreter, Target, TargetOverrides
 from jetpip.report import Reporter
 
 if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is made, never on a no-op install
+    from jetpip.index.client import IndexClient
+    from jetpip.install.driver import InstallOutcome
+    from jetpip.install.plan import InstallPlan
+    from jetpip.install.verify import BrokenRequirement, Satisfaction
     from jetpip.interpreter.probe import ProbeRun
     from jetpip.lock.pylock import Lock
+    from jetpip.model.documents import DetectDocument, ResolutionDocument
+    from jetpip.resolve.requirements import RequirementLine
+    from jetpip.resolve.resolution import Resolution
 
 # pip, not jetpip, downloads the files of an online install, so an earlier online install
 # leaves nothing behind: only `jetpip lock` (pages) and `jetpip download` (wheels) fill the cache.
@@ -36,8 +43,20 @@ OFFLINE_INSTALL_HINT = (
     "`jetpip sync pylock.toml --find-links DIR --offline`"
 )
 
-# Settings the target's pip needs too when it fetches the planned files itself.
-_PIP_PASSTHROUGH = ("cert", "client_cert", "timeout", "retries")
+
+class IndexFlags(TypedDict, total=False):
+    """pip's index and trust options, as jetpip's flags give them; each wins over pip's own configuration."""
+
+    index_url: str | None
+    extra_index_url: Sequence[str]
+    find_links: Sequence[str]  # directories or pages of files
+    trusted_host: Sequence[str]
+    cert: str | None  # a CA bundle
+    client_cert: str | None
+    timeout: float | None  # seconds
+    retries: int | None
+    proxy: str | None
+    no_index: bool  # only find_links (and the cache) are read
 
 
 def load_target(
@@ -97,34 +116,33 @@ def load_target(
 
 def index_client(
     interpreter: Interpreter | None,
-    flags: Mapping[str, Any],
+    flags: IndexFlags,
     *,
     reporter: Reporter | None = None,
     offline: bool = False,
     refresh: bool = False,
     env: Mapping[str, str] | None = None,
-) -> Any:
+) -> IndexClient:
     """An IndexClient for the target's pip configuration, PIP_* variables and pip-like ``flags``.
 
-    ``flags`` holds any of index_url, extra_index_url, find_links, trusted_host, cert,
-    client_cert, timeout, retries, no_index. ``interpreter`` supplies pip's own default index
-    (None: there is none to fall back on). The resolved IndexConfig is the client's ``config``.
+    ``interpreter`` supplies pip's own default index (None: there is none to fall back on).
+    The resolved IndexConfig is the client's ``config``.
     """
     from jetpip.index.client import IndexClient
     from jetpip.index.config import load_index_config
 
-    config = load_index_config(interpreter, os.environ if env is None else env, dict(flags))
+    config = load_index_config(interpreter, os.environ if env is None else env, flags)
     return IndexClient(config, reporter=reporter, offline=offline, refresh=refresh)
 
 
 def read_inputs(
     reqs: Sequence[str], req_files: Sequence[str] = (), con_files: Sequence[str] = ()
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[str | RequirementLine], list[RequirementLine]]:
     """Requirements and constraints from the command line and pip-style -r / -c files."""
     from jetpip.resolve.requirements import read_requirements
 
-    requirements: list[Any] = list(reqs)
-    constraints: list[Any] = []
+    requirements: list[str | RequirementLine] = list(reqs)
+    constraints: list[RequirementLine] = []
     for path in req_files:
         more, cons = read_requirements(path)
         requirements += more
@@ -136,16 +154,16 @@ def read_inputs(
 
 
 def resolve_for(
-    requirements: Sequence[Any],
-    constraints: Sequence[Any],
+    requirements: Sequence[str | RequirementLine],
+    constraints: Sequence[str | RequirementLine],
     *,
     kb: KnowledgeBase,
     target: Target,
     route: Route,
-    client: Any,
+    client: IndexClient,
     reporter: Reporter | None = None,
     offline_hint: str | None = None,
-) -> Any:
+) -> Resolution:
     """Resolve for the Target; a guarded name with no wheel gets the source-build hint attached."""
     from jetpip.resolve.provider import resolve
 
@@ -165,7 +183,7 @@ def resolve_for(
         raise
 
 
-def hashed_lock(resolution: Any, client: Any, workdir: Path) -> Lock:
+def hashed_lock(resolution: Resolution, client: IndexClient, workdir: Path) -> Lock:
     """The Lock of a resolution, every file with a sha256 (flat pages publish none; one download)."""
     from jetpip.lock.pylock import fill_hashes, lock_from_resolution
 
@@ -174,27 +192,30 @@ def hashed_lock(resolution: Any, client: Any, workdir: Path) -> Lock:
     return fill_hashes(locked, lambda pkg: client.download(links[pkg.name], workdir))
 
 
-def pip_args(flags: Mapping[str, Any], break_system_packages: bool = False) -> list[str]:
+def pip_args(flags: IndexFlags, break_system_packages: bool = False) -> list[str]:
     """The options the target's pip needs too: TLS and trust settings, timeouts, PEP 668 consent."""
     args: list[str] = []
     for host in flags.get("trusted_host") or ():
         args += ["--trusted-host", host]
-    for key in _PIP_PASSTHROUGH:
-        if flags.get(key) is not None:
-            args += [f"--{key.replace('_', '-')}", str(flags[key])]
+    # The settings the target's pip needs too when it fetches the planned files itself.
+    passed = (("--cert", flags.get("cert")), ("--client-cert", flags.get("client_cert")),
+              ("--timeout", flags.get("timeout")), ("--retries", flags.get("retries")))
+    for option, value in passed:
+        if value is not None:
+            args += [option, str(value)]
     if break_system_packages:
         args.append("--break-system-packages")
     return args
 
 
 def satisfied_already(
-    requirements: Sequence[Any],
-    constraints: Sequence[Any],
+    requirements: Sequence[str | RequirementLine],
+    constraints: Sequence[str | RequirementLine],
     *,
     target: Target,
     route: Route,
     reporter: Reporter | None = None,
-) -> Any:
+) -> Satisfaction | None:
     """The install's fast path: a Satisfaction when the environment already meets the request.
 
     It reads only what the target interpreter's probe found installed and asks no index. None
@@ -215,18 +236,18 @@ def satisfied_already(
 
 
 def plan_install(
-    requirements: Sequence[Any],
-    constraints: Sequence[Any],
+    requirements: Sequence[str | RequirementLine],
+    constraints: Sequence[str | RequirementLine],
     *,
     kb: KnowledgeBase,
     target: Target,
     route: Route,
-    client: Any,
+    client: IndexClient,
     workdir: Path,
     install_args: Sequence[str] = (),
     break_system_packages: bool = False,
     reporter: Reporter | None = None,
-) -> Any:
+) -> InstallPlan:
     """Resolve, lock in memory, and build the install plan (nothing is changed yet)."""
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan
@@ -263,7 +284,7 @@ def plan_sync(
     install_args: Sequence[str] = (),
     break_system_packages: bool = False,
     origin: str = "pylock.toml",
-) -> Any:
+) -> InstallPlan:
     """Check the lock fits this Target and build the plan that makes the environment match it."""
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan, check_lock_fits
@@ -306,16 +327,17 @@ def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str
 
 
 def download_lock(
-    lock: Lock, dest: Path, client: Any, on_file: Callable[[Path], None] | None = None
+    lock: Lock, dest: Path, client: IndexClient, on_file: Callable[[Path], None] | None = None
 ) -> list[Path]:
     """Fill the wheelhouse ``dest`` with every locked file, each checked against the lock's sha256."""
     from jetpip.model.links import FileLink
+    from jetpip.model.urls import Url
 
     paths = []
     for pkg in lock.packages:
-        source = Source(name=pkg.source or "lock", kind="flat", url=pkg.index or pkg.url)
+        source = Source(name=pkg.source or "lock", kind="flat", url=Url(pkg.index or pkg.url))
         hashes = {"sha256": pkg.sha256} if pkg.sha256 else {}
-        path = client.download(FileLink(pkg.filename, pkg.url, source, hashes=hashes), dest)
+        path = client.download(FileLink(pkg.filename, Url(pkg.url), source, hashes=hashes), dest)
         paths.append(path)
         if on_file is not None:
             on_file(path)
@@ -323,13 +345,13 @@ def download_lock(
 
 
 def run_plan(
-    plan: Any,
+    plan: InstallPlan,
     *,
     before: Interpreter,
     route: Route,
     reporter: Reporter | None = None,
     echo: Callable[[str], None] | None = None,
-) -> Any:
+) -> InstallOutcome:
     """Execute the plan in the target, then re-assert and check; return the InstallOutcome."""
     from jetpip.install.driver import SubprocessPipRunner, execute
     from jetpip.interpreter.probe import probe_interpreter
@@ -338,7 +360,7 @@ def run_plan(
                    guarded_names=sorted(route.guarded), before=before, reporter=reporter)
 
 
-def broken_requirements_error(broken: Sequence[Any], plan: Any) -> JetpipError:
+def broken_requirements_error(broken: Sequence[BrokenRequirement], plan: InstallPlan) -> JetpipError:
     """The error for requirements left unmet (pip's own check is off under --no-deps)."""
     planned = {canonicalize_name(a.name) for a in plan.actions if a.kind != "remove"}
     outside = sorted({canonicalize_name(b.dist) for b in broken} - planned)
@@ -355,3 +377,58 @@ def broken_requirements_error(broken: Sequence[Any], plan: Any) -> JetpipError:
         fix = "the lock's own packages disagree: lock again with `jetpip lock`, then sync the new lock"
     return BrokenRequirementsError("\n".join(lines), fix)
 
+
+
+def detect_document(target: Target, route: Route) -> DetectDocument:
+    """The ``detect --json`` document (schema ``jetpip.detect/1``, docs/detect.md); warnings redacted."""
+    from jetpip.knowledge.base import route_to_json
+    from jetpip.model.urls import redact_text
+
+    target_json = target.to_json()
+    route_json = route_to_json(route)
+    for part in (target_json, route_json):
+        part["warnings"] = [redact_text(w) for w in part["warnings"]]
+    return {
+        "schema": "jetpip.detect/1",
+        "target": target_json,
+        "route": route_json,
+        "warnings": target_json["warnings"] + route_json["warnings"],
+    }
+
+
+def resolve_and_lock(
+    requirements: Sequence[str | RequirementLine],
+    constraints: Sequence[str | RequirementLine],
+    *,
+    kb: KnowledgeBase,
+    target: Target,
+    route: Route,
+    client: IndexClient,
+    reporter: Reporter | None = None,
+    hashes: bool = True,
+) -> tuple[Resolution, Lock]:
+    """Resolve for the Target and lock the result; ``hashes`` gives every file its sha256."""
+    import tempfile
+
+    from jetpip.lock.pylock import lock_from_resolution
+
+    resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route, client=client,
+                             reporter=reporter)
+    if not hashes:
+        return resolution, lock_from_resolution(resolution)
+    with tempfile.TemporaryDirectory(prefix="jetpip-lock-") as tmp:
+        return resolution, hashed_lock(resolution, client, Path(tmp))
+
+
+def lock_document(resolution: Resolution, locked: Lock, written_to: str | None) -> ResolutionDocument:
+    """The ``lock --json`` document: the resolution, the lock's target, and the lock when one is written."""
+    import json
+
+    from jetpip.lock.pylock import lock_to_dict
+
+    doc = resolution.to_json()
+    doc["target"] = dict(locked.target)
+    doc["lock"] = written_to
+    if written_to is not None:
+        doc["pylock"] = json.loads(json.dumps(lock_to_dict(locked), default=str))
+    return doc

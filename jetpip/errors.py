@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 
 class JetpipError(Exception):
@@ -125,11 +125,55 @@ class UntrustedFileError(IndexFetchError):
     """A file without a known hash comes from a source the configuration does not trust."""
 
 
+# The records the errors below carry live in higher layers; these say what the messages use of them.
+
+
+class SourceLike(Protocol):
+    """A place that was searched: jetpip.model.sources.Source fits."""
+
+    @property
+    def name(self) -> str:
+        """The human label, e.g. ``jetson-ai-lab jp6/cu126``."""
+        ...
+
+    @property
+    def url(self) -> object:
+        """The URL, formatted with ``str()`` (jetpip's Url hides its password there)."""
+        ...
+
+
+class RejectLike(Protocol):
+    """A file passed over, and why: jetpip.resolve.finder.Reject fits."""
+
+    @property
+    def filename(self) -> str:
+        """The file's name."""
+        ...
+
+    @property
+    def source(self) -> str:
+        """The label of the source it was found on."""
+        ...
+
+    @property
+    def reason(self) -> str:
+        """Why it does not fit."""
+        ...
+
+
+class ConflictLike(Protocol):
+    """One requirement that cannot be met: jetpip.resolve.resolution.Conflict fits."""
+
+    def describe(self) -> str:
+        """One line for the error message."""
+        ...
+
+
 class NoCandidateError(ResolutionError):
     """No file of a project fits the Target: what was looked for, where, and why each file was passed over.
 
-    ``searched`` holds the jetpip.model.sources.Source records asked, in order; ``found`` holds
-    jetpip.resolve.finder.Reject records (filename, source label, reason).
+    ``searched`` holds the sources asked, in order (jetpip.model.sources.Source records);
+    ``found`` the files passed over (jetpip.resolve.finder.Reject records: filename, source label, reason).
     """
 
     def __init__(
@@ -138,8 +182,8 @@ class NoCandidateError(ResolutionError):
         specifier: str,
         tags: Sequence[str],
         python: str,
-        searched: Sequence[Any],
-        found: Sequence[Any],
+        searched: Sequence[SourceLike],
+        found: Sequence[RejectLike],
         hint: str | None = None,
         required_by: Sequence[str] = (),
     ) -> None:
@@ -179,10 +223,10 @@ class GuardedWheelMissingError(NoCandidateError):
 class ConflictError(ResolutionError):
     """Requirements that cannot hold together, each with the package that asked and the pin it hits.
 
-    ``conflicts`` holds jetpip.resolve.provider.Conflict records.
+    ``conflicts`` holds jetpip.resolve.resolution.Conflict records.
     """
 
-    def __init__(self, conflicts: Sequence[Any], hint: str | None = None) -> None:
+    def __init__(self, conflicts: Sequence[ConflictLike], hint: str | None = None) -> None:
         self.conflicts = tuple(conflicts)
         lines = ["the requirements conflict:"]
         for c in self.conflicts:

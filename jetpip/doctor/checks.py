@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jetpip.model.urls import strip_credentials
+from jetpip.model.urls import Url
 
 if TYPE_CHECKING:
     from jetpip.doctor.model import DoctorContext, PartRun
+    from jetpip.doctor.parts import DistFacts, EnvPart, ImportPart
+    from jetpip.model.documents import CheckDocument, JsonValue
 
 Status = Literal["ok", "warn", "fail", "error", "skip"]
 
@@ -34,14 +36,14 @@ class Check:
     status: Status
     message: str
     fix: tuple[str, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    details: Mapping[str, JsonValue] = field(default_factory=dict, hash=False)
 
     @property
     def failed(self) -> bool:
         """A failure, or a check that could not run; either makes the exit status non-zero."""
         return self.status in ("fail", "error")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CheckDocument:
         """The check as documented in docs/doctor.md."""
         return {"id": self.id, "title": self.title, "status": self.status, "message": self.message,
                 "fix": list(self.fix), "details": dict(self.details)}
@@ -51,25 +53,25 @@ class Check:
 class Facts:
     """Everything the probe reported, arranged for the checks."""
 
-    env: Mapping[str, Any]
-    dists: Mapping[str, Mapping[str, Any]]  # canonical name -> dist facts (first on sys.path)
-    parts: Mapping[str, Mapping[str, Any]]  # "torch", "torchvision", "numpy", "onnxruntime", ...
+    env: EnvPart
+    dists: Mapping[str, DistFacts]  # canonical name -> dist facts (first on sys.path)
+    parts: Mapping[str, ImportPart]  # "torch", "torchvision", "numpy", "onnxruntime", ...
     could_not_run: Mapping[str, str]  # part -> why it produced nothing
     torch_stderr: str
     py: str  # the interpreter, shell-quoted, for fix commands
 
     @classmethod
-    def build(cls, env: Mapping[str, Any], runs: Mapping[str, PartRun], py: str) -> Facts:
+    def build(cls, env: EnvPart, runs: Mapping[str, PartRun], py: str) -> Facts:
         """Merge the probe runs; a part its process never reached is recorded with the reason."""
-        dists: dict[str, Mapping[str, Any]] = {}
+        dists: dict[str, DistFacts] = {}
         for dist in env.get("dists", []):
             dists.setdefault(str(dist["name"]), dist)
-        parts: dict[str, Mapping[str, Any]] = {}
+        parts: dict[str, ImportPart] = {}
         missing: dict[str, str] = {}
         expected = {"torch": ("torch", "torchvision", "torchaudio"), "numpy": ("numpy",),
                     "onnxruntime": ("onnxruntime",)}
         for key, run in runs.items():
-            parts.update({k: v for k, v in run.facts.items() if k != "env"})
+            parts.update(run.facts)
             first = True
             for name in expected.get(key, ()):
                 if name in run.facts or (name != key and name not in dists):
@@ -201,14 +203,14 @@ def _not_run(check_id: str, title: str, reason: str) -> Check:
     return Check(check_id, title, "error", f"could not run: {reason}")
 
 
-def _lib_from_error(part: Mapping[str, Any] | None) -> str | None:
+def _lib_from_error(part: ImportPart | None) -> str | None:
     if not part or part.get("imported", True):
         return None
     m = _MISSING_LIB.search(str(part.get("error", {}).get("text", "")))
     return m.group(1) if m else None
 
 
-def _record_has(dist: Mapping[str, Any], fragment: str) -> bool:
+def _record_has(dist: DistFacts, fragment: str) -> bool:
     return any(fragment in str(p) for p in dist.get("record", []))
 
 
@@ -252,7 +254,7 @@ def torch_checks(facts: Facts, ctx: DoctorContext) -> list[Check]:
     return out
 
 
-def _gpu_check(part: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext) -> Check:
+def _gpu_check(part: ImportPart, is_cuda: bool, ctx: DoctorContext) -> Check:
     if not is_cuda:
         return Check("torch.gpu", "sees the GPU", "skip", "a CPU-only build cannot see the GPU")
     if part.get("is_available"):
@@ -275,7 +277,7 @@ def _gpu_check(part: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext) -> Ch
                  + (f": {said}" if said else ""), fix)
 
 
-def _arch_check(part: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, facts: Facts) -> Check:
+def _arch_check(part: ImportPart, is_cuda: bool, ctx: DoctorContext, facts: Facts) -> Check:
     if not is_cuda:
         return Check("torch.arch", "arch list covers the GPU", "skip", "a CPU-only build has no arch list")
     cap, cap_from = part.get("device_capability"), "torch.cuda.get_device_capability()"
@@ -314,14 +316,15 @@ def _arch_check(part: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, fact
                  "'no kernel image is available for execution on the device'", fix, details)
 
 
-def _source_check(dist: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, facts: Facts) -> Check:
-    url = dist.get("direct_url")
+def _source_check(dist: DistFacts, is_cuda: bool, ctx: DoctorContext, facts: Facts) -> Check:
+    url = Url(str(dist["direct_url"])) if dist.get("direct_url") else None
+    shown = str(url.without_credentials()) if url else None
     tags = [str(t) for t in dist.get("wheel_tags", [])]
     plats = sorted({t.rsplit("-", 1)[-1] for t in tags})
     local = str(dist["version"]).partition("+")[2]
-    details = {"direct_url": strip_credentials(url) if url else None, "wheel_platforms": plats,
+    details = {"direct_url": shown, "wheel_platforms": plats,
                "local_version": local or None, "installer": dist.get("installer")}
-    origin = (f"installed from {strip_credentials(url)}" if url else
+    origin = (f"installed from {shown}" if url else
               f"wheel tag {', '.join(plats)}" if plats else "no WHEEL file (not installed from a wheel)")
     route = ctx.route
     if not ctx.is_jetson or route is None:
@@ -333,7 +336,7 @@ def _source_check(dist: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, fa
                      ("jetpip hint torch",), details)
     if url:
         for src in route.sources:
-            if strip_credentials(url).startswith(strip_credentials(src.url).rstrip("/")):
+            if url.is_under(src.url):
                 return Check("torch.source", "came from", "ok", f"{origin} ({src.name})", details=details)
     wanted = {p for src in route.sources for p in src.platforms}
     if not url and (not wanted or set(plats) & wanted) and local != "cpu" and is_cuda:
@@ -345,7 +348,7 @@ def _source_check(dist: Mapping[str, Any], is_cuda: bool, ctx: DoctorContext, fa
                  "replaced the CUDA build", (facts.install("torch"),), details)
 
 
-def _expected_torch(name: str, dist: Mapping[str, Any]) -> tuple[str, str]:
+def _expected_torch(name: str, dist: DistFacts) -> tuple[str, str]:
     """What torch a torchvision/torchaudio wants: its Requires-Dist pin, else the release rule."""
     for req_text in dist.get("requires", []):
         try:
@@ -515,7 +518,7 @@ def _required_libs(facts: Facts, ctx: DoctorContext) -> dict[str, list[str]]:
     return need
 
 
-def _jetson_build(dist: Mapping[str, Any]) -> bool:
+def _jetson_build(dist: DistFacts) -> bool:
     return any(str(t).rsplit("-", 1)[-1].startswith("linux_") for t in dist.get("wheel_tags", []))
 
 

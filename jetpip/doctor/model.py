@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from jetpip.doctor.parts import EnvPart, ImportPart
 from jetpip.model.sources import Route
 from jetpip.model.target import Target
 
@@ -53,6 +53,7 @@ class DoctorContext:
 class PartRun:
     """What one probe process reported, and why it stopped early if it did."""
 
-    facts: Mapping[str, Mapping[str, Any]]
+    facts: Mapping[str, ImportPart]  # by part: "torch", "torchvision", "numpy", ...
     failure: str | None = None  # "timed out after 120 s", "crashed with SIGSEGV", ...
     stderr: str = ""
+    env: EnvPart | None = None  # part "env", from the process that ran it

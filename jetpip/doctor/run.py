@@ -12,14 +12,18 @@ import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Final
 
 from jetpip.doctor.checks import Check, Facts, all_checks
 from jetpip.doctor.model import DoctorContext, PartRun
+from jetpip.doctor.parts import EnvPart, ImportPart, read_env, read_import
 from jetpip.errors import InterpreterError
 from jetpip.interpreter.launch import probe_argv
 
-SCHEMA = "jetpip.doctor/1"
+if TYPE_CHECKING:
+    from jetpip.model.documents import DoctorDocument, StatusCounts
+
+SCHEMA: Final = "jetpip.doctor/1"
 MARK = "@@jetpip-doctor@@ "
 DEFAULT_TIMEOUT = 120.0
 # The parts the probe can report, by the process that reports them.
@@ -48,14 +52,14 @@ class DoctorReport:
         """True when no check failed or was unable to run."""
         return not any(c.failed for c in self.checks)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> StatusCounts:
         """How many checks ended in each status."""
-        out = {s: 0 for s in ("ok", "warn", "fail", "error", "skip")}
+        out: StatusCounts = {"ok": 0, "warn": 0, "fail": 0, "error": 0, "skip": 0}
         for c in self.checks:
             out[c.status] += 1
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DoctorDocument:
         """The stable JSON form (schema ``jetpip.doctor/1``) documented in docs/doctor.md."""
         ctx = self.context
         return {
@@ -70,18 +74,26 @@ class DoctorReport:
         }
 
 
-def parse_probe_output(stdout: str) -> dict[str, dict[str, Any]]:
-    """The probe's marked lines, by part; other output (a package's prints) is ignored."""
-    out: dict[str, dict[str, Any]] = {}
+def parse_probe_output(stdout: str) -> tuple[EnvPart | None, dict[str, ImportPart]]:
+    """The probe's marked lines: part ``env`` and the import parts by name, each checked as it is read.
+
+    Other output (a package's prints) is ignored.
+    """
+    env: EnvPart | None = None
+    parts: dict[str, ImportPart] = {}
     for line in stdout.splitlines():
         if line.startswith(MARK):
             try:
                 data = json.loads(line[len(MARK):])
             except ValueError:
                 continue
-            if isinstance(data, dict) and isinstance(data.get("part"), str):
-                out[data["part"]] = data
-    return out
+            if not isinstance(data, dict) or not isinstance(data.get("part"), str):
+                continue
+            if data["part"] == "env":
+                env = read_env(data)
+            else:
+                parts[data["part"]] = read_import(data)
+    return env, parts
 
 
 def run_part(python: str, args: Sequence[str], timeout: float) -> PartRun:
@@ -118,7 +130,8 @@ def run_part(python: str, args: Sequence[str], timeout: float) -> PartRun:
         else:
             last = [ln for ln in stderr.splitlines() if ln.strip()]
             failure = f"exited with status {proc.returncode}" + (f": {last[-1].strip()}" if last else "")
-    return PartRun(parse_probe_output(stdout), failure, stderr)
+    env, parts = parse_probe_output(stdout)
+    return PartRun(parts, failure, stderr, env)
 
 
 def _lib_dirs(root: str) -> list[str]:
@@ -130,14 +143,14 @@ def collect(python: str, context: DoctorContext, timeout: float = DEFAULT_TIMEOU
     use_ldconfig = os.path.realpath(context.root) == "/"
     request = json.dumps({"lib_dirs": _lib_dirs(context.root), "ldconfig": use_ldconfig})
     env_run = run_part(python, ["env", request], timeout)
-    if "env" not in env_run.facts:
+    if env_run.env is None:
         why = env_run.failure or "it printed no result"
         raise InterpreterError(
             f"the target interpreter {python} did not answer the doctor probe: {why}",
             "doctor needs a Python 3.6+ interpreter; check --python"
             + (f"\n{env_run.stderr.strip().splitlines()[-1]}" if env_run.stderr.strip() else ""),
         )
-    installed = {d["name"] for d in env_run.facts["env"].get("dists", [])}
+    installed = {d["name"] for d in env_run.env.get("dists", [])}
     jobs: dict[str, list[str]] = {}
     family = [n for n in _TORCH_FAMILY[1:] if n in installed]
     if "torch" in installed or family:
@@ -159,7 +172,7 @@ def diagnose(python: str, context: DoctorContext | None = None, *,
     """Check the environment of ``python`` and return every verdict (never raises for a broken package)."""
     ctx = context or DoctorContext()
     runs = collect(python, ctx, timeout)
-    env = runs["env"].facts["env"]
+    env = runs["env"].env or {}  # collect raised already if the probe gave none
     facts = Facts.build(env, runs, shlex.quote(python))
     checks = all_checks(facts, ctx)
     return DoctorReport(python=python, python_version=env.get("version"), context=ctx, checks=tuple(checks))

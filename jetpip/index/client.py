@@ -13,7 +13,6 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -40,7 +39,7 @@ from jetpip.index.pages import (
 )
 from jetpip.model.links import HASH_NAMES, FileLink, WheelName, parse_wheel_name
 from jetpip.model.sources import Source
-from jetpip.model.urls import redact_url
+from jetpip.model.urls import Url
 from jetpip.report import NullReporter, Reporter
 
 if TYPE_CHECKING:  # loaded by the first request: a warm run needs no HTTP
@@ -99,7 +98,7 @@ class IndexClient:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="jetpip-index")
         self._lock = threading.Lock()
         self._memo: dict[tuple[str, object], Future[object]] = {}
-        self._devpi_roots: set[str] = set()
+        self._devpi_roots: set[Url] = set()
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -195,25 +194,26 @@ class IndexClient:
 
     def _project_page(self, source: Source, name: str) -> ProjectPage:
         if source.kind == "flat":
-            url, scan = self._once("flat", source.url, lambda: self._flat_scan(source.url))
-            page = ProjectPage(name, source, scan, url=redact_url(url), keep_foreign=False)
+            final, scan = self._once("flat", source.url, lambda: self._flat_scan(source.url))
+            page = ProjectPage(name, source, scan, url=Url(final), keep_foreign=False)
             page.found = bool(scan is not None and (page.files or page.rejects))
             return page
-        root = source.url.rstrip("/")
-        url = f"{root}/+simple/{name}/" if root in self._devpi_roots else source.project_url(name)
+        root = source.url
+        devpi_url = root.child(f"+simple/{name}/")
+        url = devpi_url if root in self._devpi_roots else source.project_url(name)
         raw, scan = self._fetch_page(url, "simple")
-        if raw.devpi and source.kind == "simple" and "/+simple" not in url and "/+simple" not in root:
+        if raw.devpi and source.kind == "simple" and "/+simple" not in url.path:
             # A devpi index root configured as a plain index (jetson-containers does this): its bare
             # project path serves a web page to clients it does not take for pip, so use /+simple/.
             with self._lock:
                 self._devpi_roots.add(root)
-            url = f"{root}/+simple/{name}/"
+            url = devpi_url
             raw, scan = self._fetch_page(url, "simple")
         if raw.status == 404 or scan is None:
-            return ProjectPage(name, source, found=False, url=redact_url(raw.url))
-        return ProjectPage(name, source, scan, url=redact_url(raw.url))
+            return ProjectPage(name, source, found=False, url=Url(raw.url))
+        return ProjectPage(name, source, scan, url=Url(raw.url))
 
-    def _flat_scan(self, url: str) -> tuple[str, PageScan | None]:
+    def _flat_scan(self, url: Url) -> tuple[str, PageScan | None]:
         raw = self._fetch_page(url, "flat")[0]
         if raw.status == 404:
             return raw.url, None
@@ -221,13 +221,14 @@ class IndexClient:
             return raw.url, scan_filenames(bytes(raw.body).decode().splitlines(), raw.url)
         return raw.url, scan_html(bytes(raw.body), raw.url)
 
-    def _fetch_page(self, url: str, form: str) -> tuple[CachedPage, PageScan | None]:
+    def _fetch_page(self, url: Url, form: str) -> tuple[CachedPage, PageScan | None]:
         """The page (from the cache while fresh), and for a simple page its scan; None for a 404."""
-        shown = redact_url(url)
-        cached = self.cache.page(url, form)
+        shown = str(url)
+        key = _cache_key(url)
+        cached = self.cache.page(key, form)
         scan = None
         if cached is not None and form == "simple" and cached.status == 200:
-            scan = (PageScan.from_bytes(cached.body, lambda: self.cache.drop_page(url, form))
+            scan = (PageScan.from_bytes(cached.body, lambda: self.cache.drop_page(key, form))
                     if cached.content_type == _SCANNED else None)
             if scan is None:
                 cached = None  # kept by an older jetpip, or unreadable: fetch it again
@@ -239,7 +240,7 @@ class IndexClient:
                 )
             self.reporter.page_fetched(shown, from_cache=True)
             return cached, scan
-        if urlsplit(url).scheme == "file":
+        if url.scheme == "file":
             page = self._local_page(url)
             self.reporter.page_fetched(shown, from_cache=False)
             return page, self._scan_fresh(page, form)
@@ -252,12 +253,12 @@ class IndexClient:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
-        resp = self.http.get(url, headers, ok=(200, 304, 404, 410), what="index page")
+        resp = self.http.get(url.secret(), headers, ok=(200, 304, 404, 410), what="index page")
         now = time.time()
         max_age = parse_max_age(resp.headers.get("cache-control"))
         if resp.status == 304 and cached is not None:
             page = replace(cached, fetched_at=now, max_age=max_age)
-            self.cache.store_page(url, form, page)
+            self.cache.store_page(key, form, page)
             self.reporter.page_fetched(shown, from_cache=True)
             return page, scan
         page = CachedPage(
@@ -275,7 +276,7 @@ class IndexClient:
             # Keep the packed form only: the parsed page is freed now, while requests are in flight,
             # and a run unpacks just the versions it reaches, as a warm run does.
             scan = PageScan.from_bytes(body) or scan
-        self.cache.store_page(url, form, page)
+        self.cache.store_page(key, form, page)
         self.reporter.page_fetched(shown, from_cache=False)
         return page, scan
 
@@ -285,20 +286,21 @@ class IndexClient:
             return None
         return scan_page(bytes(page.body), page.content_type, page.url)
 
-    def _local_page(self, url: str) -> CachedPage:
+    def _local_page(self, url: Url) -> CachedPage:
         path = _local_path(url)
+        text = _cache_key(url)  # a file: URL has no credentials
         if path.is_dir():
             index = path / "index.html"
             if index.is_file():
-                return CachedPage(url, 200, "text/html", index.read_bytes())
+                return CachedPage(text, 200, "text/html", index.read_bytes())
             names = sorted(p.name for p in path.iterdir() if p.is_file())
-            base = url if url.endswith("/") else url + "/"
+            base = text if text.endswith("/") else text + "/"
             return CachedPage(base, 200, _DIR_LISTING, "\n".join(names).encode())
         if path.is_file():
             if path.suffix in (".whl", ".zip") or path.name.endswith(".tar.gz"):
-                return CachedPage(url.rsplit("/", 1)[0] + "/", 200, _DIR_LISTING, path.name.encode())
-            return CachedPage(url, 200, "text/html", path.read_bytes())
-        return CachedPage(url, 404, "text/plain", b"")
+                return CachedPage(text.rsplit("/", 1)[0] + "/", 200, _DIR_LISTING, path.name.encode())
+            return CachedPage(text, 200, "text/html", path.read_bytes())
+        return CachedPage(text, 404, "text/plain", b"")
 
     # -- metadata ----------------------------------------------------------------
     def metadata(self, link: FileLink) -> DistMetadata:
@@ -313,7 +315,7 @@ class IndexClient:
     def _metadata_keys(self, link: FileLink) -> list[str]:
         keys = [f"metadata\n{a}:{d}" for a, d in sorted((link.metadata_hashes or {}).items())]
         keys += [f"file\n{a}:{d}" for a, d in sorted(link.hashes.items())]
-        return keys or [f"url\n{link.url}\n{link.size}"]
+        return keys or [f"url\n{_cache_key(link.url)}\n{link.size}"]
 
     def _metadata(self, link: FileLink) -> DistMetadata:
         keys = self._metadata_keys(link)
@@ -322,7 +324,7 @@ class IndexClient:
         if data is None:
             if self.offline:
                 raise OfflineMissError(
-                    f"offline, and the cache has no metadata of {link.filename} ({link.redacted_url})",
+                    f"offline, and the cache has no metadata of {link.filename} ({link.url})",
                     "run once without --offline to fill the cache, or drop --offline",
                 )
             data, how = self._fetch_metadata(link)
@@ -330,7 +332,7 @@ class IndexClient:
         try:
             meta = DistMetadata.parse(data)
         except MetadataError as err:
-            raise MetadataError(f"{link.filename} ({link.redacted_url}): {err.message}", err.hint) from err
+            raise MetadataError(f"{link.filename} ({link.url}): {err.message}", err.hint) from err
         self._check_names(link, meta)
         self.reporter.metadata_fetched(link.filename, how=how)
         return meta
@@ -356,9 +358,9 @@ class IndexClient:
             )
 
     def _fetch_metadata(self, link: FileLink) -> tuple[bytes, str]:
-        scheme = urlsplit(link.url).scheme
+        scheme = link.url.scheme
         if link.metadata_hashes is not None and scheme != "file":
-            resp = self.http.get(link.metadata_url, {}, ok=(200, 404), what="metadata file")
+            resp = self.http.get(link.metadata_url.secret(), {}, ok=(200, 404), what="metadata file")
             if resp.status == 200:
                 self._verify_bytes(link, resp.body, link.metadata_hashes, what="metadata file",
                                    url=link.metadata_url)
@@ -374,10 +376,10 @@ class IndexClient:
         try:
             return metadata_from_wheel_bytes(path.read_bytes()), "download"
         except MetadataError as err:
-            raise MetadataError(f"{link.filename} ({link.redacted_url}): {err.message}", err.hint) from err
+            raise MetadataError(f"{link.filename} ({link.url}): {err.message}", err.hint) from err
 
     def _range_metadata(self, link: FileLink) -> bytes | None:
-        resp = self.http.get(link.url, {"Range": f"bytes=-{TAIL_BYTES}"}, ok=(200, 206, 416),
+        resp = self.http.get(link.url.secret(), {"Range": f"bytes=-{TAIL_BYTES}"}, ok=(200, 206, 416),
                              what="file")
         if resp.status == 200:
             # The server ignored Range and sent the whole file: keep it, it is the download.
@@ -388,7 +390,8 @@ class IndexClient:
             return None
 
         def read(start: int, end: int) -> bytes:
-            part = self.http.get(link.url, {"Range": f"bytes={start}-{end}"}, ok=(206,), what="file")
+            part = self.http.get(link.url.secret(), {"Range": f"bytes={start}-{end}"}, ok=(206,),
+                                 what="file")
             if len(part.body) != end - start + 1:
                 raise MetadataError("a range request returned the wrong number of bytes")
             return part.body
@@ -423,26 +426,26 @@ class IndexClient:
                 return hit
         else:
             if not (link.source.trusted or self.config.is_trusted(link.url)):
-                host = urlsplit(link.url).hostname or link.url
+                host = link.url.host or link.url.origin
                 raise UntrustedFileError(
-                    f"{link.filename} from {link.source.name} ({link.redacted_url}) has no hash "
+                    f"{link.filename} from {link.source.name} ({link.url}) has no hash "
                     "to check it against, and its source is not trusted",
                     f"if you trust {host}, pass --trusted-host {host} (or set trusted-host in pip.conf)",
                 )
             self.reporter.warning(
-                f"{link.filename} ({link.redacted_url}) has no published hash; accepted unchecked "
+                f"{link.filename} ({link.url}) has no published hash; accepted unchecked "
                 f"because {link.source.name} is trusted"
             )
-            known = self.cache.url_hash(link.url)
+            known = self.cache.url_hash(_cache_key(link.url))
             hit = self.cache.wheel("sha256", known) if known else None
             if hit is not None:
                 return hit
         if self.offline:
             raise OfflineMissError(
-                f"offline, and the cache has no copy of {link.filename} ({link.redacted_url})",
+                f"offline, and the cache has no copy of {link.filename} ({link.url})",
                 "run once without --offline to fill the cache, or drop --offline",
             )
-        if urlsplit(link.url).scheme == "file":
+        if link.url.scheme == "file":
             src = _local_path(link.url)
             fd, tmp = self.cache.temp_file()
             with os.fdopen(fd, "wb") as out, src.open("rb") as f:
@@ -451,7 +454,7 @@ class IndexClient:
         fd, tmp = self.cache.temp_file()
         os.close(fd)
         try:
-            short = self.http.download(link.url, tmp, what="file")
+            short = self.http.download(link.url.secret(), tmp, what="file")
             return self._accept(link, tmp, short)
         finally:
             tmp.unlink(missing_ok=True)
@@ -475,11 +478,11 @@ class IndexClient:
         if short is not None or (expected is not None and actual != expected):
             self._mismatch(link, link.url, algo, expected, actual, short, what="file")
         if expected is None:
-            self.cache.store_url_hash(link.url, actual)
+            self.cache.store_url_hash(_cache_key(link.url), actual)
         return self.cache.store_wheel(algo, actual, tmp)
 
     def _verify_bytes(self, link: FileLink, data: bytes, hashes: Mapping[str, str], *, what: str,
-                      url: str) -> None:
+                      url: Url) -> None:
         for algo in HASH_NAMES:  # the strongest advertised hash decides
             if algo in hashes:
                 actual = hashlib.new(algo, data).hexdigest()
@@ -487,12 +490,12 @@ class IndexClient:
                     self._mismatch(link, url, algo, hashes[algo], actual, None, what=what)
                 return
 
-    def _mismatch(self, link: FileLink, url: str, algo: str, expected: str | None, actual: str,
+    def _mismatch(self, link: FileLink, url: Url, algo: str, expected: str | None, actual: str,
                   short: tuple[int, int] | None, *, what: str) -> None:
         cut = f" The download was cut short: {short[0]} of {short[1]} bytes arrived." if short else ""
         note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
         raise HashMismatchError(
-            f"the {what} {redact_url(url)} does not match its hash.{cut}\n"
+            f"the {what} {url} does not match its hash.{cut}\n"
             f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
             "run again to retry the download; if it keeps failing, refresh the index page with "
             "--refresh (and re-lock if a lock recorded the old hash)",
@@ -506,8 +509,13 @@ def _content_range_total(value: str | None) -> int | None:
     return int(total) if total.isdigit() else None
 
 
-def _local_path(url: str) -> Path:
+def _local_path(url: Url) -> Path:
     """The filesystem path a file:// URL names."""
     from urllib.request import url2pathname  # here, not at the top: it imports http.client and email
 
-    return Path(url2pathname(urlsplit(url).path))
+    return Path(url2pathname(url.path))
+
+
+def _cache_key(url: Url) -> str:
+    """The text the cache files ``url`` under: credentials change who asks, not what is there."""
+    return str(url.without_credentials())

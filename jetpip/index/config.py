@@ -5,14 +5,13 @@ from __future__ import annotations
 import configparser
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from jetpip.errors import UsageError
 from jetpip.model.sources import Source
 from jetpip.model.target import Interpreter
-from jetpip.model.urls import redact_url
+from jetpip.model.urls import Url, redact_text
 
 DEFAULT_TIMEOUT = 15.0  # pip's defaults
 DEFAULT_RETRIES = 5
@@ -28,9 +27,13 @@ class ConfigError(UsageError):
     """A pip configuration value or file cannot be used."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class IndexConfig:
-    """Where packages come from and how to talk to those places (pip's options, resolved)."""
+    """Where packages come from and how to talk to those places (pip's options, resolved).
+
+    The URL settings are kept as given, credentials included, for the transport; ``sources()``
+    turns the index URLs into ``Url`` records, which show no password.
+    """
 
     index_url: str | None
     extra_index_urls: tuple[str, ...] = ()
@@ -47,29 +50,44 @@ class IndexConfig:
     no_index: bool = False
     origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)  # key -> where
 
-    def is_trusted(self, url: str) -> bool:
+    def __repr__(self) -> str:
+        # A repr lands in logs and tracebacks: the URL settings show no password there either.
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return redact_text(f"IndexConfig({shown})")
+
+    def is_trusted(self, url: Url | str) -> bool:
         """True when ``url``'s host (or host:port) is a trusted host, or it is a local file."""
-        parts = urlsplit(url)
-        if parts.scheme == "file" or not parts.scheme:
+        parsed = url if isinstance(url, Url) else Url(url)
+        scheme = parsed.scheme
+        if scheme == "file" or not scheme:
             return True
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
+        host, port = parsed.host, parsed.port
+        netloc = f"{host}:{port}" if port else host
         return any(t in (host, netloc) for t in self.trusted_hosts)
 
     def sources(self) -> list[Source]:
         """Base index, extra indexes, then find-links (a local directory becomes a file:// URL)."""
         out: list[Source] = []
         if self.index_url and not self.no_index:
-            out.append(Source("base index", "simple", self.index_url,
-                              trusted=self.is_trusted(self.index_url)))
+            url = self._url(self.index_url, "index-url")
+            out.append(Source("base index", "simple", url, trusted=self.is_trusted(url)))
         if not self.no_index:
-            for url in self.extra_index_urls:
-                out.append(Source(f"extra index {redact_url(url)}", "simple", url,
+            for text in self.extra_index_urls:
+                url = self._url(text, "extra-index-url")
+                out.append(Source(f"extra index {url.without_credentials()}", "simple", url,
                                   trusted=self.is_trusted(url)))
         for link in self.find_links:
-            url = _as_url(link)
-            out.append(Source(f"find-links {redact_url(url)}", "flat", url, trusted=self.is_trusted(url)))
+            url = self._url(_as_url(link), "find-links")
+            out.append(Source(f"find-links {url.without_credentials()}", "flat", url,
+                              trusted=self.is_trusted(url)))
         return out
+
+    def _url(self, text: str, key: str) -> Url:
+        try:
+            return Url.parse(text)
+        except ValueError as err:
+            raise ConfigError(f"{key} (from {self.origins.get(key, 'default')}): {err}",
+                              f"give {key} as a full URL, e.g. https://host/simple") from None
 
 
 def _as_url(link: str) -> str:
@@ -216,9 +234,9 @@ def _netrc_path(env: Mapping[str, str]) -> str | None:
 def describe(config: IndexConfig) -> Sequence[str]:
     """Lines saying which setting came from where, credentials redacted (for `-v` output)."""
     shown = {
-        "index-url": redact_url(config.index_url) if config.index_url else "(none)",
-        "extra-index-url": " ".join(redact_url(u) for u in config.extra_index_urls) or "(none)",
-        "find-links": " ".join(redact_url(u) for u in config.find_links) or "(none)",
+        "index-url": str(Url(config.index_url)) if config.index_url else "(none)",
+        "extra-index-url": " ".join(str(Url(u)) for u in config.extra_index_urls) or "(none)",
+        "find-links": " ".join(str(Url(u)) for u in config.find_links) or "(none)",
         "trusted-host": " ".join(config.trusted_hosts) or "(none)",
     }
     return [f"{k}: {v}  [{config.origins.get(k, 'default')}]" for k, v in shown.items()]

@@ -114,10 +114,12 @@ def _central_directory(tail: bytes, tail_start: int, size: int, read: RangeReade
         raise MetadataError("no end-of-central-directory record in the wheel's tail")
     cd_size, cd_offset = struct.unpack_from("<II", tail, at + 12)
     if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
-        loc = at - 20
-        if loc < 0 or tail[loc : loc + 4] != _EOCD64_LOCATOR:
+        # The locator sits just before the end record, which may be the first byte of the tail.
+        loc = tail_start + at - 20
+        locator = _slice(tail, tail_start, loc, 20, read) if loc >= 0 else b""
+        if locator[:4] != _EOCD64_LOCATOR:
             raise MetadataError("zip64 wheel without its locator record")
-        (eocd64_at,) = struct.unpack_from("<Q", tail, loc + 8)
+        (eocd64_at,) = struct.unpack_from("<Q", locator, 8)
         rec = _slice(tail, tail_start, eocd64_at, 56, read)
         if rec[:4] != _EOCD64:
             raise MetadataError("broken zip64 end-of-central-directory record")

@@ -25,10 +25,10 @@ from packaging.version import Version
 from jetpip.errors import CacheDamagedError, WheelNameError
 from jetpip.model.links import HASH_NAMES, FileLink, lenient_version, sdist_project, wheel_project
 from jetpip.model.sources import Source
-from jetpip.model.urls import redact_url, strip_credentials
+from jetpip.model.urls import Url
 
 # Bump when the scan layout changes; a cached scan of another format is fetched again.
-SCAN_FORMAT = 1
+SCAN_FORMAT = 2  # 2: comments dropped, padded hrefs stripped, raw ">" in quoted values
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 Row = Any  # a PEP 691 file entry (a dict), or the attribute text of an HTML anchor (a str)
@@ -82,7 +82,7 @@ class PageScan:
             if self._on_damage is not None:
                 self._on_damage()
             raise CacheDamagedError(
-                f"the cached copy of the page {redact_url(self.base_url)} is damaged ({err})",
+                f"the cached copy of the page {Url(self.base_url)} is damaged ({err})",
                 "run the command again: the damaged copy was removed, and the page is fetched anew",
             ) from None
         return rows
@@ -176,7 +176,13 @@ def scan_json(data: bytes | str, page_url: str) -> PageScan:
 
 
 # A lean scanner: real index pages are large, and html.parser is several times slower.
-_ANCHOR = re.compile(r"<a(\s[^>]*)?>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+# As in HTML, a quote right after '=' opens a value that may hold '>' (a raw ">=3.9" in
+# data-requires-python); the loop is unrolled so that no text can be matched two ways.
+_ANCHOR = re.compile(
+    r"""<a(\s[^>="']*(?:(?:=\s*"[^"]*"|=\s*'[^']*'|=(?!\s*["'])|["'])[^>="']*)*)?>(.*?)</a\s*>""",
+    re.IGNORECASE | re.DOTALL,
+)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 _HREF_FIRST = re.compile(r"""\s*href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
 _BASE = re.compile(r"<base\s[^>]*>", re.IGNORECASE)
@@ -213,6 +219,8 @@ def _decode(data: bytes | str) -> str:
 def scan_html(data: bytes | str, page_url: str) -> PageScan:
     """Scan a PEP 503 HTML page or a flat link page (NVIDIA redist, --find-links); never raises."""
     text = _decode(data)
+    if "<!--" in text:
+        text = _COMMENT.sub("", text)  # a link commented out is no link
     base = page_url
     base_tag = _BASE.search(text)
     if base_tag:
@@ -225,7 +233,7 @@ def scan_html(data: bytes | str, page_url: str) -> PageScan:
             attrs = m[1] or ""
             href = _href(attrs)
             if href:
-                yield i, href.partition("#")[0].partition("?")[0].rsplit("/", 1)[-1], attrs
+                yield i, href.strip().partition("#")[0].partition("?")[0].rsplit("/", 1)[-1], attrs
 
     return _bucketed("html", base, keyed())
 
@@ -277,7 +285,7 @@ class _Collector:
         self.keep_foreign = keep_foreign  # a per-project page keeps other projects' files as rejects
         self.files: list[FileLink] = []
         self.rejects: list[tuple[str, str]] = []
-        self.seen: set[str] = set()
+        self.seen: set[Url] = set()
         self.names: dict[tuple[str, str], str | WheelNameError] = {}
 
     def add(self, filename: str, url: str, **kw: Any) -> None:
@@ -303,11 +311,13 @@ class _Collector:
             elif self.keep_foreign and not filename.endswith((".asc", ".sig", ".metadata")):
                 self.rejects.append((filename, "not a wheel"))
             return
-        url = strip_credentials(url)
-        if url in self.seen:
+        # A link the page joined to its own URL carries that URL's credentials; the transport
+        # applies them per host, so the link keeps none (nor does the lock written from it).
+        link = Url(url).without_credentials()
+        if link in self.seen:
             return
-        self.seen.add(url)
-        self.files.append(FileLink(filename=filename, url=url, source=self.source, **kw))
+        self.seen.add(link)
+        self.files.append(FileLink(filename=filename, url=link, source=self.source, **kw))
 
 
 @functools.lru_cache(maxsize=64)
@@ -355,7 +365,8 @@ def _add_entry(out: _Collector, base_url: str, entry: dict[str, Any]) -> None:
         hashes=hashes,
         requires_python=rp if isinstance(rp, str) and rp.strip() else None,
         yanked=yanked,
-        metadata_hashes=None if not meta_raw else _clean_hashes(meta_raw),
+        # An empty mapping still says the metadata file is there (PEP 691), as pip reads it.
+        metadata_hashes=_clean_hashes(meta_raw) if meta_raw or isinstance(meta_raw, dict) else None,
         size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
         upload_time=ut if isinstance(ut, str) else None,
     )
@@ -397,12 +408,12 @@ class ProjectPage:
 
     def __init__(
         self, name: str, source: Source, scan: PageScan | None = None, *, found: bool = True,
-        url: str = "", keep_foreign: bool = True,
+        url: Url | None = None, keep_foreign: bool = True,
     ) -> None:
         self.name = canonicalize_name(name)
         self.source = source
         self.found = found
-        self.url = url  # the page URL, redacted
+        self.url = url  # the page URL
         self._scan = scan
         self._keep_foreign = keep_foreign  # False on a flat page shared by many projects
 
@@ -453,17 +464,17 @@ class ProjectPage:
 
 def parse_simple_json(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
     """Read a PEP 691 JSON project page; never raises (a malformed page becomes a reject)."""
-    return ProjectPage(project, source, scan_json(data, page_url), url=redact_url(page_url))
+    return ProjectPage(project, source, scan_json(data, page_url), url=Url(page_url))
 
 
 def parse_simple_html(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
     """Read a PEP 503 HTML project page (with PEP 592/658/714 attributes); never raises."""
-    return ProjectPage(project, source, scan_html(data, page_url), url=redact_url(page_url))
+    return ProjectPage(project, source, scan_html(data, page_url), url=Url(page_url))
 
 
 def parse_flat_page(data: bytes | str, page_url: str, source: Source, project: str) -> ProjectPage:
     """Read a flat link page (find-links, NVIDIA redist listing): only ``project``'s files; never raises."""
-    return ProjectPage(project, source, scan_html(data, page_url), url=redact_url(page_url),
+    return ProjectPage(project, source, scan_html(data, page_url), url=Url(page_url),
                        keep_foreign=False)
 
 
@@ -471,5 +482,5 @@ def links_from_filenames(
     names: Iterable[str], base_url: str, source: Source, project: str
 ) -> ProjectPage:
     """A flat page made from a directory's file names (a local wheelhouse)."""
-    return ProjectPage(project, source, scan_filenames(names, base_url), url=redact_url(base_url),
+    return ProjectPage(project, source, scan_filenames(names, base_url), url=Url(base_url),
                        keep_foreign=False)

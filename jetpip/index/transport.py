@@ -1,32 +1,40 @@
-"""HTTP for the index client: kept-alive connections, TLS, proxies, credentials, retries, fault messages."""
+"""HTTP for the index client on httpx: one pooled client with pip's TLS, proxy, credential and retry rules."""
 
 from __future__ import annotations
 
-import base64
-import http.client
+import email.utils
 import netrc
 import re
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
+
+import httpx
 
 from jetpip import __version__
 from jetpip.errors import IndexFetchError
 from jetpip.index.cache import CHUNK
 from jetpip.index.config import ConfigError, IndexConfig
-from jetpip.model.urls import redact_text, redact_url, strip_credentials
+from jetpip.model.urls import Url, redact_text
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 527})
-_REDIRECT = frozenset({301, 302, 303, 307, 308})
-_MAX_REDIRECTS = 10
-_SAFE = "/%?&=+:;@,$!*'()~[]"  # left as they are in a request target
 USER_AGENT = f"jetpip/{__version__}"
+MAX_REDIRECTS = 10
+_BACKOFF_MAX = 2.0  # seconds between tries, at most, when the server does not say
+RETRY_AFTER_MAX = 30.0  # a server asking for longer is retried after this many seconds
 _OFFLINE_HINT = "--offline uses only what is already in the cache"
+_CHECK_URL = "check the URL in your index settings (pip.conf, PIP_*, --index-url)"
+
+Route = tuple[str | None, str]  # (proxy URL or None, "plain" | "verify" | "trusted")
+
+
+def _plain(url: str) -> str:
+    """``url`` as sent on the wire: credentials travel in the auth header, never in the request line."""
+    return str(Url(url).without_credentials())
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    http_version: str = "HTTP/1.1"
 
 
 def _hostport(url: str) -> str:
@@ -45,13 +54,12 @@ def _hostport(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _netloc(host: str, port: int | None) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"{shown}:{port}" if port else shown
-
-
 def _bypassed(host: str, port: int | None, no_proxy: Sequence[str]) -> bool:
-    """True when NO_PROXY names ``host``: "*", the host itself, or a domain it lies in."""
+    """True when NO_PROXY names ``host``: "*", the host itself, or a domain it lies in.
+
+    curl's reading, which pip's users set for it: a bare domain covers its subdomains,
+    ``host:port`` one port, ``[::1]`` an IPv6 address; an address is matched whole.
+    """
     host = host.lower()
     for entry in no_proxy:
         entry = entry.strip().lower().lstrip(".")
@@ -73,51 +81,19 @@ def _bypassed(host: str, port: int | None, no_proxy: Sequence[str]) -> bool:
     return False
 
 
-def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
-    if not proxy.username:
-        return {}
-    user = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
-    return {"Proxy-Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
-
-
-def _exchange(
-    pool: _Pool, target: str, headers: Mapping[str, str]
-) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
-    conn, reused = pool.take()
-    try:
-        try:
-            conn.request("GET", target, headers=dict(headers))
-            return conn.getresponse(), conn
-        except _STALE:
-            if not reused:
-                raise
-        # The server closed the kept-alive connection meanwhile: send once more on a new one.
-        conn.close()
-        conn = pool.connect()
-        conn.request("GET", target, headers=dict(headers))
-        return conn.getresponse(), conn
-    except BaseException:
-        conn.close()
-        raise
-
-
-def _release(
-    pool: _Pool, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, *, done: bool
-) -> None:
-    """Keep ``conn`` for the next request if its response was read to the end, else close it."""
-    if done and not resp.will_close:
-        pool.give(conn)
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (a number or an HTTP date), capped; None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        wait = float(value)
     else:
-        conn.close()
-
-
-def _decompress(body: bytes, encoding: str) -> bytes:
-    if encoding == "deflate":
         try:
-            return zlib.decompress(body)
-        except zlib.error:
-            return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send
-    return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            wait = email.utils.parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError):
+            return None
+    return min(max(wait, 0.0), RETRY_AFTER_MAX)
 
 
 def ssl_context(config: IndexConfig, *, verify: bool = True) -> ssl.SSLContext:
@@ -150,58 +126,60 @@ def ssl_context(config: IndexConfig, *, verify: bool = True) -> ssl.SSLContext:
     return ctx
 
 
-class _Pool:
-    """The idle kept-alive connections of one route (origin, proxy and TLS mode)."""
+class _Routes(httpx.BaseTransport):
+    """Sends each request (each redirect hop too) through the connection pool of its route.
 
-    def __init__(self, connect: Callable[[], http.client.HTTPConnection], keep: int) -> None:
-        self.connect = connect
-        self._keep = keep
-        self._idle: list[http.client.HTTPConnection] = []
+    A route is the proxy a request goes through (none where NO_PROXY names the host) and how its
+    certificate is checked (not at all for a trusted host). httpx's own mounts match host patterns
+    but cannot say "this host, through that proxy, unverified", and they are built up front; here a
+    pool is built by its route's first request, so a plain-http mirror never loads the trust store.
+    """
+
+    def __init__(self, route: Callable[[httpx.URL], Route],
+                 build: Callable[[str | None, str], httpx.BaseTransport]) -> None:
+        self._route = route
+        self._build = build
+        self._pools: dict[Route, httpx.BaseTransport] = {}
         self._lock = threading.Lock()
-        self._closed = False
 
-    def take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection (True: it was used before), else a new one."""
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        key = self._route(request.url)
         with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return self.connect(), False
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = self._build(*key)
+        while True:
+            connected: list[str] = []
 
-    def give(self, conn: http.client.HTTPConnection) -> None:
-        """Keep ``conn`` for the next request (its last response was read to the end)."""
-        with self._lock:
-            if not self._closed and len(self._idle) < self._keep:
-                self._idle.append(conn)
-                return
-        conn.close()
+            def trace(event: str, info: Mapping[str, object], connected: list[str] = connected) -> None:
+                if ".connect_tcp." in event:
+                    connected.append(event)
+
+            request.extensions["trace"] = trace
+            try:
+                return pool.handle_request(request)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                # The server closed a kept-alive connection just as this request went out on it. A GET
+                # that got no answer may be sent again (RFC 9112, 9.3.1): on a new connection, and not
+                # as one of the user's retries. A new connection that fails this way is an error.
+                if connected or request.method != "GET":
+                    raise
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
-# A kept-alive connection the server closed meanwhile fails like this on its next request.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError,
-          ssl.SSLEOFError)
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 class Http:
-    """Kept-alive connections per origin, with pip's policies: TLS, proxies, credentials, retries.
-
-    It is built on http.client: an index client sends a few hundred plain GETs, and a
-    general-purpose client cost more CPU per request than the resolution around them.
-    """
+    """One pooled httpx client for a run, HTTP/2 where an https index offers it, with pip's policies."""
 
     def __init__(self, config: IndexConfig, *, max_workers: int = 16, backoff: float = 0.1) -> None:
         self.config = config
         self.backoff = backoff
-        self._keep = max_workers  # idle connections kept per route
-        self._pools: dict[tuple[str, str, int, str | None, bool], _Pool] = {}
-        self._tls: dict[bool, ssl.SSLContext] = {}
-        self._lock = threading.Lock()
+        self._limits = httpx.Limits(max_connections=None, max_keepalive_connections=max_workers)
+        self._tls: dict[tuple[bool, bool], ssl.SSLContext] = {}
         self._creds: dict[str, tuple[str, str]] = {}
         for url in (config.index_url or "", *config.extra_index_urls, *config.find_links):
             parts = urlsplit(url)
@@ -213,213 +191,191 @@ class Http:
                 self._netrc = netrc.netrc(config.netrc)
             except (OSError, netrc.NetrcParseError):
                 self._netrc = None
+        # The environment was read into the config already (pip's precedence): httpx must not read it again.
+        self._client = httpx.Client(
+            transport=_Routes(self._route, self._pool), trust_env=False, follow_redirects=True,
+            max_redirects=MAX_REDIRECTS, timeout=httpx.Timeout(config.timeout),
+            headers={"User-Agent": USER_AGENT},
+        )
 
-    # -- connections -----------------------------------------------------------------
-    def _context(self, verify: bool) -> ssl.SSLContext:
-        # Set up by the first https request: an index on plain http never loads the trust store.
-        with self._lock:
-            ctx = self._tls.get(verify)
-            if ctx is None:
-                ctx = self._tls[verify] = ssl_context(self.config, verify=verify)
-            return ctx
-
+    # -- routes and pools ------------------------------------------------------------
     def _proxy_for(self, scheme: str, host: str, port: int | None) -> str | None:
         config = self.config
         proxy = config.proxy or config.proxies.get(scheme) or config.proxies.get("all")
         if proxy is None or _bypassed(host, port, config.no_proxy):
             return None
-        return proxy
+        return proxy if "://" in proxy else f"http://{proxy}"  # pip's --proxy takes [user:pw@]host:port
 
-    def _pool(self, scheme: str, host: str, port: int, proxy: str | None, verify: bool) -> _Pool:
-        key = (scheme, host, port, proxy, verify)
-        with self._lock:
-            pool = self._pools.get(key)
-            if pool is None:
-                pool = self._pools[key] = _Pool(lambda: self._connect(*key), self._keep)
-            return pool
+    def _route(self, url: httpx.URL) -> Route:
+        proxy = self._proxy_for(url.scheme, url.host, url.port)
+        if url.scheme != "https":
+            return proxy, "plain"
+        return proxy, "trusted" if self.config.is_trusted(str(url)) else "verify"
 
-    def _connect(
-        self, scheme: str, host: str, port: int, proxy: str | None, verify: bool
-    ) -> http.client.HTTPConnection:
-        timeout = self.config.timeout
-        if proxy is None:
-            if scheme == "https":
-                return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context(verify))
-            return http.client.HTTPConnection(host, port, timeout=timeout)
-        p = urlsplit(proxy)
-        p_host, p_port = p.hostname or "", p.port or (443 if p.scheme == "https" else 80)
-        if scheme == "https":
-            if p.scheme == "https":
+    def _context(self, verify: bool, *, for_proxy: bool = False) -> ssl.SSLContext:
+        # Called while _Routes holds its lock. A proxy gets a context of its own: httpcore sets the
+        # ALPN protocols on the context it is given, HTTP/1.1 for a proxy and h2 too for an index.
+        key = (verify, for_proxy)
+        ctx = self._tls.get(key)
+        if ctx is None:
+            ctx = self._tls[key] = ssl_context(self.config, verify=verify)
+        return ctx
+
+    def _pool(self, proxy: str | None, tls: str) -> httpx.BaseTransport:
+        via = None
+        if proxy is not None:
+            scheme = urlsplit(proxy).scheme.lower()
+            if scheme not in ("http", "https"):
                 raise ConfigError(
-                    f"the proxy {redact_url(proxy)} is itself reached over https, which jetpip does "
-                    "not support for https indexes",
-                    "give the proxy as http://host:port (HTTPS_PROXY, --proxy)",
+                    f"the proxy {Url(proxy)} is a {scheme} proxy, which jetpip does not support",
+                    "give an http:// or https:// proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, --proxy)",
                 )
-            conn = http.client.HTTPSConnection(p_host, p_port, timeout=timeout, context=self._context(verify))
-            conn.set_tunnel(host, port, headers=_proxy_auth(p))
-            return conn
-        if p.scheme == "https":
-            return http.client.HTTPSConnection(p_host, p_port, timeout=timeout, context=self._context(True))
-        return http.client.HTTPConnection(p_host, p_port, timeout=timeout)
+            tunnel_tls = self._context(not self.config.is_trusted(proxy), for_proxy=True)
+            via = httpx.Proxy(proxy, ssl_context=tunnel_tls if scheme == "https" else None)
+        # An http origin needs no context: one that trusts nothing keeps it from ever being misused.
+        verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if tls == "plain" else self._context(tls == "verify")
+        # http2=True lets an https origin choose h2 by ALPN; an http origin is always spoken to in HTTP/1.1.
+        return httpx.HTTPTransport(verify=verify, http2=True, limits=self._limits, proxy=via,
+                                   trust_env=False)
 
-    def _auth(self, url: str) -> str | None:
-        key = _hostport(url)
-        creds = self._creds.get(key)
+    def _auth(self, url: str) -> httpx.BasicAuth | None:
+        """Credentials in the URL, else those of the configured index on that host, else netrc's."""
+        parts = urlsplit(url)
+        creds: tuple[str, str] | None = None
+        if parts.username is not None:
+            creds = (unquote(parts.username), unquote(parts.password or ""))
+        else:
+            creds = self._creds.get(_hostport(url))
         if creds is None and self._netrc is not None:
-            found = self._netrc.authenticators(urlsplit(url).hostname or "")
+            found = self._netrc.authenticators(parts.hostname or "")
             if found:
                 creds = (found[0] or "", found[2] or "")
-        if not creds:
-            return None
-        return "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+        # Sent with the first request only: httpx drops it when a redirect leaves the host.
+        return httpx.BasicAuth(*creds) if creds else None
 
     def close(self) -> None:
-        """Close every idle connection (those in use close when their response is done)."""
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
-
-    def _open(
-        self, url: str, headers: Mapping[str, str]
-    ) -> tuple[str, http.client.HTTPResponse, _Pool, http.client.HTTPConnection]:
-        """Send a GET for ``url`` (following redirects); the caller reads the response, then releases it."""
-        for _ in range(_MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            if scheme not in ("http", "https"):
-                raise http.client.InvalidURL(f"unsupported URL scheme {scheme!r}")
-            host = parts.hostname or ""
-            port = parts.port or (443 if scheme == "https" else 80)
-            verify = not (scheme == "https" and self.config.is_trusted(url))
-            proxy = self._proxy_for(scheme, host, parts.port)
-            # As browsers and pip do: what a page left unescaped (a space) is escaped, escapes stay.
-            target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_SAFE)
-            sent = {"User-Agent": USER_AGENT, **headers}
-            auth = self._auth(url)
-            if auth:
-                sent["Authorization"] = auth
-            if proxy is not None and scheme == "http":
-                target = f"{scheme}://{_netloc(host, parts.port)}{target}"  # absolute form, for the proxy
-                sent.update(_proxy_auth(urlsplit(proxy)))
-            pool = self._pool(scheme, host, port, proxy, verify)
-            resp, conn = _exchange(pool, target, sent)
-            location = resp.getheader("location") if resp.status in _REDIRECT else None
-            if not location:
-                return url, resp, pool, conn
-            resp.read()
-            _release(pool, conn, resp, done=True)
-            url = urljoin(url, location)
-        raise http.client.HTTPException(f"more than {_MAX_REDIRECTS} redirects")
+        """Close every connection."""
+        self._client.close()
 
     # -- requests ------------------------------------------------------------------
     def get(self, url: str, headers: Mapping[str, str], *, ok: Collection[int], what: str) -> Response:
-        """GET with retries on 5xx, timeouts and dropped connections; other statuses not in ok fail."""
-        headers = dict(headers)
+        """GET with retries on 5xx and 429 (after any Retry-After), timeouts and dropped connections.
+
+        A status neither in ``ok`` nor retried fails at once.
+        """
+        sent = dict(headers)
         # Index pages may come compressed; byte ranges and files never (a range of gzip is useless).
-        compressed = "Range" not in headers and what == "index page"
-        headers["Accept-Encoding"] = "gzip" if compressed else "identity"
+        compressed = "Range" not in sent and what == "index page"
+        sent["Accept-Encoding"] = "gzip" if compressed else "identity"
+        target, auth = _plain(url), self._auth(url)
         last: tuple[str, object] = ("none", None)
+        wait: float | None = None
         for attempt in range(self.config.retries + 1):
             if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), 2.0))
+                self._pause(attempt, wait)
             try:
-                final, resp, pool, conn = self._open(url, headers)
-                done = False
-                try:
-                    status = resp.status
-                    if status not in ok:
-                        if status in RETRY_STATUS:
-                            last = ("status", status)
-                            continue
-                        raise self._status_error(url, status, what)
-                    body = resp.read()
-                    done = True
-                finally:
-                    _release(pool, conn, resp, done=done)
-                found = {k.lower(): v for k, v in resp.getheaders()}
-                encoding = found.get("content-encoding", "").lower()
-                if encoding in ("gzip", "x-gzip", "deflate"):
-                    body = _decompress(body, encoding)
-                return Response(strip_credentials(final), status, found, body)
-            except TimeoutError as err:
-                last = ("timeout", err)
-            except ssl.SSLError as err:
-                self._raise_if_tls(url, err, what)
-                last = ("transport", err)
-            except (OSError, http.client.HTTPException, zlib.error) as err:
-                last = ("transport", err)
+                r = self._client.get(target, headers=sent, auth=auth)
+            except (httpx.RequestError, httpx.InvalidURL) as err:
+                last, wait = self._failed(url, err, what), None
+                continue
+            if r.status_code in ok:
+                return Response(_plain(str(r.url)), r.status_code,
+                                {k.lower(): v for k, v in r.headers.items()}, r.content, r.http_version)
+            if r.status_code not in RETRY_STATUS:
+                raise self._status_error(url, r.status_code, what)
+            last, wait = ("status", r.status_code), retry_after(r.headers.get("retry-after"), time.time())
         raise self._exhausted(url, last, what)
 
     def download(self, url: str, dest: Path, *, what: str) -> tuple[int, int] | None:
         """Stream ``url`` into ``dest``; return (got, expected) bytes if every try was cut short."""
+        target, auth = _plain(url), self._auth(url)
         last: tuple[str, object] = ("none", None)
         short: tuple[int, int] | None = None
-        headers = {"Accept-Encoding": "identity"}
+        wait: float | None = None
         for attempt in range(self.config.retries + 1):
             if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), 2.0))
-            got = 0
-            expected = -1
+                self._pause(attempt, wait)
+            got, expected, wait = 0, -1, None
             try:
-                _, resp, pool, conn = self._open(url, headers)
-                done = False
-                try:
-                    if resp.status in RETRY_STATUS:
-                        last = ("status", resp.status)
+                with self._client.stream("GET", target, headers={"Accept-Encoding": "identity"},
+                                         auth=auth) as r:
+                    if r.status_code in RETRY_STATUS:
+                        last, wait = ("status", r.status_code), retry_after(r.headers.get("retry-after"),
+                                                                            time.time())
                         continue
-                    if resp.status != 200:
-                        raise self._status_error(url, resp.status, what)
-                    expected = int(resp.getheader("content-length") or "-1")
+                    if r.status_code != 200:
+                        raise self._status_error(url, r.status_code, what)
+                    expected = int(r.headers.get("content-length", "-1"))
                     with dest.open("wb") as out:
-                        while chunk := resp.read(CHUNK):
+                        # The bytes as sent, as pip keeps them: the hash is of the file the index serves.
+                        for chunk in r.iter_raw(CHUNK):
                             out.write(chunk)
                             got += len(chunk)
-                    done = True
-                finally:
-                    _release(pool, conn, resp, done=done)
                 if expected >= 0 and got != expected:
                     short = (got, expected)
                     last = ("short", short)
                     continue
                 return None
-            except TimeoutError as err:
-                last = ("timeout", err)
-            except ssl.SSLError as err:
-                self._raise_if_tls(url, err, what)
-                last = ("transport", err)
-            except (http.client.IncompleteRead, ConnectionError) as err:
-                short = (got, expected) if got or expected > 0 else short
-                last = ("short", short) if short else ("transport", err)
-            except (OSError, http.client.HTTPException) as err:
-                last = ("transport", err)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as err:
+                if got or expected > 0:  # the answer began, then the connection ended
+                    short = (got, expected)
+                    last = ("short", short)
+                else:
+                    last = self._failed(url, err, what)
+            except (httpx.RequestError, httpx.InvalidURL) as err:
+                last = self._failed(url, err, what)
         if last[0] == "short" and short is not None:
             return short
         raise self._exhausted(url, last, what)
 
+    def _pause(self, attempt: int, asked: float | None) -> None:
+        """Wait before another try: as long as the server asked, else an exponential backoff."""
+        time.sleep(asked if asked is not None else min(self.backoff * 2 ** (attempt - 1), _BACKOFF_MAX))
+
     # -- messages ------------------------------------------------------------------
-    def _raise_if_tls(self, url: str, err: Exception, what: str) -> None:
+    def _failed(self, url: str, err: Exception, what: str) -> tuple[str, object]:
+        """What to report if no try succeeds; raises at once for what another try cannot mend."""
+        if isinstance(err, httpx.TimeoutException):
+            return ("timeout", err)
+        shown = str(Url(url))
+        if isinstance(err, httpx.TooManyRedirects):
+            raise IndexFetchError(f"{what} {shown} redirects more than {MAX_REDIRECTS} times",
+                                  _CHECK_URL) from err
+        if isinstance(err, httpx.InvalidURL):
+            raise IndexFetchError(f"{what} {shown} is not a URL jetpip can fetch: {redact_text(str(err))}",
+                                  _CHECK_URL) from err
         text = str(err)
+        parts = urlsplit(url)
+        host = parts.hostname
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
-            host = urlsplit(url).hostname
+            proxy = self._proxy_for(parts.scheme, host or "", parts.port)
+            # An https proxy's certificate is checked too, and the error does not say whose failed.
+            via = (f" (or for the https proxy {Url(proxy)} it goes through)"
+                   if proxy is not None and urlsplit(proxy).scheme.lower() == "https" else "")
             raise IndexFetchError(
-                f"TLS verification failed for {what} {redact_url(url)}: {redact_text(text)}",
+                f"TLS verification failed for {what} {shown}{via}: {redact_text(text)}",
                 f"if a proxy re-signs TLS, point --cert (or cert in pip.conf) at its CA bundle; "
                 f"--trusted-host {host} turns verification off for that host",
             ) from err
+        if "CERTIFICATE_REQUIRED" in text:
+            raise IndexFetchError(
+                f"{host} asks for a client certificate for {what} {shown}, and none was accepted",
+                "point --client-cert (client-cert in pip.conf) at a PEM file holding the certificate "
+                "and its key",
+            ) from err
+        return ("transport", err)
 
     def _status_error(self, url: str, status: int, what: str) -> IndexFetchError:
-        shown = redact_url(url)
+        shown = str(Url(url))
         if status in (401, 403):
             return IndexFetchError(
                 f"{what} {shown} answered HTTP {status}: credentials are missing or refused",
                 "put credentials in the URL (https://user:password@host/...) or in ~/.netrc",
             )
-        return IndexFetchError(f"{what} {shown} answered HTTP {status}",
-                               "check the URL in your index settings (pip.conf, PIP_*, --index-url)")
+        return IndexFetchError(f"{what} {shown} answered HTTP {status}", _CHECK_URL)
 
     def _exhausted(self, url: str, last: tuple[str, object], what: str) -> IndexFetchError:
-        shown = redact_url(url)
+        shown = str(Url(url))
         tries = self.config.retries + 1
         kind, detail = last
         if kind == "timeout":
@@ -433,11 +389,20 @@ class Http:
                 f"{what} {shown} answered HTTP {detail} on all {tries} tries",
                 f"the index is failing on its side: try again later; {_OFFLINE_HINT}",
             )
-        host = urlsplit(url).hostname or shown
+        parts = urlsplit(url)
+        host = parts.hostname or shown
+        proxy = self._proxy_for(parts.scheme, host, parts.port)
+        why = redact_text(str(detail)) or type(detail).__name__
+        if proxy is not None and isinstance(detail, httpx.ProxyError):  # CONNECT answered with an error
+            return IndexFetchError(
+                f"the proxy {Url(proxy)} would not open a tunnel to {host} for {what} {shown} "
+                f"({tries} tries): {why}",
+                "check the proxy URL and its credentials (HTTPS_PROXY, HTTP_PROXY, --proxy), or name "
+                f"{host} in NO_PROXY if it is reached directly; {_OFFLINE_HINT}",
+            )
+        via = f" through the proxy {Url(proxy)}" if proxy is not None else ""
         return IndexFetchError(
-            f"cannot reach {host} for {what} {shown} ({tries} tries): "
-            f"{redact_text(str(detail)) or type(detail).__name__}",
+            f"cannot reach {host}{via} for {what} {shown} ({tries} tries): {why}",
             "check the URL, the network and the proxy settings (HTTPS_PROXY, NO_PROXY); "
             + _OFFLINE_HINT,
         )
-

@@ -6,13 +6,17 @@ import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jetpip.errors import ExternallyManagedError, NoPipError, PipStepError, UsageError
 from jetpip.install.plan import InstallPlan, PipStep
 from jetpip.install.verify import BrokenRequirement, Mismatch, check_consistency, reassert, shadows
 from jetpip.model.target import Interpreter
+from jetpip.model.urls import redact_text
 from jetpip.report import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from jetpip.model.documents import InstallDocument
 
 Probe = Callable[[str], Interpreter]
 
@@ -38,7 +42,7 @@ class SubprocessPipRunner:
     """Runs pip as a child process of the target interpreter, capturing its output."""
 
     def __init__(self, echo: Callable[[str], None] | None = None) -> None:
-        self.echo = echo  # receives each output line as it arrives (for -v)
+        self.echo = echo  # receives each output line as it arrives (for -v), passwords redacted
 
     def run(self, argv: Sequence[str]) -> PipResult:
         """Run ``argv``; a KeyboardInterrupt stops the child and propagates."""
@@ -55,7 +59,7 @@ class SubprocessPipRunner:
                 for line in proc.stdout:
                     lines.append(line)
                     if self.echo is not None:
-                        self.echo(line.rstrip("\n"))
+                        self.echo(redact_text(line.rstrip("\n")))
                 proc.wait()
             except BaseException:
                 proc.kill()
@@ -79,7 +83,7 @@ class InstallOutcome:
         """True when the environment passed every check."""
         return not self.broken and not self.shadows
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> InstallDocument:
         """JSON form (schema ``jetpip.install/1``)."""
         return {
             "schema": "jetpip.install/1",
@@ -192,7 +196,8 @@ def _step_error(
     if result is not None:
         tail = result.output.strip().splitlines()[-20:]
         lines.append("pip said:")
-        lines.extend(f"  | {line}" for line in tail)
+        # pip masks the passwords it prints, but not in every message (a URL inside an exception).
+        lines.extend(f"  | {redact_text(line)}" for line in tail)
     if done:
         lines.append("environment: steps " + ", ".join(str(i) for i in range(1, len(done) + 1))
                      + " completed; step " + str(number) + " may be partly applied")

@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -16,6 +16,10 @@ from packaging.version import InvalidVersion, Version
 
 from jetpip.lock.pylock import Lock, LockedPackage
 from jetpip.model.target import InstalledDist, Interpreter, Target
+from jetpip.model.urls import redact_text
+
+if TYPE_CHECKING:
+    from jetpip.model.documents import ActionDocument, PlanDocument
 
 Mode = Literal["install", "sync"]
 StepKind = Literal["uninstall", "guarded", "install", "reassert"]
@@ -44,7 +48,7 @@ class Action:
     reason: str
     guarded: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ActionDocument:
         """JSON form for ``--json``."""
         return {
             "name": self.name,
@@ -77,7 +81,8 @@ class PipStep:
         if self.requirements_file:
             lines.append(f"   {self.requirements_file}:")
             lines.extend(f"     {req}" for req in self.requirements)
-        return "\n".join(lines)
+        # A hand-edited lock may name a URL with its password: pip reads it from the file, nobody sees it.
+        return redact_text("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ class InstallPlan:
             out.append(f"already installed as planned: {', '.join(a.name for a in kept)}")
         return "\n".join(out)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlanDocument:
         """JSON form of the plan (schema ``jetpip.plan/1``)."""
         return {
             "schema": "jetpip.plan/1",
@@ -151,9 +156,9 @@ class InstallPlan:
                 {
                     "kind": s.kind,
                     "title": s.title,
-                    "argv": s.argv(self.python),
+                    "argv": [redact_text(a) for a in s.argv(self.python)],
                     "requirements_file": s.requirements_file,
-                    "requirements": list(s.requirements),
+                    "requirements": [redact_text(r) for r in s.requirements],
                     "names": list(s.names),
                 }
                 for s in self.steps

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from jetpip.errors import InterpreterError, UsageError
 from jetpip.interpreter.launch import probe_argv, probe_path
@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # loaded when a record is built, so a probe can start before 
 
 __all__ = [
     "PROBE_PATH",
+    "ProbeFacts",
     "ProbeRun",
+    "ProbedDist",
     "find_target_python",
     "interpreter_from_probe",
     "platform_tags",
@@ -34,6 +36,46 @@ PROBE_TIMEOUT = 60.0  # a cold JetPack 4 SD card can take seconds to start Pytho
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 _LEGACY_ARCHES = {"x86_64", "i686"}  # manylinux1 and 2010 exist only for these
 _MANYLINUX_FLOOR = {"x86_64": 5, "i686": 5}  # every other arch starts at manylinux2014 (2.17)
+
+
+class ProbedDist(TypedDict, total=False):
+    """One entry of the probe's ``installed`` list, as jetpip reads it."""
+
+    name: str  # canonical
+    version: str
+    location: str
+    requires: list[str]
+    installer: str | None
+    direct_url: str | None
+    wheel_tags: list[str]
+    in_system_site: bool
+
+
+class ProbeFacts(TypedDict, total=False):
+    """What jetpip reads of the probe's JSON line (jetpip/_probes/interpreter_facts.py).
+
+    The probe runs in another interpreter, so its answer is input: ``interpreter_from_probe``
+    checks the type of every key as it reads it. A key of the wrong type counts as absent, except
+    ``version``, ``implementation`` and ``machine``, without which there is no interpreter.
+    """
+
+    executable: str
+    version: str
+    implementation: str
+    machine: str
+    pointer_bits: int
+    glibc: str | None
+    abi: str | None
+    markers: dict[str, str]
+    is_venv: bool
+    system_site_packages: bool
+    externally_managed: bool
+    pip_version: str | None
+    pip_default_index: str | None
+    prefix: str
+    base_prefix: str
+    site_packages: list[str]
+    installed: list[ProbedDist]
 
 
 def find_target_python(python: str | None, env: Mapping[str, str]) -> str:
@@ -163,13 +205,18 @@ def _stderr_tail(stderr: str, lines: int = 15) -> str:
     return (":\n" + "\n".join("    " + line for line in tail)) if tail else ""
 
 
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+def _opt_str(data: Mapping[str, object], key: str) -> str | None:
     value = data.get(key)
     return value if isinstance(value, str) and value else None
 
 
-def interpreter_from_probe(data: Mapping[str, Any], executable: str | None = None) -> Interpreter:
-    """Build an Interpreter from the probe's JSON object; a malformed object is an error."""
+def _items(data: Mapping[str, object], key: str) -> list[object]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def interpreter_from_probe(data: Mapping[str, object], executable: str | None = None) -> Interpreter:
+    """Build an Interpreter from the probe's JSON object (``ProbeFacts``); a malformed object is an error."""
     from jetpip.model.target import Interpreter
 
     version = data.get("version")
@@ -193,7 +240,7 @@ def interpreter_from_probe(data: Mapping[str, Any], executable: str | None = Non
     )
     installed = tuple(
         _installed_from_probe(item)
-        for item in data.get("installed") or ()
+        for item in _items(data, "installed")
         if isinstance(item, dict) and isinstance(item.get("name"), str)
     )
     return Interpreter(
@@ -211,22 +258,22 @@ def interpreter_from_probe(data: Mapping[str, Any], executable: str | None = Non
         pip_default_index=_opt_str(data, "pip_default_index"),
         prefix=_opt_str(data, "prefix"),
         base_prefix=_opt_str(data, "base_prefix"),
-        site_packages=tuple(str(p) for p in data.get("site_packages") or () if p),
+        site_packages=tuple(str(p) for p in _items(data, "site_packages") if p),
         installed=installed,
     )
 
 
-def _installed_from_probe(item: Mapping[str, Any]) -> InstalledDist:
+def _installed_from_probe(item: Mapping[str, object]) -> InstalledDist:
     from jetpip.model.target import InstalledDist
 
     return InstalledDist(
         name=str(item["name"]),
         version=str(item.get("version") or ""),
         location=str(item.get("location") or ""),
-        requires=tuple(str(r) for r in item.get("requires") or ()),
+        requires=tuple(str(r) for r in _items(item, "requires")),
         installer=_opt_str(item, "installer"),
         direct_url=_opt_str(item, "direct_url"),
-        wheel_tags=tuple(str(t) for t in item.get("wheel_tags") or ()),
+        wheel_tags=tuple(str(t) for t in _items(item, "wheel_tags")),
         in_system_site=bool(item.get("in_system_site")),
     )
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jetpip.errors import KnowledgeError, UsageError
 from jetpip.knowledge.merge import merge_layers
@@ -25,7 +25,10 @@ from jetpip.knowledge.schema import (
 )
 from jetpip.model.sources import Route, Source, SourceKind
 from jetpip.model.target import Device, Fact, Interpreter, Target, TargetOverrides
-from jetpip.model.urls import redact
+from jetpip.model.urls import Url, redact_text
+
+if TYPE_CHECKING:
+    from jetpip.model.documents import RouteDocument, SourceDocument
 
 MIRROR_ENV = "JETPIP_MIRROR"
 INDEXES_ENV = "JETPIP_INDEXES"
@@ -34,35 +37,31 @@ _CUDA_TEXT = re.compile(r"^\d+\.\d+(\.\d+)*$")
 _CC_TEXT = re.compile(r"^\d+\.\d+$")
 
 
-def _under(url: str, prefix: str) -> bool:
-    base = prefix.rstrip("/")
-    return url == base or url.startswith(base + "/")
+def _rebase(url: Url, prefixes: Mapping[str, Url]) -> Url | None:
+    """``url`` with the longest prefix it lies under replaced by that prefix's URL; None if none."""
+    best = max((p for p in prefixes if url.is_under(p)), key=len, default=None)
+    return None if best is None else url.moved(best, prefixes[best])
 
 
-def _rebase(url: str, prefixes: Mapping[str, str]) -> tuple[str, bool]:
-    """Replace the longest matching prefix of ``url``; return (url, changed)."""
-    best = max((p for p in prefixes if _under(url, p)), key=len, default=None)
-    if best is None:
-        return url, False
-    return prefixes[best].rstrip("/") + url[len(best.rstrip("/")):], True
-
-
-def parse_mirror_env(text: str) -> dict[str, str]:
+def parse_mirror_env(text: str) -> dict[str, Url]:
     """``"https://orig=http://new,https://o2=http://n2"`` -> mapping; bad pairs raise KnowledgeError."""
-    out: dict[str, str] = {}
+    out: dict[str, Url] = {}
     for raw in text.split(","):
         pair = raw.strip()
         if not pair:
             continue
         origin, sep, target = pair.partition("=")
         origin, target = origin.strip(), target.strip()
-        for value in (origin, target):
-            if not sep or not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-                raise KnowledgeError(
-                    f"${MIRROR_ENV}", "mirrors",
-                    f"bad pair {redact(pair)!r}: want ORIGIN=URL, both http(s) URLs, comma-separated",
-                )
-        out[origin] = target
+        try:
+            for value in (origin, target):
+                if not sep or not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+                    raise ValueError(value)
+            out[origin] = Url.parse(target)
+        except ValueError:
+            raise KnowledgeError(
+                f"${MIRROR_ENV}", "mirrors",
+                f"bad pair {redact_text(pair)!r}: want ORIGIN=URL, both http(s) URLs, comma-separated",
+            ) from None
     return out
 
 
@@ -80,23 +79,22 @@ class KnowledgeBase:
     substitutions: Mapping[str, str]
     companions: Mapping[str, Mapping[str, str]]
     recipes: Mapping[str, Recipe]
-    aliases: Mapping[str, str]
-    mirrors: Mapping[str, str]
+    aliases: Mapping[str, Url]  # old URL prefix -> current one
+    mirrors: Mapping[str, Url]  # URL prefix -> the mirror that replaces it (credentials allowed)
     jetson_hosts: tuple[str, ...]
 
     # -- URLs ---------------------------------------------------------------
 
-    def map_url(self, url: str) -> str:
+    def map_url(self, url: Url) -> Url:
         """Rewrite an old host name to the current one, then apply the mirror override."""
-        url, _ = _rebase(url, self.aliases)
-        url, _ = _rebase(url, self.mirrors)
-        return url
+        url = _rebase(url, self.aliases) or url
+        return _rebase(url, self.mirrors) or url
 
-    def is_jetson_url(self, url: str) -> bool:
+    def is_jetson_url(self, url: Url) -> bool:
         """True for a URL under a Jetson host, one of its aliases, or its mirror."""
-        canonical, _ = _rebase(url, self.aliases)
+        canonical = _rebase(url, self.aliases) or url
         for host in self.jetson_hosts:
-            if _under(canonical, host) or _under(self.map_url(canonical), self.map_url(host)):
+            if canonical.is_under(host) or self.map_url(canonical).is_under(self.map_url(Url(host))):
                 return True
         return False
 
@@ -327,13 +325,13 @@ class KnowledgeBase:
         return rule, warnings
 
 
-def route_to_json(route: Route) -> dict[str, Any]:
+def route_to_json(route: Route) -> RouteDocument:
     """The stable JSON form of a Route (schema ``jetpip.route/1``) for ``detect --json`` and locks."""
-    def source(s: Source) -> dict[str, Any]:
-        return {"id": s.id, "name": s.name, "kind": s.kind, "url": redact(s.url),
-                "project_url_template": redact(s.project_url("{project}")), "jetson": s.jetson,
+    def source(s: Source) -> SourceDocument:
+        return {"id": s.id, "name": s.name, "kind": s.kind, "url": str(s.url),
+                "project_url_template": str(s.project_url("{project}")), "jetson": s.jetson,
                 "platforms": list(s.platforms), "arch_list": list(s.arch_list), "trusted": s.trusted,
-                "note": s.note, "mirror_of": redact(s.mirror_of) if s.mirror_of else None}
+                "note": s.note, "mirror_of": str(s.mirror_of) if s.mirror_of else None}
 
     return {
         "schema": "jetpip.route/1",
@@ -445,24 +443,32 @@ def _read_layer(path: Path, *, builtin: bool = False, origin: str = "") -> Layer
 def build_knowledge(layers: Sequence[Layer]) -> KnowledgeBase:
     """Merge checked layers (later wins) and cross-check the result."""
     merged = merge_layers(layers)
+    aliases = {k: _url(v, f"aliases.{k}", merged.origin) for k, v in merged.aliases.items()}
     sources: dict[str, Source] = {}
     for sid, spec in merged.sources.items():
-        sources[sid] = _make_source(spec, merged.aliases, merged.mirrors)
+        url = _url(spec.url, f"sources.{sid}.url", merged.origin)
+        sources[sid] = _make_source(spec, _rebase(url, aliases) or url, merged.mirrors)
     return KnowledgeBase(
         files=tuple(layer.path for layer in layers), versions=tuple(merged.versions),
         ubuntu=merged.ubuntu, soc=merged.soc, sources=sources, routes=tuple(merged.routes.values()),
         guarded=frozenset(merged.guarded), substitutions=merged.substitutions,
-        companions=merged.companions, recipes=merged.recipes, aliases=merged.aliases,
-        mirrors=merged.mirrors, jetson_hosts=tuple(merged.hosts),
+        companions=merged.companions, recipes=merged.recipes, aliases=aliases,
+        mirrors=dict(merged.mirrors), jetson_hosts=tuple(merged.hosts),
     )
 
 
-def _make_source(spec: SourceSpec, aliases: Mapping[str, str], mirrors: Mapping[str, str]) -> Source:
-    url, _ = _rebase(spec.url, aliases)
-    mapped, changed = _rebase(url, mirrors)
+def _url(text: str, key: str, origin: Mapping[str, str]) -> Url:
+    try:
+        return Url.parse(text)
+    except ValueError as err:
+        path = origin.get(key) or origin.get(key.rpartition(".")[0]) or "indexes.toml"
+        raise KnowledgeError(path, redact_text(key), str(err)) from None
+
+
+def _make_source(spec: SourceSpec, url: Url, mirrors: Mapping[str, Url]) -> Source:
+    mapped = _rebase(url, mirrors)
     kind: SourceKind = "devpi" if spec.kind == "devpi" else "simple" if spec.kind == "simple" else "flat"
-    return Source(name=spec.name, kind=kind, url=mapped, jetson=spec.jetson, platforms=spec.platforms,
+    return Source(name=spec.name, kind=kind, url=mapped or url, jetson=spec.jetson, platforms=spec.platforms,
                   arch_list=spec.arch_list, trusted=spec.trusted, note=spec.note, id=spec.id,
-                  projects=spec.projects,
-                  mirror_of=url if changed else None)
+                  projects=spec.projects, mirror_of=url if mapped is not None else None)
 

@@ -6,15 +6,19 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
+from jetpip.errors import RejectLike, SourceLike
 from jetpip.knowledge.base import KnowledgeBase
 from jetpip.knowledge.schema import Recipe, RecipeTag, VersionRow, version_tuple
 from jetpip.model.sources import Route, Source
 from jetpip.model.target import Target
-from jetpip.model.urls import redact
+from jetpip.model.urls import redact_text
+
+if TYPE_CHECKING:
+    from jetpip.model.documents import HintDocument
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class Hint:
         out += _section("Or instead:", self.alternatives, "")
         return "\n".join(out)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> HintDocument:
         """The hint as data (schema ``jetpip.hint/1``)."""
         return {
             "schema": "jetpip.hint/1",
@@ -125,15 +129,15 @@ def describe_target(target: Target) -> str:
 def describe_item(item: object, project: str) -> str:
     """One searched source or found file as a line: strings, Sources and finder rejects all read well."""
     if isinstance(item, Source):
-        return f"{item.name}: {redact(item.project_url(project))}"
+        return f"{item.name}: {item.project_url(project)}"
     filename, source, reason = (getattr(item, a, None) for a in ("filename", "source", "reason"))
     if isinstance(filename, str) and isinstance(reason, str):
-        return f"{filename} from {source}: {reason}" if source else f"{filename}: {reason}"
-    return redact(str(item))
+        return redact_text(f"{filename} from {source}: {reason}" if source else f"{filename}: {reason}")
+    return redact_text(str(item))
 
 
 def build_hint(kb: KnowledgeBase, target: Target, route: Route, package: str,
-               searched: Sequence[object] = (), found: Sequence[object] = ()) -> Hint:
+               searched: Sequence[SourceLike | str] = (), found: Sequence[RejectLike | str] = ()) -> Hint:
     """The hint for ``package`` on ``target``.
 
     ``searched`` and ``found`` come from the finder when it ran: strings, Source records or
@@ -151,7 +155,7 @@ def build_hint(kb: KnowledgeBase, target: Target, route: Route, package: str,
     fetched = bool(looked)
     if not looked:
         # On demand nothing was fetched: say where jetpip would look.
-        looked = [f"{s.name}: {redact(s.project_url(name))} (not fetched)" for s in route.sources]
+        looked = [f"{s.name}: {s.project_url(name)} (not fetched)" for s in route.sources]
     skipped = tuple(f"{s.name}: its builds carry compute capability {', '.join(s.arch_list)}, "
                     f"not {target.compute_capability.value if target.compute_capability else '?'}"
                     for s in route.dropped)
@@ -278,12 +282,12 @@ def _alternatives(target: Target, route: Route, row: VersionRow | None, name: st
     # After a search, the route's sources nobody asked; on demand, every source after the first.
     if fetched:
         others = [s for s in route.sources
-                  if not any(redact(s.url).rstrip("/") in line for line in searched)]
+                  if not any(str(s.url).rstrip("/") in line for line in searched)]
     else:
         others = list(route.sources[1:])
     for source in others:
         note = f" ({source.note})" if source.note else ""
-        out.append(f"{source.name} serves this route too: {redact(source.project_url(name))}{note}")
+        out.append(f"{source.name} serves this route too: {source.project_url(name)}{note}")
     if row is not None and version_tuple(target.python_version) != version_tuple(row.python):
         out.append(f"Python {row.python}, JetPack {row.jetpack}'s own Python, which the Jetson indexes "
                    f"build for: python{row.python} -m venv --system-site-packages .venv")

@@ -9,6 +9,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from jetpip.errors import KnowledgeError
 from jetpip.knowledge.schema import Layer, Recipe, RouteRule, SocInfo, SourceSpec, VersionRow
+from jetpip.model.urls import Url
 
 
 @dataclass
@@ -17,7 +18,7 @@ class Merged:
 
     hosts: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
-    mirrors: dict[str, str] = field(default_factory=dict)
+    mirrors: dict[str, Url] = field(default_factory=dict)  # a mirror may carry credentials
     ubuntu: dict[str, str] = field(default_factory=dict)
     versions: list[VersionRow] = field(default_factory=list)
     soc: dict[str, SocInfo] = field(default_factory=dict)
@@ -44,11 +45,14 @@ def _apply(m: Merged, layer: Layer) -> None:
     for host in layer.hosts:
         if host not in m.hosts:
             m.hosts.append(host)
-    for name, table in (("aliases", layer.aliases), ("mirrors", layer.mirrors), ("ubuntu", layer.ubuntu)):
+    for name, table in (("aliases", layer.aliases), ("ubuntu", layer.ubuntu)):
         target: dict[str, str] = getattr(m, name)
         for key, value in table.items():
             target[key] = value
             m.origin[f"{name}.{key}"] = path
+    for key, mirror in layer.mirrors.items():
+        m.mirrors[key] = mirror
+        m.origin[f"mirrors.{key}"] = path
     for row in layer.versions:
         # A row replaces every earlier row that shares one of its L4T prefixes.
         m.versions = [old for old in m.versions if not set(old.l4t) & set(row.l4t)]

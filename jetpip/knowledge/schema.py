@@ -11,6 +11,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from jetpip.errors import KnowledgeError
+from jetpip.model.urls import Url, redact_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -191,7 +192,7 @@ class Layer:
     path: str
     hosts: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
-    mirrors: dict[str, str] = field(default_factory=dict)
+    mirrors: dict[str, Url] = field(default_factory=dict)  # a mirror may carry credentials
     ubuntu: dict[str, str] = field(default_factory=dict)
     versions: list[VersionRow] = field(default_factory=list)
     soc: dict[str, SocInfo] = field(default_factory=dict)
@@ -211,7 +212,8 @@ class _Reader:
         self.path = path
 
     def fail(self, key: str, problem: str) -> KnowledgeError:
-        return KnowledgeError(self.path, key, problem)
+        # A rejected value may be a URL with its password (a mirror): the message shows none.
+        return KnowledgeError(self.path, redact_text(key), redact_text(problem))
 
     def table(self, value: object, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -272,6 +274,18 @@ class _Reader:
                 raise self.fail(f"{key}.{k}", _bad(what, v))
         return dict(table)
 
+    def url_map(self, value: object, key: str) -> dict[str, Url]:
+        """A table of URL prefix -> URL; the URLs may carry credentials (a mirror's), kept in a ``Url``."""
+        table = self.str_map(value, key, _URL, _URL, "URL")
+        return {k: _url(self, v, f"{key}.{k}") for k, v in table.items()}
+
+
+def _url(r: _Reader, text: str, key: str) -> Url:
+    try:
+        return Url.parse(text)
+    except ValueError as err:
+        raise r.fail(key, str(err)) from None
+
 
 def _bad(what: str, value: str) -> str:
     """``("CUDA version (want major.minor)", "12")`` -> ``"bad CUDA version '12' (want major.minor)"``."""
@@ -302,7 +316,7 @@ def parse_layer(data: Mapping[str, Any], path: str, *, builtin: bool = False) ->
     if "aliases" in data:
         layer.aliases = r.str_map(data["aliases"], "aliases", _URL, _URL, "URL")
     if "mirrors" in data:
-        layer.mirrors = r.str_map(data["mirrors"], "mirrors", _URL, _URL, "URL")
+        layer.mirrors = r.url_map(data["mirrors"], "mirrors")
     if "ubuntu" in data:
         layer.ubuntu = r.str_map(data["ubuntu"], "ubuntu", _MAJOR_MINOR, _MAJOR_MINOR, "glibc version")
     if "versions" in data:

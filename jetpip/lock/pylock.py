@@ -15,7 +15,7 @@ from jetpip import __version__
 from jetpip.errors import LockError
 from jetpip.index.cache import file_hash
 from jetpip.lock.tomlwrite import dumps as toml_dumps
-from jetpip.model.urls import strip_credentials
+from jetpip.model.urls import Url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,12 +115,12 @@ def lock_from_resolution(resolution: Resolution) -> Lock:
             LockedPackage(
                 name=pin.name,
                 version=pin.version,
-                url=strip_credentials(link.url),
+                url=_written(link.url),
                 filename=link.filename,
                 sha256=sha,
                 size=link.size,
                 upload_time=_normal_time(link.upload_time),
-                index=strip_credentials(_index_url(pin.source.kind, pin.source.url)),
+                index=_written(_index_url(pin.source.kind, pin.source.url)),
                 source=pin.source.name,
                 guarded=pin.guarded,
                 requires=tuple(pin.requires),
@@ -345,6 +345,10 @@ def _normal_time(value: str | datetime | None) -> str | None:
     return stamp.astimezone(timezone.utc).isoformat()
 
 
-def _index_url(kind: str, url: str) -> str:
-    base = url.rstrip("/")
-    return f"{base}/+simple/" if kind == "devpi" else f"{base}/" if kind == "simple" else url
+def _index_url(kind: str, url: Url) -> Url:
+    return url.child("+simple/") if kind == "devpi" else url.child("") if kind == "simple" else url
+
+
+def _written(url: Url) -> str:
+    """``url`` as a lock records it: without credentials, which stay in the user's settings."""
+    return str(url.without_credentials())

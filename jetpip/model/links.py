@@ -1,4 +1,4 @@
-"""File links: the record of one offered file, lenient wheel filenames, and URL credential helpers."""
+"""File links: the record of one offered file, and lenient wheel filenames."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from jetpip.errors import WheelNameError
 from jetpip.model.sources import Source
-from jetpip.model.urls import redact_url
+from jetpip.model.urls import Url
 
 # Hash names pip accepts in a link fragment; strongest first, so verification picks the best one.
 HASH_NAMES = ("sha512", "sha384", "sha256", "sha224", "sha1", "md5")
@@ -141,7 +141,7 @@ class FileLink:
     """One distribution file a source offers, with what the source says about it."""
 
     filename: str  # unquoted
-    url: str  # absolute, without fragment; credentials are applied per host by the client
+    url: Url  # absolute, without fragment or credentials (the transport applies those per host)
     source: Source
     hashes: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     requires_python: str | None = None
@@ -149,11 +149,6 @@ class FileLink:
     metadata_hashes: Mapping[str, str] | None = field(default=None, hash=False, compare=False)
     size: int | None = None
     upload_time: str | None = None
-
-    @property
-    def redacted_url(self) -> str:
-        """The URL with credentials hidden, for messages."""
-        return redact_url(self.url)
 
     @property
     def sha256(self) -> str | None:
@@ -174,9 +169,9 @@ class FileLink:
         return self.filename.endswith(".whl")
 
     @property
-    def metadata_url(self) -> str:
+    def metadata_url(self) -> Url:
         """The PEP 658 metadata file URL."""
-        return self.url + ".metadata"
+        return self.url.appended(".metadata")
 
     def wheel_name(self) -> WheelName:
         """The parsed filename (raises WheelNameError)."""

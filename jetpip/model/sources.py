@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from jetpip.model.urls import Url
+
 SourceKind = Literal["devpi", "simple", "flat"]
 
 _CC_TEXT = re.compile(r"^\d+\.\d+$")
@@ -18,23 +20,22 @@ class Source:
 
     name: str  # human label: "jetson-ai-lab jp6/cu126", "base index", "pytorch.org cu130"
     kind: SourceKind
-    url: str  # devpi: index root (.../jp6/cu126); simple: API root (.../simple); flat: page or dir URL
+    url: Url  # devpi: index root (.../jp6/cu126); simple: API root (.../simple); flat: page or dir URL
     jetson: bool = False  # a Jetson build source (re-uploads under one name are known to happen)
     platforms: tuple[str, ...] = ()  # platform tags its guarded builds must carry; () = any
     arch_list: tuple[str, ...] = ()  # compute capabilities its builds carry, when known
     trusted: bool = False  # files without a hash are allowed from it
     note: str | None = None
     id: str | None = None  # the [sources.ID] key in indexes.toml
-    mirror_of: str | None = None  # the original URL when a mirror override rewrote ``url``
+    mirror_of: Url | None = None  # the original URL when a mirror override rewrote ``url``
     projects: tuple[str, ...] = ()  # guarded names it is known to carry; () = unknown, ask it
 
-    def project_url(self, project: str) -> str:
+    def project_url(self, project: str) -> Url:
         """The URL of ``project``'s page on this source (devpi always via ``/+simple/``)."""
-        base = self.url.rstrip("/")
         if self.kind == "devpi":
-            return f"{base}/+simple/{project}/"
+            return self.url.child(f"+simple/{project}/")
         if self.kind == "simple":
-            return f"{base}/{project}/"
+            return self.url.child(f"{project}/")
         return self.url
 
     def covers(self, compute_capability: str) -> bool:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
+
+if TYPE_CHECKING:
+    from jetpip.model.documents import FactDocument, TargetDocument
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,7 @@ class Fact:
     value: str
     source: str
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> FactDocument:
         """Return the fact as ``{"value": ..., "source": ...}``."""
         return {"value": self.value, "source": self.source}
 
@@ -135,9 +138,9 @@ class Target:
         """The PEP 508 marker environment of the Target (never of the machine jetpip runs on)."""
         return dict(self.interpreter.markers)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TargetDocument:
         """The stable JSON form documented in docs/detect.md (schema ``jetpip.target/1``)."""
-        def fact(f: Fact | None) -> dict[str, str] | None:
+        def fact(f: Fact | None) -> FactDocument | None:
             return f.to_json() if f else None
 
         interp = self.interpreter

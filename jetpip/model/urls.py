@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 MASK = "****"
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*)(?::[^/@\s]*)?@")
+_BARE_USERINFO = re.compile(r"[^/@\s]*@")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*)(?P<password>:[^/\s]*)?@")
 
 
-@dataclass(frozen=True)
 class Url:
     """An absolute URL whose text form hides its password: ``str``, ``repr`` and f-strings redact.
 
@@ -18,9 +17,32 @@ class Url:
     ``https://****@host/x``. Only ``secret()`` gives the URL as written, for the transport.
     Equality and hashing use the URL as written, credentials included. ``Url(text)`` takes text
     that is known to be a URL (joined by jetpip itself); ``Url.parse`` checks text from outside.
+
+    Immutable, and deliberately no dataclass: ``dataclasses.asdict`` of a record holding one
+    would copy the secret into a plain dict, and ``json.dumps`` of a ``Url`` fails instead of
+    writing it.
     """
 
+    __slots__ = ("_text",)
     _text: str
+
+    def __init__(self, text: str) -> None:
+        object.__setattr__(self, "_text", text)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Url is immutable (cannot set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Url is immutable (cannot delete {name})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Url) and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __reduce__(self) -> tuple[type[Url], tuple[str]]:
+        return (Url, (self._text,))
 
     @classmethod
     def parse(cls, text: str) -> Url:
@@ -28,18 +50,21 @@ class Url:
         text = text.strip()
         try:
             parts = urlsplit(text)
-            parts.port  # noqa: B018 - a port that is no number raises here, not in the transport
+            _ = parts.port  # a port that is no number raises here, not in the transport
         except ValueError as err:
-            raise ValueError(f"{redact_text(text)!r} is not a URL ({err})") from None
+            raise ValueError(f"{_hidden(text)!r} is not a URL ({err})") from None
         if not parts.scheme or (parts.scheme != "file" and not parts.hostname):
-            raise ValueError(f"{redact_text(text)!r} is not an absolute URL (scheme://host/...)")
+            raise ValueError(f"{_hidden(text)!r} is not an absolute URL (scheme://host/...)")
         return cls(text)
 
     # -- rendering: never the password --------------------------------------------------
     def __str__(self) -> str:
         if "@" not in self._text:
             return self._text
-        parts = urlsplit(self._text)
+        try:
+            parts = urlsplit(self._text)
+        except ValueError:  # a malformed host ("[" alone): still no password shown
+            return redact_text(self._text)
         userinfo, at, host = parts.netloc.rpartition("@")
         if not at:
             return self._text
@@ -108,11 +133,11 @@ class Url:
         return Url(urljoin(self._text, ref))
 
     def child(self, path: str) -> Url:
-        """This URL with ``path`` added below it: ``.../simple`` + ``torch/`` -> ``.../simple/torch/``."""
+        """The URL with ``path`` added below it: ``.../simple`` + ``torch/`` -> ``.../simple/torch/``."""
         return Url(f"{self._text.rstrip('/')}/{path.lstrip('/')}")
 
     def appended(self, suffix: str) -> Url:
-        """This URL with ``suffix`` added to its end (PEP 658: a file's URL + ``.metadata``)."""
+        """The URL with ``suffix`` added to its end (PEP 658: a file's URL + ``.metadata``)."""
         return Url(self._text + suffix)
 
     def is_under(self, prefix: Url | str) -> bool:
@@ -120,15 +145,20 @@ class Url:
         return _below(self.without_credentials()._text, _plain(prefix)) is not None
 
     def moved(self, prefix: Url | str, to: Url) -> Url:
-        """This URL with ``prefix`` replaced by ``to`` (a mirror); ValueError when it is not under it.
+        """The URL with ``prefix`` replaced by ``to`` (a mirror); ValueError when it is not under it.
 
         Credentials come from ``to`` alone: a mirror is another host, which must not get the
         original's.
         """
         rest = _below(self.without_credentials()._text, _plain(prefix))
         if rest is None:
-            raise ValueError(f"{self} is not under {prefix}")
+            raise ValueError(f"{self} is not under {prefix if isinstance(prefix, Url) else Url(prefix)}")
         return Url(to._text.rstrip("/") + rest)
+
+
+def _hidden(text: str) -> str:
+    """Text that is no URL, with anything that could be a password (before an ``@``) hidden."""
+    return redact_text(text) if "://" in text else _BARE_USERINFO.sub(f"{MASK}@", text)
 
 
 def _plain(url: Url | str) -> str:
@@ -145,20 +175,7 @@ def _below(url: str, prefix: str) -> str | None:
 
 def redact_text(text: str) -> str:
     """Free text (pip's output, an exception message) with every ``scheme://user:password@`` redacted."""
+    # As ``Url`` shows them: a user with a password keeps the user; a lone user is a token, hidden.
     return _USERINFO.sub(
-        lambda m: f"{m['scheme']}{m['user']}:{MASK}@" if m["user"] else f"{m['scheme']}{MASK}@", text)
-
-
-def redact_url(url: str) -> str:
-    """``url`` as ``Url`` shows it (kept for the transport until it takes ``Url``)."""
-    return str(Url(url))
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without ``user:password@`` (kept for the transport until it takes ``Url``)."""
-    return Url(url).without_credentials()._text
-
-
-def redact(url: str | Url) -> str:
-    """``url`` as ``Url`` shows it (kept for the command line until it formats ``Url`` itself)."""
-    return str(url if isinstance(url, Url) else Url(url))
+        lambda m: f"{m['scheme']}{m['user']}:{MASK}@" if m["password"] is not None
+        else f"{m['scheme']}{MASK}@", text)

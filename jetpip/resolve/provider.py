@@ -6,7 +6,7 @@ import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import reduce
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from packaging.markers import InvalidMarker, Marker
@@ -26,6 +26,7 @@ from jetpip.errors import (
 )
 from jetpip.model.sources import Route, Source
 from jetpip.model.target import Target
+from jetpip.model.urls import Url
 from jetpip.report import NullReporter, Reporter
 from jetpip.resolve.finder import (
     Candidate,
@@ -41,6 +42,11 @@ from jetpip.resolve.finder import (
 from jetpip.resolve.lookahead import Lookahead, Want, dependency, marker_true
 from jetpip.resolve.requirements import RequirementLine, parse_pep508, read_requirements
 from jetpip.resolve.resolution import USER, Conflict, Edge, Pin, Resolution, marker_environment
+
+if TYPE_CHECKING:  # the knowledge base is loaded by the caller; resolvelib's Result exists for typing only
+    from resolvelib.resolvers import Result
+
+    from jetpip.knowledge.base import KnowledgeBase
 
 
 @dataclass(frozen=True)
@@ -121,9 +127,9 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
             for comp, comp_mm in table.items():
                 self.companion_of[(canonicalize_name(comp), str(comp_mm))] = str(torch_mm)
         self.followers = {name for name, _ in self.companion_of}
-        self.policy_hits: dict[tuple[str, str], str] = {}  # (file url, requirement) -> note
+        self.policy_hits: dict[tuple[Url, str], str] = {}  # (file url, requirement) -> note
         self.substituted: dict[tuple[str, str], str] = {}  # (parent, original) -> note
-        self.requires: dict[str, tuple[str, ...]] = {}  # file url -> Requires-Dist
+        self.requires: dict[Url, tuple[str, ...]] = {}  # file url -> Requires-Dist
         self.metadata_warnings: list[str] = []
         self.lookahead: Lookahead | None = None
         self._accepted: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
@@ -158,7 +164,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         candidates: Mapping[str, Iterator[_Cand]],
         information: Mapping[str, Iterator[RequirementInformation[Req, _Cand]]],
         backtrack_causes: Sequence[RequirementInformation[Req, _Cand]],
-    ) -> Any:
+    ) -> tuple[bool, bool, bool, str]:
         name = identifier.partition("[")[0]
         transitive = all(info.parent is not None for info in information[identifier])
         return (not self._anchor(name), not self.finder.is_guarded(name), transitive, identifier)
@@ -184,11 +190,11 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
             )
         return ok
 
-    def ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> list[Candidate]:
+    def ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[Url] = ()) -> list[Candidate]:
         """Candidates meeting every requirement, best first (pre-releases only where they may be)."""
         return list(self.iter_ordered(name, reqs, bad))
 
-    def iter_ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[str] = ()) -> Iterator[Candidate]:
+    def iter_ordered(self, name: str, reqs: Sequence[Req], bad: Iterable[Url] = ()) -> Iterator[Candidate]:
         """``ordered``, lazily: only the files of the versions reached are judged."""
         found = self.finder.find(name)
         reqs = [*reqs, *self.constraints.get(name, ())]
@@ -326,14 +332,13 @@ def _lenient_equal(meta_version: str, version: Version) -> bool:
         return True
 
 
-class _Progress(BaseReporter):  # type: ignore[type-arg]
+class _Progress(BaseReporter[Req, _Cand, str]):
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
 
-    def pinning(self, candidate: Any) -> None:
-        cand: _Cand = candidate
-        if not cand.extras:
-            self.reporter.pinned(cand.name, str(cand.version), cand.base.source.name)
+    def pinning(self, candidate: _Cand) -> None:
+        if not candidate.extras:
+            self.reporter.pinned(candidate.name, str(candidate.version), candidate.base.source.name)
 
 
 # -- entry point ------------------------------------------------------------------
@@ -362,7 +367,7 @@ def resolve(
     *,
     target: Target,
     route: Route,
-    kb: Any = None,
+    kb: KnowledgeBase | None = None,
     client: IndexClientLike,
     base_sources: Sequence[Source],
     constraints: Sequence[str | RequirementLine] = (),
@@ -390,7 +395,7 @@ def resolve(
                 req = parse_requirement(text, origin)
                 cons.setdefault(req.name, []).append(req)
                 applied.append(req.text)
-    companions = route.companions or (getattr(kb, "companions", None) or {})
+    companions = route.companions or (kb.companions if kb is not None else {})
     finder = Finder(client, route, base_sources, target, reporter)
     provider = _Provider(finder, client, env, cons, route, companions, reporter)
     asked = tuple(r.text for r in roots)  # as the user wrote them, before any substitution
@@ -416,7 +421,7 @@ def resolve(
 
 
 def _build(
-    provider: _Provider, result: Any, roots: Sequence[Req], applied: Sequence[str],
+    provider: _Provider, result: Result[Req, _Cand, str], roots: Sequence[Req], applied: Sequence[str],
     target: Target, route: Route, reporter: Reporter,
 ) -> Resolution:
     mapping: Mapping[str, _Cand] = result.mapping

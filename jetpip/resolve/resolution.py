@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Source
 from jetpip.model.target import Target
+
+if TYPE_CHECKING:
+    from jetpip.model.documents import ResolutionDocument, TreeNode
 
 USER = "your request"
 
@@ -95,7 +98,7 @@ class Resolution:
         """Pins keyed by canonical name."""
         return {p.name: p for p in self.pins}
 
-    def tree(self) -> list[dict[str, Any]]:
+    def tree(self) -> list[TreeNode]:
         """The resolution as nested nodes from the user's requests down (each name expanded once)."""
         pins = self.by_name()
         children: dict[str | None, list[Edge]] = {}
@@ -103,9 +106,9 @@ class Resolution:
             children.setdefault(edge.parent, []).append(edge)
         shown: set[str] = set()
 
-        def node(edge: Edge) -> dict[str, Any]:
+        def node(edge: Edge) -> TreeNode:
             pin = pins[edge.child]
-            out: dict[str, Any] = {
+            out: TreeNode = {
                 "name": pin.name, "version": pin.version, "source": pin.source.name,
                 "guarded": pin.guarded, "requirement": edge.requirement, "dependencies": [],
             }
@@ -123,7 +126,7 @@ class Resolution:
         """The tree as indented text lines, each package with its source."""
         lines: list[str] = []
 
-        def walk(nodes: list[dict[str, Any]], depth: int) -> None:
+        def walk(nodes: list[TreeNode], depth: int) -> None:
             for n in nodes:
                 mark = " [guarded]" if n["guarded"] else ""
                 more = " (see above)" if n.get("seen") else ""
@@ -133,7 +136,7 @@ class Resolution:
         walk(self.tree(), 0)
         return lines
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ResolutionDocument:
         """The stable JSON form (schema ``jetpip.resolution/1``)."""
         return {
             "schema": "jetpip.resolution/1",
@@ -143,7 +146,7 @@ class Resolution:
             "packages": [
                 {
                     "name": p.name, "version": p.version, "filename": p.link.filename,
-                    "url": p.link.redacted_url, "source": p.source.name, "index": p.source.url,
+                    "url": str(p.link.url), "source": p.source.name, "index": str(p.source.url),
                     "sha256": p.link.sha256, "guarded": p.guarded, "requested": p.requested,
                     "required_by": list(p.required_by), "requires": list(p.requires),
                 }

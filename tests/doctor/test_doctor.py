@@ -19,6 +19,7 @@ from jetpip.doctor.checks import Check, Facts, arch_coverage, interpreter_checks
 from jetpip.doctor.run import DoctorContext, DoctorReport, diagnose
 from jetpip.errors import InterpreterError
 from jetpip.model.sources import Route, Source
+from jetpip.model.urls import Url
 from tests.support.wheels import WheelSpec, build_wheel, host_platform_tag
 
 JETSON_TAG = f"py3-none-{host_platform_tag()}"  # what a Jetson index build carries on this machine
@@ -137,8 +138,8 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def jp6_route(wheels: Path) -> Route:
-    src = Source(name="jetson-ai-lab jp6/cu126 (test mirror)", kind="flat", url=wheels.as_uri(), jetson=True,
-                 platforms=(host_platform_tag(),))
+    src = Source(name="jetson-ai-lab jp6/cu126 (test mirror)", kind="flat", url=Url.parse(wheels.as_uri()),
+                 jetson=True, platforms=(host_platform_tag(),))
     return Route(key="jp6-cu126", summary="JetPack 6, CUDA 12.6", sources=(src,),
                  guarded=frozenset({"torch", "torchvision", "torchaudio", "onnxruntime-gpu"}),
                  constraints=("numpy<2",))
@@ -354,8 +355,8 @@ def test_cu128_wheel_on_thor_has_no_kernel_image(make_env: MakeEnv, tmp_path_fac
         "2.8.0+cu128", cuda="12.8", capability=(11, 0), device="NVIDIA Thor",
         arch=("sm_80", "sm_90", "sm_100", "sm_120", "compute_120")))])
     route = Route(key="sbsa-cu130", summary="Thor", guarded=frozenset({"torch"}), sources=(
-        Source(name="jetson-ai-lab sbsa/cu130 (test mirror)", kind="flat", url=wheels.as_uri(), jetson=True,
-               platforms=(host_platform_tag(),)),))
+        Source(name="jetson-ai-lab sbsa/cu130 (test mirror)", kind="flat", url=Url.parse(wheels.as_uri()),
+               jetson=True, platforms=(host_platform_tag(),)),))
     ctx = DoctorContext(is_jetson=True, compute_capability="11.0", cuda="13.0", arch_kind="sbsa", route=route)
     checks = by_id(diagnose(str(py), ctx))
     arch = checks["torch.arch"]

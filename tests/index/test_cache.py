@@ -13,6 +13,7 @@ from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Source
+from jetpip.model.urls import Url
 from tests.support.server import IndexServer
 from tests.support.wheels import BuiltWheel
 
@@ -41,7 +42,7 @@ def _demo_in_cache(index_server: IndexServer, make_wheel: Callable[..., BuiltWhe
     """One wheel served as a simple page, read once into a fresh cache."""
     w = make_wheel("demo", "1.0")
     url = index_server.add("simple", "/simple", [w.path])
-    src = Source("b", "simple", url)
+    src = Source("b", "simple", Url.parse(url))
     cache_dir = tmp_path / "cache"
     with IndexClient(IndexConfig(index_url=url), cache_dir=cache_dir) as c:
         (link,) = c.project_page(src, "demo").files
@@ -129,18 +130,3 @@ def test_cache_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [line.split()[:2] for line in info.splitlines() if "pages" in line] == [["pages", "1"]]
     cleaned = runner.invoke(cli, ["cache", "clean"])
     assert cleaned.exit_code == 0 and f"removed {root}" in cleaned.output and not root.exists()
-
-
-def test_index_client_from_options_uses_flags_over_env(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from jetpip.cli import _index_client_from_options
-    from jetpip.report import NullReporter
-
-    monkeypatch.setenv("PIP_INDEX_URL", "https://env.example/simple")
-    monkeypatch.setenv("JETPIP_CACHE_DIR", str(tmp_path / "c"))
-    with _index_client_from_options(None, NullReporter(), extra_index_url=("https://x.example/simple",),
-                                    trusted_host=("x.example",), timeout=3.0, offline=True) as c:
-        assert c.config.index_url == "https://env.example/simple"
-        assert [s.trusted for s in c.config.sources()] == [False, True]
-        assert c.config.timeout == 3.0 and c.offline
-        assert c.cache.base == tmp_path / "c"

@@ -10,6 +10,7 @@ import pytest
 from jetpip.index import config as config_mod
 from jetpip.index.config import ConfigError, IndexConfig, load_index_config
 from jetpip.model.target import Interpreter
+from jetpip.model.urls import Url
 
 
 def interp(prefix: Path | None = None, default: str | None = "https://default.example/simple") -> Interpreter:
@@ -38,7 +39,7 @@ def test_devnull_loads_no_files_and_falls_back_to_the_targets_pip_default(tmp_pa
     assert cfg.index_url == "https://default.example/simple"
     assert cfg.origins["index-url"] == "the target's pip default"
     (src,) = cfg.sources()
-    assert (src.name, src.kind, src.url) == ("base index", "simple", "https://default.example/simple")
+    assert (src.name, src.kind, src.url) == ("base index", "simple", Url("https://default.example/simple"))
     assert (cfg.timeout, cfg.retries) == (15.0, 5)  # the defaults docs/configuration.md gives
 
 
@@ -103,8 +104,9 @@ def test_find_links_local_directory_becomes_a_file_url(tmp_path: Path) -> None:
                                        "PIP_FIND_LINKS": f"{wheelhouse} https://redist.example/pytorch/"}, {})
     base, local, remote = cfg.sources()
     assert base.kind == "simple"
-    assert (local.kind, local.url, local.trusted) == ("flat", wheelhouse.as_uri() + "/", True)
-    assert (remote.kind, remote.url, remote.trusted) == ("flat", "https://redist.example/pytorch/", False)
+    assert (local.kind, local.url, local.trusted) == ("flat", Url(wheelhouse.as_uri() + "/"), True)
+    assert (remote.kind, remote.url, remote.trusted) == (
+        "flat", Url("https://redist.example/pytorch/"), False)
 
 
 def test_bad_number_names_the_setting_and_its_origin() -> None:
@@ -133,6 +135,17 @@ def test_proxies_netrc_and_credentials_redacted(tmp_path: Path) -> None:
     assert cfg.netrc == str(home / ".netrc")
     assert "topsecret" not in cfg.sources()[0].name
     assert all("topsecret" not in line for line in config_mod.describe(cfg))
+    assert "topsecret" not in repr(cfg) and "me:****@" in repr(cfg)
+    assert cfg.sources()[0].url.secret() == "https://me:topsecret@idx.example/simple"  # for the transport
+
+
+def test_an_index_url_that_is_no_url_is_a_config_error_without_the_password() -> None:
+    env = {"PIP_CONFIG_FILE": os.devnull, "PIP_EXTRA_INDEX_URL": "me:topsecret@idx.example/simple"}
+    cfg = load_index_config(interp(), env, {})
+    with pytest.raises(ConfigError) as err:
+        cfg.sources()
+    assert "extra-index-url (from PIP_EXTRA_INDEX_URL)" in str(err.value)
+    assert "topsecret" not in str(err.value) and "https://" in (err.value.hint or "")
 
 
 def test_is_trusted_matches_host_or_host_and_port() -> None:
@@ -153,7 +166,7 @@ def test_every_pip_setting_from_a_file_then_env_then_flag(tmp_path: Path, files_
     cfg = load_index_config(interp(), files_env, {})
     assert (cfg.index_url, cfg.extra_index_urls, cfg.find_links, cfg.trusted_hosts) == (
         "https://file/simple", ("https://file-x/simple",), (str(wheelhouse),), ("file-x",))
-    assert cfg.sources()[-1].url == wheelhouse.as_uri() + "/"
+    assert cfg.sources()[-1].url == Url(wheelhouse.as_uri() + "/")
     assert (cfg.cert, cfg.client_cert, cfg.timeout, cfg.retries) == (
         "/etc/ssl/file-ca.pem", "/etc/ssl/file-client.pem", 11.0, 4)
     assert cfg.proxy == "http://file-proxy:3128"

@@ -1,7 +1,9 @@
-"""TLS against a real loopback HTTPS index: the CA bundle (--cert), client certificates, trusted hosts."""
+"""TLS against a real loopback HTTPS index: the CA bundle (--cert), client certificates, trusted hosts,
+proxies (CONNECT over http and over https), and HTTP/2 where the index offers it."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import ssl
 import subprocess
@@ -14,6 +16,8 @@ from jetpip.errors import IndexFetchError
 from jetpip.index.client import IndexClient
 from jetpip.index.config import ConfigError, IndexConfig
 from jetpip.model.sources import Source
+from jetpip.model.urls import Url
+from tests.support.h2front import H2Front
 from tests.support.server import IndexServer
 from tests.support.tunnel import TunnelProxy
 from tests.support.wheels import BuiltWheel
@@ -72,7 +76,7 @@ def https_server(pki: Path, make_wheel: MakeWheel) -> Iterator[IndexServer]:
 
 def _page_found(config: IndexConfig, url: str, cache_dir: Path) -> bool:
     with IndexClient(config, cache_dir=cache_dir) as c:
-        return c.project_page(Source("b", "simple", url), "demo").found
+        return c.project_page(Source("b", "simple", Url.parse(url)), "demo").found
 
 
 def test_private_ca_is_refused_with_a_hint_naming_cert_and_trusted_host(https_server: IndexServer,
@@ -110,8 +114,9 @@ def test_client_certificate_is_presented(pki: Path, make_wheel: MakeWheel, tmp_p
                                 client_cert=str(pki / "client-bundle.pem"), retries=0)
         assert _page_found(with_cert, url, tmp_path / "c")
         without = IndexConfig(index_url=url, cert=str(pki / "ca.pem"), retries=0)
-        with pytest.raises(IndexFetchError):
+        with pytest.raises(IndexFetchError, match="asks for a client certificate") as err:
             _page_found(without, url, tmp_path / "c2")
+        assert "--client-cert" in (err.value.hint or "")
 
 
 def test_unreadable_cert_settings_are_an_error_naming_them(https_server: IndexServer, tmp_path: Path) -> None:
@@ -133,14 +138,14 @@ def test_a_plain_http_index_needs_no_tls_settings_and_https_beside_it_is_still_v
     config = IndexConfig(index_url=plain, extra_index_urls=(secure,), cert=str(tmp_path / "none.pem"),
                          retries=0)
     with IndexClient(config, cache_dir=tmp_path / "c") as c:
-        assert c.project_page(Source("b", "simple", plain), "demo").found
+        assert c.project_page(Source("b", "simple", Url.parse(plain)), "demo").found
         with pytest.raises(ConfigError, match="cannot load the TLS certificate settings"):
-            c.project_page(Source("x", "simple", secure), "demo")
+            c.project_page(Source("x", "simple", Url.parse(secure)), "demo")
     unverified = IndexConfig(index_url=plain, extra_index_urls=(secure,), retries=0)
     with IndexClient(unverified, cache_dir=tmp_path / "c2") as c:
-        assert c.project_page(Source("b", "simple", plain), "demo").found
+        assert c.project_page(Source("b", "simple", Url.parse(plain)), "demo").found
         with pytest.raises(IndexFetchError, match="TLS verification failed"):
-            c.project_page(Source("x", "simple", secure), "demo")
+            c.project_page(Source("x", "simple", Url.parse(secure)), "demo")
 
 
 def test_an_https_index_through_an_http_proxy_goes_through_a_connect_tunnel(
@@ -163,3 +168,51 @@ def test_an_https_index_through_an_http_proxy_goes_through_a_connect_tunnel(
             _page_found(unverified, url, tmp_path / "c2")
     finally:
         proxy.stop()
+
+
+def test_an_https_index_through_an_https_proxy_runs_tls_inside_tls(https_server: IndexServer, pki: Path,
+                                                                   tmp_path: Path) -> None:
+    # A proxy that is itself reached over https: the index's TLS runs inside the proxy's, and both
+    # certificates are checked against the CA bundle.
+    url = https_server.url + "/simple"
+    proxy = TunnelProxy(tls=_server_context(pki, require_client=False)).start()
+    try:
+        authed = proxy.url.replace("https://", "https://fleet:s%40crit@")
+        config = IndexConfig(index_url=url, cert=str(pki / "ca.pem"), proxy=authed, retries=0)
+        assert _page_found(config, url, tmp_path / "c")
+        assert proxy.tunnels == [https_server.url.removeprefix("https://")]
+        assert proxy.proxy_authorization == ["Basic ZmxlZXQ6c0Bjcml0"]  # fleet:s@crit
+        assert https_server.requests("/simple/demo/")
+        unverified = IndexConfig(index_url=url, proxy=authed, retries=0)
+        with pytest.raises(IndexFetchError, match="TLS verification failed") as err:
+            _page_found(unverified, url, tmp_path / "c2")
+        shown = proxy.url.replace("https://", "https://fleet:****@")
+        assert f"or for the https proxy {shown}" in str(err.value)
+        assert "s@crit" not in str(err.value) and "s%40crit" not in str(err.value)
+        assert len(proxy.tunnels) == 1  # the proxy's own certificate was refused before any CONNECT
+    finally:
+        proxy.stop()
+
+
+def test_an_https_index_that_offers_http2_is_read_over_one_http2_connection(
+    index_server: IndexServer, pki: Path, make_wheel: MakeWheel, tmp_path: Path
+) -> None:
+    # The front speaks only h2, so every answer through it came over HTTP/2. The wheel is larger than
+    # one HTTP/2 flow-control window (64 KiB), so the download needs the client's window updates.
+    w = make_wheel("demo", "1.0", files={"demo/blob.txt": secrets.token_hex(150_000)})
+    index_server.add("simple", "/simple", [w.path])
+    front = H2Front(index_server.url, _server_context(pki, require_client=False)).start()
+    try:
+        url = front.url + "/simple"
+        config = IndexConfig(index_url=url, cert=str(pki / "ca.pem"), retries=0)
+        with IndexClient(config, cache_dir=tmp_path / "c") as c:
+            (link,) = c.project_page(Source("b", "simple", Url.parse(url)), "demo").files
+            assert c.metadata(link).version == "1.0"
+            assert c.download(link, tmp_path / "dl").read_bytes() == w.path.read_bytes()
+            page = c.http.get(url + "/demo/", {}, ok=(200,), what="index page")
+        assert page.http_version == "HTTP/2"
+        assert [path for _, path in front.requests][:1] == ["/simple/demo/"]
+        assert len(front.requests) == 4  # page, metadata file, wheel, page again
+        assert front.connections == 1 and {n for n, _ in front.requests} == {1}
+    finally:
+        front.stop()

@@ -19,8 +19,9 @@ from jetpip.knowledge.base import (
     route_to_json,
 )
 from jetpip.knowledge.schema import parse_layer, parse_toml
-from jetpip.model.sources import arch_list_covers
+from jetpip.model.sources import Route, arch_list_covers
 from jetpip.model.target import Device, Fact, Interpreter, TargetOverrides
+from jetpip.model.urls import Url
 
 JAL = "https://pypi.jetson-ai-lab.io"
 REDIST = "https://developer.download.nvidia.com/compute/redist/jp"
@@ -195,7 +196,7 @@ def test_route_for_each_jetpack_line(kb: KnowledgeBase, facts: dict[str, str], k
                                      first_url: str) -> None:
     route = kb.route_for(kb.make_target(device(**facts), interp(), TargetOverrides()))
     assert route.key == key
-    assert route.sources[0].url == first_url
+    assert route.sources[0].url == Url(first_url)
     assert "torch" in route.guarded and "onnxruntime-gpu" in route.guarded
     assert route.substitutions["onnxruntime"] == "onnxruntime-gpu"
     assert route.no_source_reason is None
@@ -205,8 +206,8 @@ def test_jetpack6_routes_pin_numpy1_and_read_redist_as_flat(kb: KnowledgeBase) -
     route = kb.route_for(kb.make_target(device(l4t="36.4.3"), interp(), TargetOverrides()))
     assert route.constraints == ("numpy<2",)
     assert [s.kind for s in route.sources] == ["devpi", "flat"]
-    assert route.sources[0].project_url("torch") == f"{JAL}/jp6/cu126/+simple/torch/"
-    assert route.sources[1].project_url("torch") == f"{REDIST}/v61/pytorch/"
+    assert route.sources[0].project_url("torch") == Url(f"{JAL}/jp6/cu126/+simple/torch/")
+    assert route.sources[1].project_url("torch") == Url(f"{REDIST}/v61/pytorch/")
     assert route.sources[0].platforms == ("linux_aarch64",)
 
 
@@ -216,7 +217,7 @@ def test_thor_route_has_pytorch_org_second_and_says_jp7_index_is_empty(kb: Knowl
     assert [s.name for s in route.sources] == ["jetson-ai-lab sbsa/cu130", "pytorch.org cu130"]
     assert route.sources[1].platforms == ("manylinux_2_28_aarch64",)
     assert route.note is not None and "jp7/cu130" in route.note and "empty" in route.note
-    assert not any("/jp7/" in s.url for s in route.sources)
+    assert not any("/jp7/" in s.url.path for s in route.sources)
 
 
 def test_orin_on_jetpack72_drops_the_sbsa_index_that_lacks_sm87(kb: KnowledgeBase) -> None:
@@ -230,7 +231,7 @@ def test_orin_on_jetpack72_drops_the_sbsa_index_that_lacks_sm87(kb: KnowledgeBas
 def test_r36_5_2_never_goes_to_a_jetpack7_index(kb: KnowledgeBase) -> None:
     route = kb.route_for(kb.make_target(device(l4t="36.5.2", soc="tegra234"), interp(), TargetOverrides()))
     assert route.key == "jp6-cu126"
-    assert all("jp7" not in s.url and "sbsa" not in s.url for s in route.sources)
+    assert all("jp7" not in s.url.path and "sbsa" not in s.url.path for s in route.sources)
 
 
 def test_newer_l4t_of_a_known_major_uses_that_major_and_warns(kb: KnowledgeBase) -> None:
@@ -313,14 +314,14 @@ def test_arch_coverage(arch_list: tuple[str, ...], capability: str, covered: boo
 
 
 def test_is_jetson_url_knows_hosts_and_aliases(kb: KnowledgeBase) -> None:
-    assert kb.is_jetson_url(f"{JAL}/jp6/cu126/+f/abc/def/torch-2.8.0-cp310-cp310-linux_aarch64.whl")
-    assert kb.is_jetson_url("https://pypi.jetson-ai-lab.dev/jp6/cu126/+simple/torch/")
-    assert kb.is_jetson_url("https://jetson.webredirect.org/jp6/cu126")
-    assert kb.is_jetson_url(f"{REDIST}/v61/pytorch/torch-2.5.0a0-cp310-cp310-linux_aarch64.whl")
-    assert not kb.is_jetson_url("https://download.pytorch.org/whl/cu130/torch/")
-    assert not kb.is_jetson_url("https://pypi.jetson-ai-lab.io.example.com/jp6/cu126")
-    assert not kb.is_jetson_url("https://developer.download.nvidia.com/compute/cuda/repos/")
-    assert kb.map_url("https://pypi.jetson-ai-lab.dev/jp6/cu126") == f"{JAL}/jp6/cu126"
+    assert kb.is_jetson_url(Url(f"{JAL}/jp6/cu126/+f/abc/def/torch-2.8.0-cp310-cp310-linux_aarch64.whl"))
+    assert kb.is_jetson_url(Url("https://pypi.jetson-ai-lab.dev/jp6/cu126/+simple/torch/"))
+    assert kb.is_jetson_url(Url("https://jetson.webredirect.org/jp6/cu126"))
+    assert kb.is_jetson_url(Url(f"{REDIST}/v61/pytorch/torch-2.5.0a0-cp310-cp310-linux_aarch64.whl"))
+    assert not kb.is_jetson_url(Url("https://download.pytorch.org/whl/cu130/torch/"))
+    assert not kb.is_jetson_url(Url("https://pypi.jetson-ai-lab.io.example.com/jp6/cu126"))
+    assert not kb.is_jetson_url(Url("https://developer.download.nvidia.com/compute/cuda/repos/"))
+    assert kb.map_url(Url("https://pypi.jetson-ai-lab.dev/jp6/cu126")) == Url(f"{JAL}/jp6/cu126")
 
 
 def test_mirror_from_env_reaches_a_real_loopback_devpi(index_server, make_wheel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -330,13 +331,13 @@ def test_mirror_from_env_reaches_a_real_loopback_devpi(index_server, make_wheel,
     kb = load_knowledge(env={"JETPIP_MIRROR": f"{JAL}={mirror}"})
     route = kb.route_for(kb.make_target(device(l4t="36.4.3"), interp(), TargetOverrides()))
     source = route.sources[0]
-    assert source.url == f"{mirror}/jp6/cu126"
-    assert source.mirror_of == f"{JAL}/jp6/cu126"
-    assert route.sources[1].url == f"{REDIST}/v61/pytorch/"  # not mirrored
-    with urllib.request.urlopen(source.project_url("torch"), timeout=10) as response:
+    assert source.url == Url(f"{mirror}/jp6/cu126")
+    assert source.mirror_of == Url(f"{JAL}/jp6/cu126")
+    assert route.sources[1].url == Url(f"{REDIST}/v61/pytorch/")  # not mirrored
+    with urllib.request.urlopen(source.project_url("torch").secret(), timeout=10) as response:
         assert wheel.filename in response.read().decode()
-    assert kb.is_jetson_url(f"{mirror}/jp6/cu126/+f/abc/torch.whl")
-    assert kb.map_url("https://pypi.jetson-ai-lab.dev/jp6/cu126") == f"{mirror}/jp6/cu126"
+    assert kb.is_jetson_url(Url(f"{mirror}/jp6/cu126/+f/abc/torch.whl"))
+    assert kb.map_url(Url("https://pypi.jetson-ai-lab.dev/jp6/cu126")) == Url(f"{mirror}/jp6/cu126")
 
 
 def test_layering_user_file_then_env_file_then_env_mirror_then_flag(tmp_path: Path) -> None:
@@ -346,20 +347,20 @@ def test_layering_user_file_then_env_file_then_env_mirror_then_flag(tmp_path: Pa
     user.parent.mkdir(parents=True)
     write(user, '[mirrors]\n"https://pypi.jetson-ai-lab.io" = "http://127.0.0.1:1/user"\n'
                 '[guarded]\nnames = ["my-cuda-ext"]\n')
-    assert load_knowledge(env={}).sources["jal-jp6-cu126"].url == "http://127.0.0.1:1/user/jp6/cu126"
+    assert load_knowledge(env={}).sources["jal-jp6-cu126"].url == Url("http://127.0.0.1:1/user/jp6/cu126")
     assert "my-cuda-ext" in load_knowledge(env={}).guarded
 
     env_file = write(tmp_path / "env.toml", '[mirrors]\n"https://pypi.jetson-ai-lab.io" = "http://127.0.0.1:2/env"\n')
     env = {"JETPIP_INDEXES": str(env_file)}
-    assert load_knowledge(env=env).sources["jal-jp6-cu126"].url == "http://127.0.0.1:2/env/jp6/cu126"
+    assert load_knowledge(env=env).sources["jal-jp6-cu126"].url == Url("http://127.0.0.1:2/env/jp6/cu126")
 
     env["JETPIP_MIRROR"] = "https://pypi.jetson-ai-lab.io=http://127.0.0.1:3/var"
-    assert load_knowledge(env=env).sources["jal-jp6-cu126"].url == "http://127.0.0.1:3/var/jp6/cu126"
+    assert load_knowledge(env=env).sources["jal-jp6-cu126"].url == Url("http://127.0.0.1:3/var/jp6/cu126")
 
     flag = write(tmp_path / "flag.toml", '[mirrors]\n"https://pypi.jetson-ai-lab.io" = "http://127.0.0.1:4/flag"\n'
                                          '[guarded]\nunguard = ["my-cuda-ext"]\n')
     kb = load_knowledge(flag, env=env)
-    assert kb.sources["jal-jp6-cu126"].url == "http://127.0.0.1:4/flag/jp6/cu126"
+    assert kb.sources["jal-jp6-cu126"].url == Url("http://127.0.0.1:4/flag/jp6/cu126")
     assert "my-cuda-ext" not in kb.guarded
     assert kb.files == (str(builtin_indexes()), str(user), str(env_file), "$JETPIP_MIRROR", str(flag))
 
@@ -396,7 +397,7 @@ sources = ["fleet", "jal-jp6-cu126"]
     route = kb.route_for(target)
     assert [s.id for s in route.sources] == ["fleet", "jal-jp6-cu126"]
     assert route.summary == "our fleet's own build of JetPack 6.2 wheels"
-    assert kb.is_jetson_url("https://devpi.fleet.example/x") is False
+    assert kb.is_jetson_url(Url("https://devpi.fleet.example/x")) is False
 
 
 def test_builtin_file_is_the_top_level_one_in_a_checkout() -> None:
@@ -495,7 +496,16 @@ def test_bad_mirror_env(value: str) -> None:
 
 def test_mirror_env_parses_several_pairs() -> None:
     assert parse_mirror_env(" https://a.example=http://127.0.0.1:9/a , https://b.example/x=http://m/b,") == {
-        "https://a.example": "http://127.0.0.1:9/a", "https://b.example/x": "http://m/b"}
+        "https://a.example": Url("http://127.0.0.1:9/a"), "https://b.example/x": Url("http://m/b")}
+
+
+def test_a_mirror_with_credentials_hands_them_to_the_transport_and_shows_none() -> None:
+    kb = load_knowledge(env={"JETPIP_MIRROR": "https://pypi.jetson-ai-lab.io=http://fleet:s3cret@127.0.0.1:9/m"})
+    source = kb.sources["jal-jp6-cu126"]
+    assert source.url.secret() == "http://fleet:s3cret@127.0.0.1:9/m/jp6/cu126"
+    assert source.mirror_of == Url("https://pypi.jetson-ai-lab.io/jp6/cu126")
+    shown = json.dumps(route_to_json(Route("r", "", (source,), frozenset()))) + repr(kb)
+    assert "s3cret" not in shown and "fleet:****@127.0.0.1:9/m/jp6/cu126" in shown
 
 
 def test_builtin_file_must_carry_format() -> None:

@@ -12,7 +12,15 @@ from packaging.pylock import Pylock
 
 from jetpip.cli import cli
 from jetpip.errors import LockError, UsageError
-from jetpip.lock.pylock import Lock, LockedPackage, dump_lock, fill_hashes, load_lock, parse_lock
+from jetpip.lock.pylock import (
+    Lock,
+    LockedPackage,
+    dump_lock,
+    fill_hashes,
+    load_lock,
+    lock_from_resolution,
+    parse_lock,
+)
 from jetpip.resolve.provider import read_requirements
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
@@ -203,12 +211,25 @@ def test_fill_hashes_records_the_downloaded_file(tmp_path: Path) -> None:
     assert pkg.sha256 == hashlib.sha256(b"wheel bytes").hexdigest() and pkg.size == 11
 
 
-def test_dump_strips_credentials_from_index_urls() -> None:
-    from jetpip.model.urls import strip_credentials
+@pytest.mark.parametrize("kind", ["devpi", "simple", "flat"])
+def test_a_lock_records_urls_without_credentials(kind: str) -> None:
+    from jetpip.model.links import FileLink
+    from jetpip.model.sources import Source
+    from jetpip.model.urls import Url
+    from jetpip.resolve.resolution import Pin, Resolution
+    from tests.support.targets import make_target
 
-    assert strip_credentials("https://user:secret@host/simple/") == "https://host/simple/"
-    assert strip_credentials("https://token@host/x") == "https://host/x"
-    assert strip_credentials("https://host/x") == "https://host/x"
+    source = Source("fleet", kind, Url.parse("https://fleet:s3cret@idx.example/jp6/cu126/"))  # type: ignore[arg-type]
+    link = FileLink("six-1.17.0-py2.py3-none-any.whl", source.url.child("f/six-1.17.0-py2.py3-none-any.whl"),
+                    source, {"sha256": "0" * 64})
+    pin = Pin("six", "1.17.0", link, source, guarded=False, requires=(), required_by=(), requested=True)
+    lock = lock_from_resolution(Resolution((pin,), (), (), ("six",), make_target(), "jp6-cu126"))
+
+    (pkg,) = lock.packages
+    assert pkg.url == "https://idx.example/jp6/cu126/f/six-1.17.0-py2.py3-none-any.whl"
+    assert pkg.index == {"devpi": "https://idx.example/jp6/cu126/+simple/",
+                         "simple": "https://idx.example/jp6/cu126/", "flat": "https://idx.example/jp6/cu126/"}[kind]
+    assert "fleet" not in dump_lock(lock).replace('source = "fleet"', "")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Route, Source
+from jetpip.model.urls import Url
 from jetpip.resolve.finder import Finder
 from tests.support.server import IndexServer, ServedFile
 from tests.support.targets import make_target
@@ -50,11 +51,12 @@ def sources(index_server: IndexServer, tmp_path: Path) -> dict[str, Source]:
         _served(tmp_path, "redist", "torch", "2.5.0a0+872d972e41.nv24.08", "cp310-cp310-linux_aarch64"),
         _served(tmp_path, "redist", "torch", "2.9.0", "cp310-cp310-linux_aarch64"),
     ])
+    aarch64 = ("linux_aarch64",)
     return {
-        "base": Source("base index", "simple", index_server.url + "/simple"),
-        "jal": Source("jetson-ai-lab jp6/cu126", "devpi", jal, jetson=True, platforms=("linux_aarch64",)),
-        "redist": Source("NVIDIA redist", "flat", redist, jetson=True, platforms=("linux_aarch64",)),
-        "redist-trusted": Source("NVIDIA redist", "flat", redist, jetson=True, platforms=("linux_aarch64",),
+        "base": Source("base index", "simple", Url.parse(index_server.url + "/simple")),
+        "jal": Source("jetson-ai-lab jp6/cu126", "devpi", Url.parse(jal), jetson=True, platforms=aarch64),
+        "redist": Source("NVIDIA redist", "flat", Url.parse(redist), jetson=True, platforms=aarch64),
+        "redist-trusted": Source("NVIDIA redist", "flat", Url.parse(redist), jetson=True, platforms=aarch64,
                                  trusted=True),
     }
 
@@ -118,7 +120,7 @@ def test_yanked_files_are_kept_apart(index_server: IndexServer, tmp_path: Path, 
         _served(tmp_path, "y", "lib", "2.0", yanked="broken"), _served(tmp_path, "y", "lib", "1.0"),
     ])
     route = Route(key="r", summary="", sources=(), guarded=frozenset())
-    found = Finder(client, route, [Source("base index", "simple", url)], make_target()).find("lib")
+    found = Finder(client, route, [Source("base index", "simple", Url.parse(url))], make_target()).find("lib")
     assert [str(c.version) for c in found.candidates] == ["1.0"]
     assert [str(c.version) for c in found.yanked] == ["2.0"]
     assert any(r.reason.startswith("yanked: broken") for r in found.rejects)
@@ -167,7 +169,8 @@ def test_builds_for_other_targets_are_passed_over_and_still_listed_with_their_re
             "cp39-abi3-manylinux_2_28_aarch64"]
     url = index_server.add("simple", "/m/simple", [_served(tmp_path, "m", "fast", "3.0", t) for t in tags])
     route = Route(key="r", summary="", sources=(), guarded=frozenset())
-    found = Finder(client, route, [Source("base index", "simple", url)], make_target()).find("fast")
+    base = Source("base index", "simple", Url.parse(url))
+    found = Finder(client, route, [base], make_target()).find("fast")
     assert [c.link.filename for c in found.candidates] == [
         "fast-3.0-cp310-cp310-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
         "fast-3.0-cp39-abi3-manylinux_2_28_aarch64.whl",
@@ -193,8 +196,8 @@ def test_the_quick_tag_look_never_drops_a_file_the_full_judgement_would_take(
 ) -> None:
     filename = f"demo-1.0-{build}{'.'.join(pythons)}-{'.'.join(abis)}-{'.'.join(platforms)}.whl"
     route = Route(key="r", summary="", sources=(), guarded=frozenset())
-    source = Source("base index", "simple", "http://127.0.0.1:9/simple", trusted=True)
+    source = Source("base index", "simple", Url.parse("http://127.0.0.1:9/simple"), trusted=True)
     finder = Finder(None, route, [source], make_target())  # type: ignore[arg-type]
-    link = FileLink(filename=filename, url=f"http://127.0.0.1:9/{filename}", source=source)
+    link = FileLink(filename=filename, url=Url(f"http://127.0.0.1:9/{filename}"), source=source)
     taken = finder._judge(link, source, False, "demo", 0)[1] is not None
     assert not taken or finder.may_fit(filename)

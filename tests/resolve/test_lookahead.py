@@ -8,6 +8,7 @@ from pathlib import Path
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.model.sources import Route, Source
+from jetpip.model.urls import Url
 from jetpip.resolve.provider import Resolution, resolve
 from tests.support.server import IndexServer, ServedFile
 from tests.support.targets import make_target
@@ -32,7 +33,7 @@ def _serve(server: IndexServer, tmp: Path, max_age: int | None) -> Source:
         for name, deps in TREE.items()
     ]
     url = server.add("simple", "/simple", files, max_age=max_age)
-    return Source("base index", "simple", url)
+    return Source("base index", "simple", Url.parse(url))
 
 
 def _resolve(reqs: list[str], base: Source, cache: Path) -> Resolution:

@@ -25,6 +25,7 @@ from jetpip.lock.pylock import dump_lock, fill_hashes, lock_from_resolution, par
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Route, Source
 from jetpip.model.target import Target
+from jetpip.model.urls import Url
 from jetpip.report import RecordingReporter
 from jetpip.resolve.finder import Candidate
 from jetpip.resolve.provider import (
@@ -80,7 +81,7 @@ class Case:
         for name, m in self.data["mounts"].items():
             url = server.add(m["kind"], m["prefix"], mounts[name])
             self.sources[name] = Source(
-                name=name, kind=m["kind"], url=url, platforms=tuple(m.get("platforms", ())),
+                name=name, kind=m["kind"], url=Url.parse(url), platforms=tuple(m.get("platforms", ())),
                 trusted=m.get("trusted", False),
             )
         r = self.data["route"]
@@ -169,9 +170,9 @@ def test_case(path: Path, form: str | None, index_server: IndexServer, tmp_path:
 
 
 def _cand(version: str, guarded: bool = True) -> Candidate:
-    src = Source("jetson", "devpi", "http://127.0.0.1:1/jp6/cu126", platforms=("linux_aarch64",))
+    src = Source("jetson", "devpi", Url.parse("http://127.0.0.1:1/jp6/cu126"), platforms=("linux_aarch64",))
     fname = f"torch-{version}-cp310-cp310-linux_aarch64.whl"
-    link = FileLink(fname, f"http://127.0.0.1:1/{fname}", src, {"sha256": "0" * 64})
+    link = FileLink(fname, Url(f"http://127.0.0.1:1/{fname}"), src, {"sha256": "0" * 64})
     return Candidate("torch", Version(version), link, src, guarded, 0)
 
 
@@ -222,7 +223,7 @@ def test_requirements_read_from_a_file_skip_markers_for_other_targets(
     reqs = tmp_path / "requirements.txt"
     reqs.write_text('six\nwinonly ; sys_platform == "win32"\n')
     lines, _ = read_requirements(reqs)
-    base = Source("base index", "simple", url)
+    base = Source("base index", "simple", Url.parse(url))
     with IndexClient(IndexConfig(index_url=url), cache_dir=tmp_path / "c") as client:
         res = resolve(lines, target=make_target(), route=Route(key="r", summary="", sources=(),
                       guarded=frozenset()), client=client, base_sources=[base])

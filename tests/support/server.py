@@ -3,8 +3,10 @@
 Forms: PEP 691 JSON and PEP 503 HTML (Accept negotiation, PEP 658 metadata files),
 devpi (``/+simple/`` API, ``+f/`` file paths, and the bare path that serves a web
 page to clients that don't look like pip), and flat link pages (NVIDIA redist
-style, ``+`` percent-encoded). Faults: 5xx then OK, stall, truncated body,
-wrong advertised hash, no Range support, per-request delay. Every request is logged.
+style, ``+`` percent-encoded). Faults: 5xx then OK, 503 with Retry-After, stall,
+truncated body, wrong advertised hash, no Range support, redirect, hang-up after an
+answer, a request dropped unanswered, per-request delay. Every request is logged with its arrival time and the
+client's port (one port for several requests: one kept-alive connection).
 """
 
 from __future__ import annotations
@@ -101,10 +103,12 @@ class Mount:
 @dataclass
 class Fault:
     path_contains: str
-    kind: str  # "500" | "stall" | "truncate" | "no-range" | "404" | "redirect" | "hangup"
+    # "500" | "503" | "stall" | "truncate" | "no-range" | "404" | "redirect" | "hangup" | "drop"
+    kind: str
     count: int = 1_000_000  # how many requests it hits
     seconds: float = 5.0
     location: str = ""  # where a "redirect" sends the client
+    retry_after: str = ""  # the Retry-After header a "503" sends (seconds or an HTTP date)
 
 
 @dataclass
@@ -116,6 +120,8 @@ class RequestRecord:
     range: str | None
     status: int
     authorization: str | None = None
+    peer_port: int = 0  # the client's port: requests on one kept-alive connection share it
+    arrived: float = 0.0  # time.monotonic() when the request came in
 
 
 @dataclass
@@ -151,8 +157,8 @@ class IndexServer:
         raise KeyError(prefix)
 
     def fault(self, path_contains: str, kind: str, count: int = 1_000_000, seconds: float = 5.0,
-              location: str = "") -> None:
-        self.faults.append(Fault(path_contains, kind, count, seconds, location))
+              location: str = "", retry_after: str = "") -> None:
+        self.faults.append(Fault(path_contains, kind, count, seconds, location, retry_after))
 
     @property
     def url(self) -> str:
@@ -250,6 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_logged(self, head: bool) -> None:
         srv = self.index
+        arrived = time.monotonic()
         if srv.delay:
             time.sleep(srv.delay)
         path = urlsplit(self.path).path
@@ -262,13 +269,19 @@ class _Handler(BaseHTTPRequestHandler):
                 RequestRecord(
                     self.command, path, self.headers.get("User-Agent", ""),
                     self.headers.get("Accept", ""), self.headers.get("Range"), status,
-                    self.headers.get("Authorization"),
+                    self.headers.get("Authorization"), self.client_address[1], arrived,
                 )
             )
 
     def _dispatch(self, path: str, head: bool, fault: Fault | None) -> int:
         if fault and fault.kind == "500":
             return self._send(500, b"boom", "text/plain", head)
+        if fault and fault.kind == "drop":  # the connection closes with the request unanswered
+            self.close_connection = True
+            return 0
+        if fault and fault.kind == "503":
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return self._send(503, b"busy", "text/plain", head, extra)
         if fault and fault.kind == "404":
             return self._send(404, b"not found", "text/plain", head)
         if fault and fault.kind == "redirect":

@@ -1,9 +1,14 @@
-"""A loopback HTTP proxy that answers CONNECT only, as a fleet's proxy does for https indexes."""
+"""A loopback HTTP proxy that answers CONNECT only, as a fleet's proxy does for https indexes.
+
+Given a server-side TLS context it is an https proxy: the client speaks TLS to the proxy, and the
+index's TLS runs inside that.
+"""
 
 from __future__ import annotations
 
 import select
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -14,6 +19,7 @@ class TunnelProxy:
 
     tunnels: list[str] = field(default_factory=list)  # "host:port" of each CONNECT, in order
     proxy_authorization: list[str | None] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
     _sock: socket.socket | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -22,7 +28,7 @@ class TunnelProxy:
     def url(self) -> str:
         assert self._sock is not None, "proxy not started"
         host, port = self._sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> TunnelProxy:
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -53,6 +59,8 @@ class TunnelProxy:
 
     def _serve(self, client: socket.socket) -> None:
         try:
+            if self.tls is not None:
+                client = self.tls.wrap_socket(client, server_side=True)
             self._tunnel(client)
         except OSError:
             pass  # either end hung up, or reset (a client that refused the certificate does)
@@ -82,7 +90,10 @@ class TunnelProxy:
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         peers = {a: b, b: a}
         while not self._stop.is_set():
-            ready, _, _ = select.select(list(peers), [], [], 0.2)
+            # TLS may hold decrypted bytes that select() cannot see on the socket.
+            ready = [s for s in peers if isinstance(s, ssl.SSLSocket) and s.pending()]
+            if not ready:
+                ready, _, _ = select.select(list(peers), [], [], 0.2)
             for sock in ready:
                 data = sock.recv(65536)
                 if not data:

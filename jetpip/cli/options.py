@@ -1,0 +1,168 @@
+"""The option groups commands share, each parsed into one frozen record: the Target's and the index's."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:  # annotations only: the core loads after the probe has started
+    from jetpip.api import IndexFlags
+    from jetpip.index.client import IndexClient
+    from jetpip.knowledge.base import KnowledgeBase
+    from jetpip.model.sources import Route
+    from jetpip.model.target import Interpreter, Target, TargetOverrides
+    from jetpip.report import Reporter
+
+Command = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What ``@target_options`` parsed: where the device facts come from, the interpreter, the overrides."""
+
+    root: str = "/"
+    python: str | None = None
+    jetpack: str | None = None
+    l4t: str | None = None
+    cuda: str | None = None
+    soc: str | None = None
+    compute_capability: str | None = None
+    arch_kind: str | None = None
+    python_version: str | None = None
+    platform: str | None = None
+    glibc: str | None = None
+    indexes_file: str | None = None
+
+    def overrides(self) -> TargetOverrides:
+        """The facts given by hand, which win over what is detected."""
+        from jetpip.model.target import TargetOverrides
+
+        return TargetOverrides(
+            jetpack=self.jetpack, l4t=self.l4t, cuda=self.cuda, soc=self.soc,
+            compute_capability=self.compute_capability, arch_kind=self.arch_kind,
+            python_version=self.python_version, platform=self.platform, glibc=self.glibc,
+        )
+
+    def load(self) -> tuple[KnowledgeBase, Target, Route]:
+        """The knowledge base, the Target and its Route."""
+        import os
+
+        from jetpip.interpreter.probe import start_probe
+
+        overrides = self.overrides()
+        # A cross Target has no interpreter to probe. Otherwise the probe starts before the rest
+        # of jetpip and the knowledge base load, and runs in its own process meanwhile.
+        probe = None if overrides.is_cross else start_probe(self.python, os.environ)
+        from jetpip.api import load_target
+
+        return load_target(root=self.root, python=self.python, overrides=overrides,
+                           indexes_file=self.indexes_file, probe=probe)
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """What ``@index_options`` parsed: pip's own index flags, which win over pip's configuration."""
+
+    index_url: str | None = None
+    extra_index_url: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_host: tuple[str, ...] = ()
+    cert: str | None = None
+    client_cert: str | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    offline: bool = False
+    refresh: bool = False
+
+    def flags(self, *, no_index: bool = False) -> IndexFlags:
+        """The pip-like settings, as ``api.index_client`` and ``api.pip_args`` read them."""
+        return {
+            "index_url": self.index_url, "extra_index_url": self.extra_index_url,
+            "find_links": self.find_links, "trusted_host": self.trusted_host, "cert": self.cert,
+            "client_cert": self.client_cert, "timeout": self.timeout, "retries": self.retries,
+            "no_index": no_index,
+        }
+
+    def pip_args(self, break_system_packages: bool = False) -> list[str]:
+        """The options the target's own pip needs too (TLS, trust, timeouts, PEP 668 consent)."""
+        from jetpip.api import pip_args
+
+        return pip_args(self.flags(), break_system_packages)
+
+    def client(self, interpreter: Interpreter | None, reporter: Reporter, *,
+               no_index: bool = False) -> IndexClient:
+        """An IndexClient over the target's pip configuration with these flags on top.
+
+        ``interpreter`` supplies pip's own default index (None: there is none); ``no_index``
+        reads no index at all, only the trust and TLS settings apply.
+        """
+        from jetpip.api import index_client
+
+        return index_client(interpreter, self.flags(no_index=no_index), reporter=reporter,
+                            offline=self.offline, refresh=self.refresh)
+
+
+_TARGET_OPTIONS = (
+    click.option("--root", type=click.Path(file_okay=False), default="/", show_default=True,
+                 help="Read device facts from this root directory."),
+    click.option("--python", "python", default=None,
+                 help="Target interpreter (default: active venv, else python3 on PATH)."),
+    click.option("--jetpack", default=None, help="Override the JetPack version, e.g. 6.2."),
+    click.option("--l4t", default=None, help="Override the L4T release, e.g. 36.4.3."),
+    click.option("--cuda", default=None, help="Override the CUDA version, e.g. 12.6."),
+    click.option("--soc", default=None, help="Override the SoC, e.g. tegra234."),
+    click.option("--compute-capability", default=None, help="Override the compute capability, e.g. 8.7."),
+    click.option("--arch-kind", type=click.Choice(["tegra", "sbsa"]), default=None,
+                 help="Override Tegra or SBSA."),
+    click.option("--python-version", default=None,
+                 help="Lock for this Python (e.g. 3.10) instead of probing an interpreter."),
+    click.option("--platform", default=None,
+                 help="Lock for this platform tag (e.g. linux_aarch64) instead of probing."),
+    click.option("--glibc", default=None, help="glibc of a cross target (default: JetPack table)."),
+    click.option("--indexes", "indexes_file", type=click.Path(dir_okay=False), default=None,
+                 help="An indexes.toml layered over the built-in one (also JETPIP_INDEXES)."),
+)
+
+_INDEX_OPTIONS = (
+    click.option("--index-url", "-i", default=None, help="Base index (default: target's pip config)."),
+    click.option("--extra-index-url", multiple=True, help="Extra index, after the base one."),
+    click.option("--find-links", "-f", multiple=True, help="A flat link page or a directory of wheels."),
+    click.option("--trusted-host", multiple=True, help="Host whose files may lack hashes / bad TLS."),
+    click.option("--cert", default=None, help="CA bundle for TLS (default: the system trust store)."),
+    click.option("--client-cert", default=None, help="Client certificate (PEM with key)."),
+    click.option("--timeout", type=float, default=None, help="Per-request timeout in seconds."),
+    click.option("--retries", type=int, default=None, help="Retries for 5xx and timeouts."),
+    click.option("--offline", is_flag=True, help="Use only the cache; say what is missing."),
+    click.option("--refresh", is_flag=True, help="Revalidate every cached page."),
+)
+
+
+def target_options(func: Command) -> Command:
+    """The options that choose the Target; the command gets them as one ``options: TargetOptions``."""
+    return _grouped(func, TargetOptions, "options", _TARGET_OPTIONS)
+
+
+def index_options(func: Command) -> Command:
+    """The index options, as pip's; the command gets them as one ``index: IndexOptions``."""
+    return _grouped(func, IndexOptions, "index", _INDEX_OPTIONS)
+
+
+def _grouped(func: Command, record: type[TargetOptions | IndexOptions], keyword: str,
+             options: tuple[Callable[[Command], Command], ...]) -> Command:
+    """``func`` with ``options`` added, called with their values gathered into one ``record``."""
+    names = [f.name for f in dataclasses.fields(record)]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in names}
+        return func(*args, **{keyword: record(**values)}, **kwargs)
+
+    decorated: Command = command
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated

@@ -1,0 +1,42 @@
+"""`jetpip sync`: make the target environment match a lock exactly."""
+
+from __future__ import annotations
+
+import click
+
+from jetpip.cli.install import carry_out
+from jetpip.cli.options import IndexOptions, TargetOptions, index_options, target_options
+from jetpip.cli.output import TerminalReporter, target_warnings, verbosity_options
+
+
+@click.command()
+@click.argument("lockfile", default="pylock.toml", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print every pip command the sync would run; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan / outcome as JSON.")
+@click.option("--break-system-packages", is_flag=True,
+              help="Sync an externally managed (PEP 668) Python anyway; passed on to pip.")
+@target_options
+@index_options
+@verbosity_options
+def sync(
+    lockfile: str, dry_run: bool, as_json: bool, break_system_packages: bool, options: TargetOptions,
+    index: IndexOptions, reporter: TerminalReporter,
+) -> None:
+    """Make the target environment match LOCKFILE exactly (a pylock.toml from `jetpip lock`).
+
+    Installs what is missing or different and removes what the lock does not list, except
+    pip, setuptools, wheel, jetpip and a venv's system site-packages. With --find-links DIR
+    (a wheelhouse from `jetpip download`) and --offline it needs no network.
+    """
+    from jetpip.lock.pylock import load_lock
+
+    # The lock is read first: a missing or broken lock fails before any interpreter is probed.
+    lock = load_lock(lockfile)
+    _kb, target, route = options.load()
+    from jetpip.api import plan_sync
+
+    target_warnings(reporter, target, route)
+    plan = plan_sync(lock, target=target, route=route, find_links=index.find_links, offline=index.offline,
+                     install_args=index.pip_args(break_system_packages),
+                     break_system_packages=break_system_packages, origin=lockfile)
+    carry_out(plan, target.interpreter, route, dry_run=dry_run, as_json=as_json, reporter=reporter)
