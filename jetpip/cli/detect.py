@@ -68,6 +68,7 @@ def _print_device(target: Target) -> None:
         _fact_line("Tegra or SBSA", target.arch_kind),
         _fact_line("kernel", device.kernel),
         _fact_line("GPU (nvidia-smi)", device.gpu_name),
+        _fact_line("NVIDIA driver", device.driver),
         _fact_line("in a container", device.in_container),
         _fact_line("memory", device.memory_gib, " GiB"),
     ):

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from jetpip.device.parsers import (
@@ -23,8 +23,11 @@ from jetpip.device.parsers import (
     parse_in_container_cgroup,
     parse_kernel_release,
     parse_meminfo_gib,
+    parse_module_version,
     parse_nv_tegra_release,
     parse_nvidia_smi_list,
+    parse_nvidia_smi_query,
+    parse_proc_driver_version,
     parse_tensorrt_header,
     soc_from_compatible,
 )
@@ -248,6 +251,15 @@ def _read_cuda(fs: _Root) -> tuple[Fact | None, Fact | None]:
                 kind = Fact(value, fs.display(f"{home}/targets/{dirname}"))
         if version and kind:
             break
+    if version is None:
+        # Some toolkit installs ship no version.json (seen on an H200 host with CUDA 13.0): the
+        # versioned directory the links lead to still names the release.
+        named = next((h for h in _cuda_homes(fs) if re.fullmatch(r"usr/local/cuda-\d+\.\d+", h)), None)
+        real = fs.resolve("usr/local/cuda")
+        if real is not None and re.fullmatch(r"cuda-\d+\.\d+", real.name):
+            named = f"usr/local/{real.name}"
+        if named is not None:
+            version = Fact(named.rsplit("-", 1)[1], f"{fs.display(named)} (directory name; no version.json)")
     return version, kind
 
 
@@ -270,20 +282,63 @@ def _read_header_version(
     return None
 
 
-def query_nvidia_smi(timeout: float = 5.0) -> tuple[str, ...] | None:
-    """GPU names from the nvidia-smi on PATH, or None when it is absent or fails."""
+NvidiaSmi = Callable[[Sequence[str]], "str | None"]
+"""Runs nvidia-smi with these arguments and returns its output, or None when it is absent or fails."""
+
+QUERY_ARGS = ("--query-gpu=name,compute_cap", "--format=csv,noheader")
+
+
+def run_nvidia_smi(args: Sequence[str], timeout: float = 5.0) -> str | None:
+    """The output of the nvidia-smi on PATH, or None when it is absent or fails."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None
     try:
         proc = subprocess.run(
-            [exe, "-L"], capture_output=True, text=True, timeout=timeout, check=False
+            [exe, *args], capture_output=True, text=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    if proc.returncode != 0:
-        return None
-    return parse_nvidia_smi_list(proc.stdout)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def query_nvidia_smi(timeout: float = 5.0) -> tuple[str, ...] | None:
+    """GPU names from the nvidia-smi on PATH, or None when it is absent or fails."""
+    out = run_nvidia_smi(["-L"], timeout)
+    return None if out is None else parse_nvidia_smi_list(out)
+
+
+def _read_driver(fs: _Root) -> Fact | None:
+    """The NVIDIA kernel driver's version: the module's sysfs entry, else procfs."""
+    for rel, parse in (("sys/module/nvidia/version", parse_module_version),
+                       ("proc/driver/nvidia/version", parse_proc_driver_version)):
+        text = fs.read_text(rel)
+        if text is None:
+            continue
+        value = parse(text)
+        if value is not None:
+            return Fact(value, fs.display(rel))
+        fs.malformed(rel, "driver version")
+    return None
+
+
+def _read_gpu(smi: NvidiaSmi) -> tuple[Fact | None, Fact | None]:
+    """The first GPU's name and compute capability from nvidia-smi (its query, else ``-L``)."""
+    out = smi(QUERY_ARGS)
+    gpus = parse_nvidia_smi_query(out) if out is not None else ()
+    source = "nvidia-smi " + " ".join(QUERY_ARGS)
+    if gpus:
+        gpu = gpus[0]
+        cap = Fact(gpu.compute_capability, source) if gpu.compute_capability else None
+        return Fact(gpu.name, source), cap
+    # Older drivers lack the compute_cap field; -L still names the GPU.
+    listed = smi(["-L"])
+    names = parse_nvidia_smi_list(listed) if listed is not None else ()
+    return (Fact(names[0], "nvidia-smi -L") if names else None), None
+
+
+def _run_smi(args: Sequence[str]) -> str | None:
+    return run_nvidia_smi(args)
 
 
 def _read_container(fs: _Root) -> Fact:
@@ -296,11 +351,13 @@ def _read_container(fs: _Root) -> Fact:
     return Fact("no", "no /.dockerenv, /run/.containerenv or container cgroup")
 
 
-def detect_device(root: Path | str = "/", *, run_nvidia_smi: bool | None = None) -> Device:
+def detect_device(root: Path | str = "/", *, run_nvidia_smi: bool | None = None,
+                  nvidia_smi: NvidiaSmi | None = None) -> Device:
     """Read every piece of device evidence under ``root``; malformed files become warnings.
 
     nvidia-smi reports on the machine jetpip runs on, so it is asked only when ``root``
-    is ``/`` (or when ``run_nvidia_smi`` says so explicitly).
+    is ``/`` (or when ``run_nvidia_smi`` says so explicitly). ``nvidia_smi`` replaces the
+    real one: a fixture root comes with the output its machine printed.
     """
     root_path = Path(root)
     fs = _Root(root_path)
@@ -325,14 +382,14 @@ def detect_device(root: Path | str = "/", *, run_nvidia_smi: bool | None = None)
         fs, ("NvInferVersion.h",), parse_tensorrt_header, "NV_TENSORRT_MAJOR/MINOR defines"
     )
 
-    gpu_name = None
-    if run_nvidia_smi if run_nvidia_smi is not None else str(root_path) == "/":
-        names = query_nvidia_smi()
-        if names:
-            gpu_name = Fact(names[0], "nvidia-smi -L")
-            smi_kind = arch_kind_from_gpu_name(names[0])
-            if smi_kind and arch_kind is None:
-                arch_kind = Fact(smi_kind, "nvidia-smi -L")
+    gpu_name = gpu_capability = None
+    ask = run_nvidia_smi if run_nvidia_smi is not None else str(root_path) == "/"
+    if nvidia_smi is not None or ask:
+        gpu_name, gpu_capability = _read_gpu(nvidia_smi or _run_smi)
+        smi_kind = arch_kind_from_gpu_name(gpu_name.value) if gpu_name else None
+        if smi_kind and gpu_name and arch_kind is None:
+            arch_kind = Fact(smi_kind, gpu_name.source)
+    driver = _read_driver(fs)
 
     meminfo = fs.read_text("proc/meminfo")
     memory = None
@@ -357,6 +414,8 @@ def detect_device(root: Path | str = "/", *, run_nvidia_smi: bool | None = None)
         tensorrt=tensorrt,
         kernel=kernel,
         gpu_name=gpu_name,
+        gpu_capability=gpu_capability,
+        driver=driver,
         arch_kind=arch_kind,
         in_container=_read_container(fs),
         memory_gib=memory,

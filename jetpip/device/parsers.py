@@ -220,4 +220,44 @@ def arch_kind_from_gpu_name(name: str) -> str | None:
         return "sbsa"
     if "nvgpu" in lowered or "orin" in lowered:
         return "tegra"
+    if "gb10" in lowered or "gh200" in lowered or "gb200" in lowered:
+        return "sbsa"  # DGX Spark and the Grace servers: aarch64 SBSA with an NVIDIA driver
     return None
+
+
+_DRIVER_TEXT = re.compile(r"^\d{2,4}(?:\.\d{1,3}){1,2}$")
+
+
+def parse_module_version(text: str) -> str | None:
+    """The driver in /sys/module/nvidia/version: one line, ``580.159.04``."""
+    value = text.strip()
+    return value if _DRIVER_TEXT.match(value) else None
+
+
+_NVRM_RE = re.compile(r"^NVRM version:.*?\s(\d{2,4}(?:\.\d{1,3}){1,2})\s", re.MULTILINE)
+
+
+def parse_proc_driver_version(text: str) -> str | None:
+    """The driver in /proc/driver/nvidia/version: ``NVRM version: NVIDIA UNIX ... Module  580.159.04 ...``."""
+    m = _NVRM_RE.search(text + " ")
+    return m.group(1) if m else None
+
+
+@dataclass(frozen=True)
+class GpuQuery:
+    """One GPU as ``nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader`` lists it."""
+
+    name: str  # "NVIDIA H200"
+    compute_capability: str | None  # "9.0"; None when the driver does not report it ("[N/A]")
+
+
+def parse_nvidia_smi_query(text: str) -> tuple[GpuQuery, ...]:
+    """The GPUs of ``nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader``, one per line."""
+    gpus = []
+    for line in text.splitlines():
+        name, sep, cap = line.rpartition(",")
+        name, cap = name.strip(), cap.strip()
+        if not sep or not name or name.lower() == "name":
+            continue  # a header line, or an error message
+        gpus.append(GpuQuery(name, cap if re.fullmatch(r"\d{1,2}\.\d", cap) else None))
+    return tuple(gpus)

@@ -157,7 +157,7 @@ def all_checks(facts: Facts, ctx: DoctorContext) -> list[Check]:
     return [
         *interpreter_checks(facts, ctx),
         *torch_checks(facts, ctx),
-        *companion_checks(facts),
+        *companion_checks(facts, ctx.route.stable_abi if ctx.route is not None else STABLE_ABI),
         *numpy_checks(facts, ctx),
         *onnxruntime_checks(facts, ctx),
         *library_checks(facts, ctx),
@@ -328,8 +328,12 @@ def _source_check(dist: DistFacts, is_cuda: bool, ctx: DoctorContext, facts: Fac
               f"wheel tag {', '.join(plats)}" if plats else "no WHEEL file (not installed from a wheel)")
     route = ctx.route
     if not ctx.is_jetson or route is None:
-        status: Status = "fail" if local == "cpu" and ctx.is_jetson else "ok"
-        return Check("torch.source", "came from", status, origin, details=details)
+        # A machine with a discrete GPU guards torch too: a CPU build there is the same mistake.
+        guarded = ctx.is_jetson or (route is not None and "torch" in route.guarded)
+        status: Status = "fail" if guarded and (local == "cpu" or not is_cuda) else "ok"
+        fix = (facts.install("torch"),) if status == "fail" and route is not None else ()
+        return Check("torch.source", "came from", status,
+                     origin + (": a CPU-only build" if status == "fail" else ""), fix, details)
     if not route.sources:
         return Check("torch.source", "came from", "warn",
                      f"{origin}; route {route.key} has no CUDA source for this device",
@@ -348,7 +352,7 @@ def _source_check(dist: DistFacts, is_cuda: bool, ctx: DoctorContext, facts: Fac
                  "replaced the CUDA build", (facts.install("torch"),), details)
 
 
-def _expected_torch(name: str, dist: DistFacts) -> tuple[str, str]:
+def _expected_torch(name: str, dist: DistFacts, stable_abi: Mapping[str, str]) -> tuple[str, str]:
     """What torch a torchvision/torchaudio wants: its Requires-Dist pin, else the release rule."""
     for req_text in dist.get("requires", []):
         try:
@@ -364,10 +368,17 @@ def _expected_torch(name: str, dist: DistFacts) -> tuple[str, str]:
         major = 2 if v.minor >= 15 else 1
     else:
         major, minor = (v.major, v.minor) if v.major >= 2 else (1, v.minor)
+    floor = stable_abi.get(name)
+    if floor is not None and v.release[:2] >= Version(floor).release[:2]:
+        return f">={major}.{minor}", "built on torch's stable ABI: this torch and every later release"
     return f"=={major}.{minor}.*", "the torch release pairing"
 
 
-def companion_checks(facts: Facts) -> list[Check]:
+# The knowledge base's [stable_abi] table, for a report made without a route.
+STABLE_ABI: Mapping[str, str] = {"torchaudio": "2.11"}
+
+
+def companion_checks(facts: Facts, stable_abi: Mapping[str, str] = STABLE_ABI) -> list[Check]:
     """Check torchvision / torchaudio match the installed torch (``torchvision::nms does not exist``)."""
     out = []
     torch_v = facts.version("torch")
@@ -384,7 +395,7 @@ def companion_checks(facts: Facts) -> list[Check]:
             problem = f"{name} {dist['version']} is installed without torch"
         else:
             try:
-                spec, why = _expected_torch(name, dist)
+                spec, why = _expected_torch(name, dist, stable_abi)
                 ok = SpecifierSet(spec).contains(Version(torch_v.public), prereleases=True) or \
                     SpecifierSet(spec).contains(Version(torch_v.base_version), prereleases=True)
             except (InvalidVersion, ValueError):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jetpip.errors import KnowledgeError, UsageError
+from jetpip.knowledge.gpu import DriverRow, GpuRoute, gpu_route
 from jetpip.knowledge.merge import merge_layers
 from jetpip.knowledge.schema import (
     Layer,
@@ -78,10 +79,13 @@ class KnowledgeBase:
     guarded: frozenset[str]
     substitutions: Mapping[str, str]
     companions: Mapping[str, Mapping[str, str]]
+    stable_abi: Mapping[str, str]
     recipes: Mapping[str, Recipe]
     aliases: Mapping[str, Url]  # old URL prefix -> current one
     mirrors: Mapping[str, Url]  # URL prefix -> the mirror that replaces it (credentials allowed)
     jetson_hosts: tuple[str, ...]
+    drivers: tuple[DriverRow, ...] = ()
+    gpu_routes: tuple[GpuRoute, ...] = ()
 
     # -- URLs ---------------------------------------------------------------
 
@@ -202,6 +206,8 @@ class KnowledgeBase:
 
         capability = _flag(overrides.compute_capability, "--compute-capability", _CC_TEXT,
                            "a compute capability like 8.7")
+        if capability is None and not device.is_jetson and device.gpu_capability is not None:
+            capability = device.gpu_capability  # a discrete GPU reports its own
         if capability is None and soc is not None:
             info = self.soc.get(soc.value)
             if info is not None:
@@ -250,20 +256,28 @@ class KnowledgeBase:
     def route_for(self, target: Target) -> Route:
         """The Route for ``target``: its CUDA sources in order, with the guard rules."""
         if not target.is_jetson:
+            driver = target.device.driver
+            if driver is not None:
+                return gpu_route(self.gpu_routes, self.sources, self.drivers, machine=target.machine,
+                                 driver=driver.value, base={
+                                     "substitutions": self.substitutions, "companions": self.companions,
+                                     "stable_abi": self.stable_abi, "recipe": self._default_recipe()})
             return Route(
-                key="not-jetson", summary="not a Jetson", sources=(), guarded=frozenset(),
-                companions=self.companions,
+                key="not-jetson", summary="not a Jetson, no NVIDIA GPU", sources=(), guarded=frozenset(),
+                companions=self.companions, stable_abi=self.stable_abi,
                 no_source_reason=(
-                    "this machine is not a Jetson (no L4T release found): every package, torch "
-                    "included, comes from the base index as pip would choose it. Pass --jetpack or "
-                    "--l4t to resolve for a Jetson."
+                    "this machine is not a Jetson (no L4T release found) and has no NVIDIA driver "
+                    "(no /sys/module/nvidia/version or /proc/driver/nvidia/version): every package, "
+                    "torch included, comes from the base index as pip would choose it. Pass --jetpack "
+                    "or --l4t to resolve for a Jetson."
                 ),
             )
         line = f"jp{target.jetpack.value.split('.')[0]}" if target.jetpack else None
         cuda = target.cuda.value if target.cuda else None
         arch = target.arch_kind.value if target.arch_kind else "tegra"
         base: dict[str, Any] = {"guarded": self.guarded, "substitutions": self.substitutions,
-                                "companions": self.companions, "line": line, "cuda": cuda, "arch_kind": arch}
+                                "companions": self.companions, "stable_abi": self.stable_abi,
+                                "line": line, "cuda": cuda, "arch_kind": arch}
         if cuda is None:
             return Route(key=f"{line or 'jetson'}-unknown-cuda", summary="CUDA version unknown", sources=(),
                          recipe=self._default_recipe(), no_source_reason=(
@@ -277,25 +291,14 @@ class KnowledgeBase:
                          no_source_reason=(f"indexes.toml has no route for {where} with CUDA {cuda} "
                                            f"({arch}); guarded packages need a source build or a new "
                                            "route (docs/indexes.md)"), **base)
-        sources, dropped = [], []
-        capability = target.compute_capability.value if target.compute_capability else None
-        for sid in rule.sources:
-            source = self.sources[sid]
-            if capability and not source.covers(capability):
-                dropped.append(source)
-                warnings.append(f"left out {source.name}: its builds carry compute capability "
-                                f"{', '.join(source.arch_list)} only, not this device's {capability}")
-            else:
-                sources.append(source)
-        reason = rule.no_source_reason
-        if not sources and reason is None:
-            reason = (f"every source of route {rule.key} lacks kernels for compute capability "
-                      f"{capability}")
+        # Arch coverage is judged per wheel by the finder (a source's builds differ by project and
+        # version), never by dropping a whole source here.
         base.update(line=rule.line, cuda=rule.cuda)
         return Route(
-            key=rule.key, summary=rule.summary, sources=tuple(sources), constraints=rule.constraints,
-            recipe=rule.recipe or self._default_recipe(), no_source_reason=reason, warnings=tuple(warnings),
-            note=rule.note, alternatives=rule.alternatives, dropped=tuple(dropped), **base,
+            key=rule.key, summary=rule.summary, sources=tuple(self.sources[sid] for sid in rule.sources),
+            constraints=rule.constraints, recipe=rule.recipe or self._default_recipe(),
+            no_source_reason=rule.no_source_reason, warnings=tuple(warnings), note=rule.note,
+            alternatives=rule.alternatives, **base,
         )
 
     def _default_recipe(self) -> str | None:
@@ -452,8 +455,9 @@ def build_knowledge(layers: Sequence[Layer]) -> KnowledgeBase:
         files=tuple(layer.path for layer in layers), versions=tuple(merged.versions),
         ubuntu=merged.ubuntu, soc=merged.soc, sources=sources, routes=tuple(merged.routes.values()),
         guarded=frozenset(merged.guarded), substitutions=merged.substitutions,
-        companions=merged.companions, recipes=merged.recipes, aliases=aliases,
+        companions=merged.companions, stable_abi=merged.stable_abi, recipes=merged.recipes, aliases=aliases,
         mirrors=dict(merged.mirrors), jetson_hosts=tuple(merged.hosts),
+        drivers=tuple(merged.drivers.values()), gpu_routes=tuple(merged.gpu_routes.values()),
     )
 
 
@@ -470,5 +474,6 @@ def _make_source(spec: SourceSpec, url: Url, mirrors: Mapping[str, Url]) -> Sour
     kind: SourceKind = "devpi" if spec.kind == "devpi" else "simple" if spec.kind == "simple" else "flat"
     return Source(name=spec.name, kind=kind, url=mapped or url, jetson=spec.jetson, platforms=spec.platforms,
                   arch_list=spec.arch_list, trusted=spec.trusted, note=spec.note, id=spec.id,
-                  projects=spec.projects, mirror_of=url if mapped is not None else None)
+                  projects=spec.projects, arch_rules=spec.arch_rules,
+                  mirror_of=url if mapped is not None else None)
 

@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from jetpip.errors import RejectLike, SourceLike
 from jetpip.knowledge.base import KnowledgeBase
 from jetpip.knowledge.schema import Recipe, RecipeTag, VersionRow, version_tuple
-from jetpip.model.sources import Route, Source
+from jetpip.model.sources import Route, Source, arch_list_covers
 from jetpip.model.target import Target
 from jetpip.model.urls import redact_text
 
@@ -156,9 +156,8 @@ def build_hint(kb: KnowledgeBase, target: Target, route: Route, package: str,
     if not looked:
         # On demand nothing was fetched: say where jetpip would look.
         looked = [f"{s.name}: {s.project_url(name)} (not fetched)" for s in route.sources]
-    skipped = tuple(f"{s.name}: its builds carry compute capability {', '.join(s.arch_list)}, "
-                    f"not {target.compute_capability.value if target.compute_capability else '?'}"
-                    for s in route.dropped)
+    skipped = tuple(_lacking_arch(route, name, target.compute_capability.value)
+                    if target.compute_capability else ())
     recipe = next((r for r in kb.recipes.values() if name in r.packages), None)
     hint = Hint(package=name, target=describe_target(target), reason=reason, searched=tuple(looked),
                 found=tuple(seen), skipped=skipped, on_demand=not fetched,
@@ -229,6 +228,22 @@ def _tag(recipe: Recipe, cuda: str, python: str) -> RecipeTag | None:
                 tag.python_max is None or version_tuple(python) <= version_tuple(tag.python_max)):
             return tag
     return None
+
+
+def _lacking_arch(route: Route, name: str, capability: str) -> list[str]:
+    """The builds of ``name`` the knowledge base knows lack the device's arch, source by source."""
+    out = []
+    for source in route.sources:
+        rules = [r for r in source.arch_rules if r.project == name]
+        for rule in rules:
+            if not arch_list_covers(rule.arch_list, capability):
+                scope = f"{name} {rule.versions}".strip()
+                out.append(f"{source.name}: its {scope} builds carry compute capability "
+                           f"{', '.join(rule.arch_list)}, not {capability}")
+        if not rules and not source.covers(capability):
+            out.append(f"{source.name}: its builds carry compute capability {', '.join(source.arch_list)}, "
+                       f"not {capability}")
+    return out
 
 
 def _companion(kb: KnowledgeBase, tag: str, companion: str) -> str | None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 
 from jetpip.knowledge.base import KnowledgeBase, load_builtin_knowledge
-from jetpip.knowledge.schema import VersionRow
-from jetpip.model.sources import Route
+from jetpip.knowledge.schema import VersionRow, version_tuple
+from jetpip.model.sources import Route, Source
 from jetpip.model.target import Device, Fact, Interpreter, TargetOverrides
 
 HEADER = """\
@@ -19,9 +19,10 @@ Generated from `indexes.toml` by `python -m jetpip.knowledge.matrix > docs/matri
 test keeps the two in sync, so edit `indexes.toml`, never this page.
 
 Each row is one JetPack release line on one SoC. "torch" and "onnxruntime-gpu"
-name the sources jetpip asks, in order; a source listed as *left out* is skipped
-because its builds lack kernels for that SoC. The CUDA shown is the table's: when
-the device has another CUDA installed, jetpip routes by the installed one.
+name the sources jetpip asks, in order. Arch coverage is judged per wheel: a build
+whose arch list (the "Sources" table) lacks the SoC's compute capability is passed
+over with the reason, and the next source is asked. The CUDA shown is the table's:
+when the device has another CUDA installed, jetpip routes by the installed one.
 """
 
 
@@ -34,12 +35,35 @@ def _route(kb: KnowledgeBase, row: VersionRow, soc: str) -> Route:
 
 
 def _sources_for(route: Route, project: str) -> str:
+    if project not in route.guarded:
+        return "the base index"
     names = [s.name for s in route.sources if not s.projects or project in s.projects]
-    left_out = [f"*left out: {s.name}*" for s in route.dropped if not s.projects or project in s.projects]
     if not names:
-        return "none: source build (`jetpip hint " + project + "`)" + (
-            "; " + "; ".join(left_out) if left_out else "")
-    return " → ".join(names) + ("; " + "; ".join(left_out) if left_out else "")
+        return "none: source build (`jetpip hint " + project + "`)"
+    return " → ".join(names)
+
+
+def _arch(source: Source) -> str:
+    parts = [f"{', '.join(source.arch_list)}" if source.arch_list else ""]
+    for rule in source.arch_rules:
+        scope = f"{rule.project} {rule.versions}".strip()
+        parts.append(f"{scope}: {', '.join(rule.arch_list)}" + (" (unconfirmed)" if rule.unconfirmed else ""))
+    return "; ".join(p for p in parts if p) or "not recorded"
+
+
+def _gpu_rows(kb: KnowledgeBase) -> list[str]:
+    lines = ["", "## Machines with a discrete NVIDIA GPU", "",
+             "Not a Jetson, but an NVIDIA driver is loaded (x86_64, SBSA servers, DGX Spark): the driver "
+             "names the newest CUDA it runs, and the route for that CUDA on the machine is taken.", "",
+             "| machine | driver at least | CUDA | route | torch | onnxruntime-gpu |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    minimum = {d.cuda: d.driver_min for d in kb.drivers}
+    for rule in sorted(kb.gpu_routes, key=lambda g: (g.machine, version_tuple(g.cuda)), reverse=True):
+        route = Route(key=rule.key, summary=rule.summary, sources=tuple(kb.sources[s] for s in rule.sources),
+                      guarded=frozenset(rule.guarded))
+        lines.append(f"| {rule.machine} | {minimum.get(rule.cuda, '?')} | {rule.cuda} | `{rule.key}` "
+                     f"| {_sources_for(route, 'torch')} | {_sources_for(route, 'onnxruntime-gpu')} |")
+    return lines
 
 
 def _l4t(row: VersionRow) -> str:
@@ -76,7 +100,8 @@ def render(kb: KnowledgeBase) -> str:
     for source in kb.sources.values():
         platforms = ", ".join(source.platforms) or "any"
         lines.append(f"| {source.name} | {source.kind} | {source.url} | {platforms} "
-                     f"| {', '.join(source.arch_list) or 'not recorded'} |")
+                     f"| {_arch(source)} |")
+    lines += _gpu_rows(kb)
     if notes:
         lines += ["", "## Notes", ""]
         lines += [f"- `{key}`: {note}" for key, note in notes.items()]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from packaging.requirements import InvalidRequirement, Requirement
 
 from jetpip.errors import KnowledgeError
+from jetpip.knowledge.gpu import DriverRow, GpuRoute
 from jetpip.knowledge.schema import Layer, Recipe, RouteRule, SocInfo, SourceSpec, VersionRow
 from jetpip.model.urls import Url
 
@@ -27,7 +28,10 @@ class Merged:
     guarded: set[str] = field(default_factory=set)
     substitutions: dict[str, str] = field(default_factory=dict)
     companions: dict[str, dict[str, str]] = field(default_factory=dict)
+    stable_abi: dict[str, str] = field(default_factory=dict)
     recipes: dict[str, Recipe] = field(default_factory=dict)
+    drivers: dict[str, DriverRow] = field(default_factory=dict)  # by CUDA release
+    gpu_routes: dict[str, GpuRoute] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # "routes.jp6-cu126" -> file
 
 
@@ -76,9 +80,15 @@ def _apply(m: Merged, layer: Layer) -> None:
         m.origin[f"substitutions.{name}"] = path
     for torch, table in layer.companions.items():
         m.companions[torch] = dict(table)
+    m.stable_abi.update(layer.stable_abi)
     for key, recipe in layer.recipes.items():
         m.recipes[key] = recipe
         m.origin[f"recipes.{key}"] = path
+    for driver in layer.drivers:
+        m.drivers[driver.cuda] = driver
+    for gpu in layer.gpu_routes:
+        m.gpu_routes[gpu.key] = gpu
+        m.origin[f"gpu_routes.{gpu.key}"] = path
     if layer.guarded or layer.unguard:
         m.origin["guarded"] = path
 
@@ -98,6 +108,11 @@ def _cross_check(m: Merged) -> None:
             except InvalidRequirement as err:
                 raise KnowledgeError(path, f"routes.{key}.constraints",
                                      f"bad requirement {text!r}: {err}") from None
+    for key, gpu in m.gpu_routes.items():
+        for sid in gpu.sources:
+            if sid not in m.sources:
+                raise KnowledgeError(m.origin[f"gpu_routes.{key}"], f"gpu_routes.{key}.sources",
+                                     f"names unknown source {sid!r} (known: {', '.join(sorted(m.sources))})")
     seen: dict[tuple[str, str, str, frozenset[str]], str] = {}
     for key, rule in m.routes.items():
         match = (rule.line, rule.cuda, rule.arch_kind, frozenset(rule.l4t))

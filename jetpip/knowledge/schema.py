@@ -3,47 +3,37 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from jetpip.errors import KnowledgeError
-from jetpip.model.urls import Url, redact_text
+from jetpip.knowledge.gpu import DriverRow, GpuRoute, parse_arch_rules, parse_drivers, parse_gpu_routes
+from jetpip.knowledge.reader import ENV_NAME as _ENV_NAME
+from jetpip.knowledge.reader import KEY as _KEY
+from jetpip.knowledge.reader import L4T as _L4T
+from jetpip.knowledge.reader import MAJOR_MINOR as _MAJOR_MINOR
+from jetpip.knowledge.reader import URL as _URL
+from jetpip.knowledge.reader import VERSION as _VERSION
+from jetpip.knowledge.reader import Reader as _Reader
+from jetpip.knowledge.reader import array as _array
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+# Re-exported: the schema's users read these three from here.
+from jetpip.knowledge.reader import parse_toml as parse_toml
+from jetpip.knowledge.reader import prefix_matches as prefix_matches
+from jetpip.knowledge.reader import version_tuple as version_tuple
+from jetpip.model.sources import ArchRule
+from jetpip.model.urls import Url
 
 FORMAT = 1
 SOURCE_KINDS = ("devpi", "simple", "flat")
 ARCH_KINDS = ("tegra", "sbsa")
 
-_L4T = re.compile(r"^\d+(\.\d+){0,2}$")
-_MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
-_VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-
 TOP_LEVEL = (
     "format", "hosts", "aliases", "mirrors", "ubuntu", "versions", "soc", "sources", "routes",
-    "guarded", "substitutions", "companions", "recipes",
+    "guarded", "substitutions", "companions", "stable_abi", "recipes", "drivers", "gpu_routes",
 )
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    """``"36.4.3"`` -> ``(36, 4, 3)``; the caller has validated the form."""
-    return tuple(int(p) for p in text.split("."))
-
-
-def prefix_matches(prefix: str, version: str) -> bool:
-    """True when ``version`` lies under ``prefix`` component-wise ("36.4" covers "36.4.3", not "36.40")."""
-    want = prefix.split(".")
-    return version.split(".")[: len(want)] == want
 
 
 @dataclass(frozen=True)
@@ -79,12 +69,18 @@ class VersionRow:
         return any(prefix_matches(p, l4t) for p in self.l4t)
 
     def jetpack_for(self, l4t: str | None) -> str:
-        """The JetPack of a point release (longest matching prefix), else the row's."""
+        """The JetPack of a point release: longest matching prefix, else the newest listed one below.
+
+        A point release never lowers the JetPack; with nothing listed below, the row's own.
+        """
         best: tuple[int, str] | None = None
         for prefix, jetpack in self.jetpack_by_l4t.items():
             if l4t and prefix_matches(prefix, l4t) and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), jetpack)
-        return best[1] if best else self.jetpack
+        if best is not None:
+            return best[1]
+        below = [p for p in self.jetpack_by_l4t if l4t and version_tuple(p) < version_tuple(l4t)]
+        return self.jetpack_by_l4t[max(below, key=version_tuple)] if below else self.jetpack
 
     def jetpacks(self) -> tuple[str, ...]:
         """Every JetPack version the row names."""
@@ -123,6 +119,7 @@ class SourceSpec:
     trusted: bool = False
     note: str | None = None
     projects: tuple[str, ...] = ()  # guarded names it is known to carry (docs/matrix.md); () = unknown
+    arch_rules: tuple[ArchRule, ...] = ()  # per project and version; the first that applies wins
 
 
 @dataclass(frozen=True)
@@ -202,104 +199,11 @@ class Layer:
     unguard: list[str] = field(default_factory=list)
     substitutions: dict[str, str] = field(default_factory=dict)
     companions: dict[str, dict[str, str]] = field(default_factory=dict)
+    stable_abi: dict[str, str] = field(default_factory=dict)
     recipes: dict[str, Recipe] = field(default_factory=dict)
+    drivers: list[DriverRow] = field(default_factory=list)
+    gpu_routes: list[GpuRoute] = field(default_factory=list)
 
-
-class _Reader:
-    """Typed access to one file's tables; every failure names the file and the dotted key."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> KnowledgeError:
-        # A rejected value may be a URL with its password (a mirror): the message shows none.
-        return KnowledgeError(self.path, redact_text(key), redact_text(problem))
-
-    def table(self, value: object, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, got {type(value).__name__}")
-        return value
-
-    def keys(self, table: Mapping[str, Any], key: str, allowed: tuple[str, ...],
-             required: tuple[str, ...] = ()) -> None:
-        for name in table:
-            if name not in allowed:
-                raise self.fail(f"{key}.{name}" if key else name,
-                                f"unknown key (known: {', '.join(allowed)})")
-        for name in required:
-            if name not in table:
-                raise self.fail(key, f"missing required key '{name}'")
-
-    def string(self, table: Mapping[str, Any], name: str, key: str,
-               pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        value = table.get(name)
-        if not isinstance(value, str) or not value:
-            raise self.fail(f"{key}.{name}", f"must be a non-empty string, got {value!r}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(f"{key}.{name}", _bad(what, value))
-        return value
-
-    def opt_string(self, table: Mapping[str, Any], name: str, key: str,
-                   pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
-        if name not in table:
-            return None
-        return self.string(table, name, key, pattern, what)
-
-    def boolean(self, table: Mapping[str, Any], name: str, key: str, default: bool = False) -> bool:
-        value = table.get(name, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{key}.{name}", f"must be true or false, got {value!r}")
-        return value
-
-    def strings(self, table: Mapping[str, Any], name: str, key: str,
-                pattern: re.Pattern[str] | None = None, what: str = "") -> tuple[str, ...]:
-        value = table.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(f"{key}.{name}", f"must be a list of non-empty strings, got {value!r}")
-        if pattern is not None:
-            for item in value:
-                if not pattern.match(item):
-                    raise self.fail(f"{key}.{name}", _bad(what, item))
-        return tuple(value)
-
-    def str_map(self, value: object, key: str, key_pattern: re.Pattern[str] | None = None,
-                value_pattern: re.Pattern[str] | None = None, what: str = "value") -> dict[str, str]:
-        table = self.table(value, key)
-        for k, v in table.items():
-            if not isinstance(v, str) or not v:
-                raise self.fail(f"{key}.{k}", f"must be a non-empty string, got {v!r}")
-            if key_pattern is not None and not key_pattern.match(k):
-                raise self.fail(f"{key}.{k}", f"bad key {k!r}")
-            if value_pattern is not None and not value_pattern.match(v):
-                raise self.fail(f"{key}.{k}", _bad(what, v))
-        return dict(table)
-
-    def url_map(self, value: object, key: str) -> dict[str, Url]:
-        """A table of URL prefix -> URL; the URLs may carry credentials (a mirror's), kept in a ``Url``."""
-        table = self.str_map(value, key, _URL, _URL, "URL")
-        return {k: _url(self, v, f"{key}.{k}") for k, v in table.items()}
-
-
-def _url(r: _Reader, text: str, key: str) -> Url:
-    try:
-        return Url.parse(text)
-    except ValueError as err:
-        raise r.fail(key, str(err)) from None
-
-
-def _bad(what: str, value: str) -> str:
-    """``("CUDA version (want major.minor)", "12")`` -> ``"bad CUDA version '12' (want major.minor)"``."""
-    label, _, want = (what or "value").partition(" (")
-    return f"bad {label} {value!r}" + (f" ({want}" if want else "")
-
-
-def parse_toml(text: str, path: str) -> dict[str, Any]:
-    """TOML text -> dict; a syntax error becomes a KnowledgeError naming the line."""
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-        return data
-    except tomllib.TOMLDecodeError as err:
-        raise KnowledgeError(path, "toml", f"not valid TOML: {err}") from None
 
 
 def parse_layer(data: Mapping[str, Any], path: str, *, builtin: bool = False) -> Layer:
@@ -347,16 +251,17 @@ def parse_layer(data: Mapping[str, Any], path: str, *, builtin: bool = False) ->
                 raise r.fail(f"companions.{torch}", f"bad torch version {torch!r} (want major.minor)")
             table = r.str_map(value, f"companions.{torch}", None, _MAJOR_MINOR, "version")
             layer.companions[torch] = {canonicalize_name(k): v for k, v in table.items()}
+    if "stable_abi" in data:
+        abi = r.str_map(data["stable_abi"], "stable_abi", None, _MAJOR_MINOR, "version (want major.minor)")
+        layer.stable_abi = {canonicalize_name(k): v for k, v in abi.items()}
     if "recipes" in data:
         for key, value in r.table(data["recipes"], "recipes").items():
             layer.recipes[key] = _recipe(r, key, value)
+    if "drivers" in data:
+        layer.drivers = parse_drivers(r, data["drivers"])
+    if "gpu_routes" in data:
+        layer.gpu_routes = parse_gpu_routes(r, data["gpu_routes"])
     return layer
-
-
-def _array(r: _Reader, value: object, key: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise r.fail(key, "must be an array of tables ([[" + key + "]])")
-    return value
 
 
 def _versions(r: _Reader, value: object) -> list[VersionRow]:
@@ -432,7 +337,7 @@ def _source(r: _Reader, sid: str, value: object) -> SourceSpec:
         raise r.fail(key, f"bad source id {sid!r}")
     t = r.table(value, key)
     r.keys(t, key, ("name", "kind", "url", "jetson", "platforms", "arch_list", "trusted", "note",
-                    "projects"),
+                    "projects", "arch"),
            ("kind", "url"))
     kind = r.string(t, "kind", key)
     if kind not in SOURCE_KINDS:
@@ -448,6 +353,7 @@ def _source(r: _Reader, sid: str, value: object) -> SourceSpec:
         trusted=r.boolean(t, "trusted", key),
         note=r.opt_string(t, "note", key),
         projects=tuple(canonicalize_name(p) for p in r.strings(t, "projects", key)),
+        arch_rules=parse_arch_rules(r, t.get("arch", []), f"{key}.arch"),
     )
 
 

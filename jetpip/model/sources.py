@@ -7,11 +7,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
 from jetpip.model.urls import Url
 
 SourceKind = Literal["devpi", "simple", "flat"]
 
 _CC_TEXT = re.compile(r"^\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class ArchRule:
+    """The compute capabilities one project's builds on a source carry (for ``versions`` only, if given)."""
+
+    project: str  # canonical name
+    arch_list: tuple[str, ...]  # () = not known for these builds: assume they run
+    versions: str = ""  # a PEP 440 specifier; "" = every version
+    unconfirmed: bool = False  # taken from a build recipe, not from the wheels themselves
+
+    def applies(self, project: str, version: Version) -> bool:
+        """True when this rule speaks for ``project`` at ``version``."""
+        if project != self.project:
+            return False
+        return not self.versions or SpecifierSet(self.versions).contains(version, prereleases=True)
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class Source:
     id: str | None = None  # the [sources.ID] key in indexes.toml
     mirror_of: Url | None = None  # the original URL when a mirror override rewrote ``url``
     projects: tuple[str, ...] = ()  # guarded names it is known to carry; () = unknown, ask it
+    arch_rules: tuple[ArchRule, ...] = ()  # per project and version; the first that applies wins
 
     def project_url(self, project: str) -> Url:
         """The URL of ``project``'s page on this source (devpi always via ``/+simple/``)."""
@@ -41,6 +61,11 @@ class Source:
     def covers(self, compute_capability: str) -> bool:
         """True when the builds' arch list runs on ``compute_capability`` (unknown list: assume so)."""
         return arch_list_covers(self.arch_list, compute_capability)
+
+    def arch_for(self, project: str, version: Version) -> tuple[tuple[str, ...], ArchRule | None]:
+        """The arch list of ``project``'s ``version`` builds here: its rule's, else the source's."""
+        rule = next((r for r in self.arch_rules if r.applies(project, version)), None)
+        return (rule.arch_list if rule else self.arch_list), rule
 
 
 @dataclass(frozen=True)
@@ -62,7 +87,11 @@ class Route:
     arch_kind: str | None = None
     note: str | None = None
     alternatives: tuple[str, ...] = ()
-    dropped: tuple[Source, ...] = ()  # sources left out because their arch list misses the device
+    # Kept for the route JSON: arch coverage is judged per wheel by the finder, so routing drops nothing.
+    dropped: tuple[Source, ...] = ()
+    # companion -> the first version whose builds run with their torch and every later one
+    # (torchaudio's stable ABI from 2.11): pinned to torch>=X.Y, not ==X.Y.*
+    stable_abi: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def companion_for(self, torch_version: str, name: str) -> str | None:
         """The major.minor of ``name`` built for ``torch_version`` ("2.8.0" -> torchvision "0.23")."""

@@ -39,6 +39,8 @@ class Device:
     tensorrt: Fact | None = None  # "10.3.0"
     kernel: Fact | None = None  # "5.15.148-tegra"
     gpu_name: Fact | None = None  # from nvidia-smi, when present
+    gpu_capability: Fact | None = None  # "8.9", from nvidia-smi --query-gpu=compute_cap
+    driver: Fact | None = None  # the NVIDIA kernel driver, "580.159.04" (discrete GPUs, Thor)
     arch_kind: Fact | None = None  # "tegra" or "sbsa", from direct evidence only
     in_container: Fact | None = None  # "yes" / "no"
     memory_gib: Fact | None = None  # total RAM, from proc/meminfo
@@ -162,6 +164,7 @@ class Target:
                 "arch_kind": fact(self.arch_kind),
                 "kernel": fact(self.device.kernel),
                 "gpu_name": fact(self.device.gpu_name),
+                "driver": fact(self.device.driver),
                 "in_container": fact(self.device.in_container),
                 "memory_gib": fact(self.device.memory_gib),
             },

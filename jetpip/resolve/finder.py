@@ -19,7 +19,7 @@ from jetpip.errors import WheelNameError
 from jetpip.index.metadata import DistMetadata
 from jetpip.index.pages import ProjectPage
 from jetpip.model.links import FileLink, WheelName, lenient_version, parse_wheel_name
-from jetpip.model.sources import Route, Source
+from jetpip.model.sources import Route, Source, arch_list_covers
 from jetpip.model.target import Target
 from jetpip.report import NullReporter, Reporter
 
@@ -252,6 +252,8 @@ class Finder:
         self._platforms = {t.platform for t in self._tags}
         self._python = _python_full_version(target)
         self._guarded = frozenset(canonicalize_name(n) for n in route.guarded)
+        cc = target.compute_capability
+        self._capability = cc.value if cc is not None else None
         self._lock = threading.Lock()
         self._cache: dict[str, Future[FindResult]] = {}  # one find per name, shared between threads
 
@@ -376,7 +378,23 @@ class Finder:
         best = min((r for r in map(lookup, wheel.tags) if r is not None), default=None)
         if best is None:
             return self._tag_reason(wheel.tags), None
+        if guarded and self._capability is not None:
+            why = self._arch_reason(source, name, wheel.version)
+            if why:
+                return why, None
         return "", Candidate(name, wheel.version, link, source, guarded, best, wheel.build, rank)
+
+    def _arch_reason(self, source: Source, name: str, version: Version) -> str:
+        """Why this build cannot run on the device's GPU, or "" when it can (or nothing is known)."""
+        capability = self._capability
+        arch, rule = source.arch_for(name, version)
+        if capability is None or arch_list_covers(arch, capability):
+            return ""
+        what = f"{name} {rule.versions}" if rule is not None and rule.versions else name
+        unconfirmed = rule is not None and rule.unconfirmed
+        hedge = " (from its build recipe, not read from the wheel)" if unconfirmed else ""
+        return (f"no kernels for this GPU: {source.name}'s {what} builds carry compute capability "
+                f"{', '.join(arch)} only{hedge}; the Target is {capability}")
 
     def _tag_reason(self, tags: frozenset[Tag]) -> str:
         target_pythons, target_plats = self._pythons, self._platforms

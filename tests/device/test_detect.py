@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetpip.device import detect, parsers
-from jetpip.device.detect import detect_device
+from jetpip.device.detect import QUERY_ARGS, detect_device
 from jetpip.device.parsers import (
+    GpuQuery,
     jetpack_from_package_version,
     l4t_from_core_version,
     parse_cuda_version_json,
@@ -25,11 +26,17 @@ from jetpip.device.parsers import (
     parse_in_container_cgroup,
     parse_kernel_release,
     parse_meminfo_gib,
+    parse_module_version,
     parse_nv_tegra_release,
     parse_nvidia_smi_list,
+    parse_nvidia_smi_query,
+    parse_proc_driver_version,
     parse_tensorrt_header,
     soc_from_compatible,
 )
+from jetpip.knowledge.base import load_builtin_knowledge
+from tests.device.golden import fixture_device
+from tests.device.golden import render as render_golden
 
 ROOTS = Path(__file__).parent.parent / "fixtures" / "roots"
 
@@ -154,11 +161,40 @@ def test_nvidia_smi_meminfo_cgroup() -> None:
     assert parse_nvidia_smi_list("No devices were found\n") == ()
     assert parsers.arch_kind_from_gpu_name("NVIDIA Thor") == "sbsa"
     assert parsers.arch_kind_from_gpu_name("Orin (nvgpu)") == "tegra"
+    # DGX Spark and Grace servers: aarch64 SBSA with a regular NVIDIA driver
+    assert parsers.arch_kind_from_gpu_name("NVIDIA GB10") == "sbsa"
+    assert parsers.arch_kind_from_gpu_name("NVIDIA GH200 480GB") == "sbsa"
+    assert parsers.arch_kind_from_gpu_name("NVIDIA H200") is None
     assert parse_meminfo_gib("MemTotal:       65890700 kB\nMemFree: 1 kB\n") == "62.8"
     assert parse_meminfo_gib("MemFree: 1 kB\n") is None
     assert parse_in_container_cgroup("12:devices:/docker/3f2a9c\n")
     assert parse_in_container_cgroup("0::/kubepods/besteffort/pod1\n")
     assert not parse_in_container_cgroup("0::/init.scope\n")
+
+
+# Lines as an H200 host printed them (docs/detect.md, "Seen on a discrete-GPU host").
+H200_NVRM = ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  "
+             "(nixbld@)  \nGCC version:  gcc version 15.3.0 (GCC) \n")
+
+
+def test_driver_version_files() -> None:
+    assert parse_module_version("580.159.04\n") == "580.159.04"
+    assert parse_module_version("nvidia\n") is None
+    assert parse_proc_driver_version(H200_NVRM) == "580.159.04"
+    # the proprietary module's wording
+    assert parse_proc_driver_version(
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.127.05  Tue Oct  8 03:22:07 UTC 2024\n") == (
+        "550.127.05")
+    assert parse_proc_driver_version("GCC version:  gcc version 15.3.0 (GCC)\n") is None
+
+
+def test_nvidia_smi_query() -> None:
+    assert parse_nvidia_smi_query("NVIDIA H200, 9.0\n") == (GpuQuery("NVIDIA H200", "9.0"),)
+    assert parse_nvidia_smi_query("name, compute_cap\nNVIDIA L4, 8.9\nNVIDIA GB10, 12.1\n") == (
+        GpuQuery("NVIDIA L4", "8.9"), GpuQuery("NVIDIA GB10", "12.1"))
+    # an old driver that cannot report the field, and an error message
+    assert parse_nvidia_smi_query("Tesla K80, [N/A]\n") == (GpuQuery("Tesla K80", None),)
+    assert parse_nvidia_smi_query("NVIDIA-SMI has failed because it couldn't communicate\n") == ()
 
 
 # --- fuzzing: no input crashes a parser ---------------------------------------------------------
@@ -167,6 +203,7 @@ TEXT_PARSERS = [
     parse_nv_tegra_release, parse_dpkg_status, l4t_from_core_version, jetpack_from_package_version,
     parse_kernel_release, parse_cuda_version_json, parse_cuda_version_txt, parse_cudnn_header,
     parse_tensorrt_header, parse_nvidia_smi_list, parse_meminfo_gib, parse_in_container_cgroup,
+    parse_module_version, parse_proc_driver_version, parse_nvidia_smi_query,
 ]
 
 # text that looks like the real files, so the fuzzer reaches past the first check
@@ -270,6 +307,49 @@ def test_x86_workstation_is_not_a_jetson() -> None:
     assert _value(device.cuda) == "12.4.131"
     assert _value(device.kernel) == "6.8.0-45-generic"
     assert device.warnings == ()
+
+
+def test_fixture_roots_match_the_golden_snapshot() -> None:
+    assert (Path(__file__).parent / "golden" / "roots.txt").read_text(encoding="utf-8") == (
+        render_golden(load_builtin_knowledge())), (
+        "tests/device/golden/roots.txt is stale: run "
+        "`.venv/bin/python -m tests.device.golden > tests/device/golden/roots.txt`")
+
+
+def test_h200_host_reads_the_driver_and_the_gpu() -> None:
+    root = ROOTS / "h200-x86_64-driver580"
+    device = fixture_device(root.name)
+    assert not device.is_jetson
+    assert device.driver is not None and device.driver.value == "580.159.04"
+    assert device.driver.source == str(root / "sys/module/nvidia/version")
+    assert _value(device.gpu_name) == "NVIDIA H200" and _value(device.gpu_capability) == "9.0"
+    assert device.gpu_capability is not None and device.gpu_capability.source == "nvidia-smi " + " ".join(
+        QUERY_ARGS)
+    # no version.json on that host: the directory /usr/local/cuda leads to names the toolkit
+    assert device.cuda is not None and device.cuda.value == "13.0"
+    assert "directory name" in device.cuda.source
+    assert _value(device.in_container) == "yes"
+    assert device.warnings == ()
+
+
+def test_procfs_driver_file_when_sysfs_has_none(tmp_path: Path) -> None:
+    (tmp_path / "proc/driver/nvidia").mkdir(parents=True)
+    (tmp_path / "proc/driver/nvidia/version").write_text(H200_NVRM)
+    device = detect_device(tmp_path)
+    assert device.driver is not None and device.driver.value == "580.159.04"
+    assert device.driver.source.endswith("proc/driver/nvidia/version")
+
+
+def test_no_nvidia_gpu_means_no_driver_and_no_gpu() -> None:
+    device = fixture_device("x86-workstation")
+    assert device.driver is None and device.gpu_name is None and device.gpu_capability is None
+
+
+def test_nvidia_smi_without_compute_cap_falls_back_to_its_list(tmp_path: Path) -> None:
+    answers = {"-L": "GPU 0: Tesla K80 (UUID: GPU-0)\n"}
+    device = detect_device(tmp_path, nvidia_smi=lambda args: answers.get(args[0]))
+    assert device.gpu_name is not None and device.gpu_name.value == "Tesla K80"
+    assert device.gpu_name.source == "nvidia-smi -L" and device.gpu_capability is None
 
 
 def test_container_with_only_nv_tegra_release() -> None:

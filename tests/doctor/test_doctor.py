@@ -551,3 +551,54 @@ def test_sbsa_cu130_torch_needs_nvpl_and_cudss(make_env: MakeEnv, wheels: Path, 
     fixed = by_id(diagnose(str(py), ctx))
     libs = ("libnvpl_blas", "libcudss.so.0", "libcudnn.so.9")
     assert {fixed[f"libs.{lib}"].status for lib in libs} == {"ok"}
+
+
+# --- torchaudio on torch's stable ABI; a machine with a discrete GPU ----------------------
+
+
+def test_torchaudio_from_2_11_goes_with_every_later_torch(make_env: MakeEnv, wheels: Path) -> None:
+    # indexes.toml [stable_abi]: one torchaudio >= 2.11 build runs with its torch and every later one
+    newer = make_env("ta-newer", [
+        wheel(wheels, "torch", "2.12.0", files=fake_torch("2.12.0", cuda="13.0")),
+        wheel(wheels, "torchaudio", "2.11.0"),
+    ])
+    check = by_id(diagnose(str(newer), orin(None)))["torchaudio.matches_torch"]
+    assert check.status == "ok", check.message
+    older = make_env("ta-older", [
+        wheel(wheels, "torch", "2.10.0", files=fake_torch("2.10.0", cuda="13.0")),
+        wheel(wheels, "torchaudio", "2.11.0"),
+    ])
+    check = by_id(diagnose(str(older), orin(None)))["torchaudio.matches_torch"]
+    assert check.status == "fail"
+    assert "torchaudio 2.11.0 is built for torch>=2.11 (built on torch's stable ABI" in check.message
+
+
+def gpu_host(route: Route) -> DoctorContext:
+    return DoctorContext(root="/", is_jetson=False, compute_capability="9.0",
+                         compute_capability_source="nvidia-smi", cuda="13.0",
+                         summary="not a Jetson, GPU NVIDIA H200", route=route)
+
+
+def test_discrete_gpu_host_checks_the_arch_and_refuses_a_cpu_torch(make_env: MakeEnv, wheels: Path) -> None:
+    from jetpip.knowledge.base import load_knowledge
+    from jetpip.model.target import Device, Fact, Interpreter, TargetOverrides
+
+    kb = load_knowledge(env={})
+    device = Device(root="/", is_jetson=False, driver=Fact("580.159.04", "sys/module/nvidia/version"),
+                    gpu_capability=Fact("9.0", "nvidia-smi"))
+    interp = Interpreter(executable=None, version="3.12.3", implementation="cpython",
+                         platforms=("linux_x86_64",), markers={"platform_machine": "x86_64"})
+    route = kb.route_for(kb.make_target(device, interp, TargetOverrides()))
+    assert route.key == "gpu-x86_64-cu130"
+    # As seen on an H200 host: a CUDA 13.0 build with sm_90 in its list
+    cuda = make_env("h200-cuda", [wheel(wheels, "torch", "2.11.0", tag=PYPI_TAG, files=fake_torch(
+        "2.11.0", cuda="13.0", capability=(9, 0), device="NVIDIA H200",
+        arch=("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")))])
+    checks = by_id(diagnose(str(cuda), gpu_host(route)))
+    assert checks["torch.arch"].status == "ok" and "sm_90" in checks["torch.arch"].message
+    assert checks["torch.source"].status == "ok"
+    cpu = make_env("h200-cpu", [wheel(wheels, "torch", "2.11.0+cpu", tag=PYPI_TAG,
+                                      files=fake_torch("2.11.0+cpu", cuda=None))])
+    source = by_id(diagnose(str(cpu), gpu_host(route)))["torch.source"]
+    assert source.status == "fail" and "CPU-only" in source.message
+    assert source.fix == (f"jetpip install torch --python {cpu}",)

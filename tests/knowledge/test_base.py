@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
 from jetpip.errors import JetpipError, KnowledgeError, UsageError
 from jetpip.knowledge.base import (
     KnowledgeBase,
     builtin_indexes,
+    load_builtin_knowledge,
     load_knowledge,
     parse_mirror_env,
     route_to_json,
@@ -22,28 +24,12 @@ from jetpip.knowledge.schema import parse_layer, parse_toml
 from jetpip.model.sources import Route, arch_list_covers
 from jetpip.model.target import Device, Fact, Interpreter, TargetOverrides
 from jetpip.model.urls import Url
+from tests.knowledge.golden import render as render_golden
+
+GOLDEN = Path(__file__).parent / "golden" / "targets.txt"
 
 JAL = "https://pypi.jetson-ai-lab.io"
 REDIST = "https://developer.download.nvidia.com/compute/redist/jp"
-
-# The key rows of KNOWLEDGE.md §2, pinned here as data so a wrong edit to indexes.toml fails:
-# L4T, JetPack, CUDA, cuDNN, TensorRT, Ubuntu, Python, glibc.
-VERSION_ROWS = [
-    ("32.7.1", "4.6.1", "10.2", "8.2.1", "8.2.1", "18.04", "3.6", "2.27"),
-    ("32.7.6", "4.6.6", "10.2", "8.2.1", "8.2.1", "18.04", "3.6", "2.27"),
-    ("35.1.0", "5.0.2", "11.4", "8.4.1", "8.4.1", "20.04", "3.8", "2.31"),
-    ("35.2.1", "5.1", "11.4", "8.6.0", "8.5.2", "20.04", "3.8", "2.31"),
-    ("35.4.1", "5.1.2", "11.4", "8.6.0", "8.5.2", "20.04", "3.8", "2.31"),
-    ("35.6.0", "5.1.4", "11.4", "8.6.0", "8.5.2", "20.04", "3.8", "2.31"),
-    ("36.2.0", "6.0", "12.2", "8.9", "8.6", "22.04", "3.10", "2.35"),
-    ("36.3.0", "6.0", "12.2", "8.9", "8.6", "22.04", "3.10", "2.35"),
-    ("36.4.0", "6.1", "12.6", "9.3", "10.3", "22.04", "3.10", "2.35"),
-    ("36.4.3", "6.2", "12.6", "9.3", "10.3", "22.04", "3.10", "2.35"),
-    ("36.4.4", "6.2.1", "12.6", "9.3", "10.3", "22.04", "3.10", "2.35"),
-    ("38.2.2", "7.0", "13.0", "9.12", "10.13", "24.04", "3.12", "2.39"),
-    ("38.4.0", "7.1", "13.0", "9.12", "10.13", "24.04", "3.12", "2.39"),
-    ("39.0.0", "7.2", "13.2", "9.20", "10.16", "24.04", "3.12", "2.39"),
-]
 
 # SoC, CUDA, compute capability (CUDA 13.0 renumbered Thor's SM101 as SM110).
 CAPABILITY_ROWS = [
@@ -80,19 +66,24 @@ def write(path: Path, text: str) -> Path:
 # -- the pinned tables ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("l4t", "jetpack", "cuda", "cudnn", "trt", "ubuntu", "python", "glibc"),
-                         VERSION_ROWS)
-def test_versions_table_rows(kb: KnowledgeBase, l4t: str, jetpack: str, cuda: str, cudnn: str, trt: str,
-                             ubuntu: str, python: str, glibc: str) -> None:
-    target = kb.make_target(device(l4t=l4t), interp(), TargetOverrides())
-    assert target.jetpack is not None and target.jetpack.value == jetpack
-    assert target.cuda is not None and target.cuda.value == cuda
-    assert target.cudnn is not None and target.cudnn.value == cudnn
-    assert target.tensorrt is not None and target.tensorrt.value == trt
-    assert target.jetpack.source == f"indexes.toml versions table from L4T {l4t}"
-    row = kb.row_for_l4t(l4t)
-    assert row is not None and row.ubuntu == ubuntu
-    assert kb.cross_defaults(device(l4t=l4t), TargetOverrides()) == (python, glibc)
+def test_tables_match_the_golden_snapshot(kb: KnowledgeBase) -> None:
+    # Every versions row, point release and route as data: a knowledge edit is one regenerate.
+    assert GOLDEN.read_text(encoding="utf-8") == render_golden(load_builtin_knowledge()), (
+        "tests/knowledge/golden/targets.txt is stale: run "
+        "`.venv/bin/python -m tests.knowledge.golden > tests/knowledge/golden/targets.txt`")
+
+
+def test_table_facts_name_their_source(kb: KnowledgeBase) -> None:
+    target = kb.make_target(device(l4t="36.4.3"), interp(), TargetOverrides())
+    assert target.jetpack == Fact("6.2", "indexes.toml versions table from L4T 36.4.3")
+    assert kb.cross_defaults(device(l4t="36.4.3"), TargetOverrides()) == ("3.10", "2.35")
+
+
+def test_an_unlisted_point_release_takes_the_newest_listed_one_below(kb: KnowledgeBase) -> None:
+    # A prefix rule ("36.4" = 6.1) mislabelled every newer 36.4.x.
+    for l4t, jetpack in (("36.4.5", "6.2.1"), ("36.4.7", "6.2.1"), ("35.6.9", "5.1.6")):
+        target = kb.make_target(device(l4t=l4t), interp(), TargetOverrides())
+        assert target.jetpack is not None and target.jetpack.value == jetpack
 
 
 @pytest.mark.parametrize(("soc", "cuda", "capability"), CAPABILITY_ROWS)
@@ -111,8 +102,10 @@ def test_thor_on_jetpack7_is_sbsa_with_sm110(kb: KnowledgeBase) -> None:
 
 
 def test_unconfirmed_facts_say_so(kb: KnowledgeBase) -> None:
-    target = kb.make_target(device(l4t="36.3.0"), interp(), TargetOverrides())
+    target = kb.make_target(device(l4t="39.0.0"), interp(), TargetOverrides())
     assert target.cudnn is not None and target.cudnn.source.endswith("(unconfirmed)")
+    confirmed = kb.make_target(device(l4t="36.3.0"), interp(), TargetOverrides())
+    assert confirmed.cudnn is not None and not confirmed.cudnn.source.endswith("(unconfirmed)")
 
 
 # -- Target facts ---------------------------------------------------------------------
@@ -121,9 +114,10 @@ def test_unconfirmed_facts_say_so(kb: KnowledgeBase) -> None:
 def test_installed_cuda_wins_over_the_table(kb: KnowledgeBase) -> None:
     target = kb.make_target(device(l4t="36.3.0", cuda="12.4.131"), interp(), TargetOverrides())
     assert target.cuda == Fact("12.4", "fixture cuda")
-    route = kb.route_for(target)
-    assert route.key == "jp6-cu122"
-    assert any("no route for CUDA 12.4" in w for w in route.warnings)
+    assert kb.route_for(target).key == "jp6-cu124"
+    route = kb.route_for(kb.make_target(device(l4t="36.3.0", cuda="12.5.1"), interp(), TargetOverrides()))
+    assert route.key == "jp6-cu124"
+    assert any("no route for CUDA 12.5" in w for w in route.warnings)
 
 
 def test_overrides_win_and_say_so(kb: KnowledgeBase) -> None:
@@ -189,8 +183,8 @@ def test_bad_override_is_a_usage_error(kb: KnowledgeBase, flag: str, value: str)
     ({"l4t": "36.4.3", "cuda": "12.9.1"}, "jp6-cu129", f"{JAL}/jp6/cu129"),
     ({"l4t": "38.2.2", "soc": "tegra264", "cuda": "13.0.48"}, "jp7-cu130", f"{JAL}/sbsa/cu130"),
     ({"l4t": "38.4.0", "soc": "tegra264"}, "jp7-cu130", f"{JAL}/sbsa/cu130"),
-    ({"l4t": "39.0.0", "soc": "tegra264"}, "jp7-cu132", f"{JAL}/sbsa/cu130"),
-    ({"l4t": "39.0.0", "soc": "tegra234"}, "jp7-cu132", "https://download.pytorch.org/whl/cu130"),
+    ({"l4t": "39.0.0", "soc": "tegra264"}, "jp7-cu132", f"{JAL}/sbsa/cu132"),
+    ({"l4t": "39.0.0", "soc": "tegra234"}, "jp7-cu132", f"{JAL}/sbsa/cu132"),
 ])
 def test_route_for_each_jetpack_line(kb: KnowledgeBase, facts: dict[str, str], key: str,
                                      first_url: str) -> None:
@@ -220,12 +214,23 @@ def test_thor_route_has_pytorch_org_second_and_says_jp7_index_is_empty(kb: Knowl
     assert not any("/jp7/" in s.url.path for s in route.sources)
 
 
-def test_orin_on_jetpack72_drops_the_sbsa_index_that_lacks_sm87(kb: KnowledgeBase) -> None:
+def test_orin_on_jetpack72_keeps_every_source_and_knows_each_builds_arch(kb: KnowledgeBase) -> None:
     route = kb.route_for(kb.make_target(device(l4t="39.0.0", soc="tegra234"), interp("3.12.3"),
                                         TargetOverrides()))
-    assert [s.name for s in route.sources] == ["pytorch.org cu130"]
-    assert [s.name for s in route.dropped] == ["jetson-ai-lab sbsa/cu130"]
-    assert any("11.0, 12.1" in w and "8.7" in w for w in route.warnings)
+    # No source is dropped for every package: onnxruntime-gpu on sbsa/cu130 stays reachable.
+    assert [s.id for s in route.sources] == ["jal-sbsa-cu132", "jal-sbsa-cu130", "pytorch-cu130"]
+    assert route.dropped == ()
+    sbsa = route.sources[1]
+    assert sbsa.arch_for("torch", Version("2.9.1"))[0] == ("11.0", "12.1")
+    assert "8.7" in sbsa.arch_for("torch", Version("2.11.0"))[0]
+    assert sbsa.arch_for("onnxruntime-gpu", Version("1.24.0")) == ((), None)
+
+
+def test_orin_on_jetpack72_as_tegra_asks_jp7_cu132(kb: KnowledgeBase) -> None:
+    route = kb.route_for(kb.make_target(device(l4t="39.0.0", soc="tegra234"), interp("3.12.3"),
+                                        TargetOverrides(arch_kind="tegra")))
+    assert route.key == "jp7-cu132-tegra"
+    assert route.sources[0].url == Url(f"{JAL}/jp7/cu132")
 
 
 def test_r36_5_2_never_goes_to_a_jetpack7_index(kb: KnowledgeBase) -> None:
@@ -283,8 +288,8 @@ def test_route_to_json_is_stable(kb: KnowledgeBase) -> None:
     assert set(data) == {"schema", "key", "summary", "line", "cuda", "arch_kind", "sources", "dropped",
                          "guarded", "substitutions", "constraints", "recipe", "note", "alternatives",
                          "no_source_reason", "warnings"}
-    assert data["sources"][0]["kind"] == "simple"
-    assert data["dropped"][0]["arch_list"] == ["11.0", "12.1"]
+    assert data["sources"][0]["kind"] == "devpi"
+    assert data["dropped"] == []
     assert data["guarded"] == sorted(data["guarded"])
 
 
@@ -293,6 +298,8 @@ def test_companions_and_guarded_names(kb: KnowledgeBase) -> None:
     assert route.companion_for("2.8.0", "torchvision") == "0.23"
     assert route.companion_for("2.1.0a0+41361538.nv23.06", "torchvision") == "0.16"
     assert route.companion_for("2.9.1", "torchaudio") == "2.9"
+    assert route.companion_for("2.13.0", "torchvision") == "0.28"
+    assert route.stable_abi == {"torchaudio": "2.11"}
     assert route.companion_for("0.1", "torchvision") is None
     assert {"torch", "torchvision", "torchaudio", "onnxruntime-gpu", "cupy", "jaxlib", "pycuda"} <= kb.guarded
     assert "onnxruntime" not in kb.guarded
@@ -317,6 +324,9 @@ def test_is_jetson_url_knows_hosts_and_aliases(kb: KnowledgeBase) -> None:
     assert kb.is_jetson_url(Url(f"{JAL}/jp6/cu126/+f/abc/def/torch-2.8.0-cp310-cp310-linux_aarch64.whl"))
     assert kb.is_jetson_url(Url("https://pypi.jetson-ai-lab.dev/jp6/cu126/+simple/torch/"))
     assert kb.is_jetson_url(Url("https://jetson.webredirect.org/jp6/cu126"))
+    # the 2024 form in old Dockerfiles: plain http, no pypi. prefix
+    assert kb.is_jetson_url(Url("http://jetson.webredirect.org/jp6/cu126"))
+    assert kb.map_url(Url("http://jetson.webredirect.org/jp6/cu126")) == Url(f"{JAL}/jp6/cu126")
     assert kb.is_jetson_url(Url(f"{REDIST}/v61/pytorch/torch-2.5.0a0-cp310-cp310-linux_aarch64.whl"))
     assert not kb.is_jetson_url(Url("https://download.pytorch.org/whl/cu130/torch/"))
     assert not kb.is_jetson_url(Url("https://pypi.jetson-ai-lab.io.example.com/jp6/cu126"))
@@ -459,6 +469,17 @@ sources = ["jal-jp6-cu126"]
     ('[recipes.x]\npackages = ["x"]\nrepo = "https://e.example"\nsteps = []\ngib_per_job = 0\n'
      'tags = [{cuda_min = "12.6", tag = "v1"}]\n', "recipes.x.gib_per_job", "positive number"),
     ('[guarded]\nnames = "torch"\n', "guarded.names", "list of non-empty strings"),
+    ('[[sources.s.arch]]\nproject = "torch"\nversions = "2.11+"\narch_list = ["8.7"]\n[sources.s]\n'
+     'kind = "simple"\nurl = "https://x.example/simple"\n', "sources.s.arch[0].versions",
+     "bad version specifier"),
+    ('[sources.s]\nkind = "simple"\nurl = "https://x.example/simple"\n[[sources.s.arch]]\n'
+     'project = "torch"\narch_list = ["sm_87"]\n', "sources.s.arch[0].arch_list", "bad compute capability"),
+    ('[stable_abi]\ntorchaudio = "two"\n', "stable_abi.torchaudio", "bad version"),
+    ('[[drivers]]\ncuda = "13.0"\ndriver_min = "r580"\n', "drivers[0].driver_min", "bad driver version"),
+    ('[[gpu_routes]]\nkey = "g"\nmachine = "riscv64"\ncuda = "13.0"\nsources = ["s"]\nguarded = []\n',
+     "gpu_routes[0].machine", "must be one of x86_64, aarch64"),
+    ('[[gpu_routes]]\nkey = "g"\nmachine = "x86_64"\ncuda = "13.0"\nsources = ["nowhere"]\n'
+     'guarded = ["torch"]\n', "gpu_routes.g.sources", "names unknown source 'nowhere'"),
 ])
 def test_bad_overlay_names_file_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
     bad = write(tmp_path / "bad.toml", text)

@@ -122,7 +122,7 @@ def test_orin_on_jetpack72_reports_the_skipped_index(kb: KnowledgeBase) -> None:
     target, route = jetson(kb, "3.12.3", l4t="39.0.0", soc="tegra234")
     hint = build_hint(kb, target, route, "torch")
     assert hint.skipped == (
-        "jetson-ai-lab sbsa/cu130: its builds carry compute capability 11.0, 12.1, not 8.7",)
+        "jetson-ai-lab sbsa/cu130: its torch <2.11 builds carry compute capability 11.0, 12.1, not 8.7",)
     assert hint.env_value("TORCH_CUDA_ARCH_LIST") == "8.7"
     assert hint.tag == "v2.9.1"
 

@@ -35,6 +35,6 @@ def test_matrix_rows_say_where_torch_comes_from() -> None:
             for line in text.splitlines() if line.startswith("| ") and "`jp" in line}
     assert "jetson-ai-lab jp6/cu126 → NVIDIA redist jp/v61 pytorch" in rows["6.1 to 6.2.2/tegra234"]
     assert "(11.0)" in rows["7.0/tegra264"]
-    assert "*left out: jetson-ai-lab sbsa/cu130*" in rows["7.2/tegra234"]
-    assert "pytorch.org cu130" in rows["7.2/tegra234"]
+    assert "jetson-ai-lab sbsa/cu132 → jetson-ai-lab sbsa/cu130 → pytorch.org cu130" in rows["7.2/tegra234"]
+    assert "| x86_64 | 580.65.06 | 13.0 | `gpu-x86_64-cu130` |" in text
     assert "| 3.6 | 18.04 (2.27) |" in rows["4.6 to 4.6.6/tegra210"]

@@ -90,6 +90,7 @@ class Case:
             sources=tuple(self.sources[s] for s in r.get("sources", [])),
             guarded=frozenset(r.get("guarded", [])), substitutions=r.get("substitutions", {}),
             constraints=tuple(r.get("constraints", [])), companions=r.get("companions", {}),
+            stable_abi=r.get("stable_abi", {}),
         )
         t = self.data.get("target", {})
         self.target = make_target(t.get("python", "3.10"), t.get("platform", "linux_aarch64"),
