@@ -26,6 +26,18 @@ class Reporter(Protocol):
     def warning(self, message: str) -> None:
         """Something that may be a problem; the run goes on."""
 
+    def fetch_started(self, files: int, size: int) -> None:
+        """The files of a plan are about to be fetched: how many, and their bytes as locked (0: unknown)."""
+
+    def fetch_progress(self, filename: str, done: int, size: int | None) -> None:
+        """A download in progress: ``done`` bytes of ``size`` (None: unknown); a few calls a second."""
+
+    def file_fetched(self, filename: str, size: int, *, from_cache: bool) -> None:
+        """A file is in place and matches its hash; ``from_cache``: it was not fetched again."""
+
+    def fetch_finished(self, files: int, downloaded: int, size: int, seconds: float) -> None:
+        """Every file is in place: how many, how many came over the network, their bytes, the time taken."""
+
 
 class NullReporter:
     """A Reporter that drops everything; the default for library callers."""
@@ -46,6 +58,18 @@ class NullReporter:
         """Drop the event."""
 
     def warning(self, message: str) -> None:
+        """Drop the event."""
+
+    def fetch_started(self, files: int, size: int) -> None:
+        """Drop the event."""
+
+    def fetch_progress(self, filename: str, done: int, size: int | None) -> None:
+        """Drop the event."""
+
+    def file_fetched(self, filename: str, size: int, *, from_cache: bool) -> None:
+        """Drop the event."""
+
+    def fetch_finished(self, files: int, downloaded: int, size: int, seconds: float) -> None:
         """Drop the event."""
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from jetpip.cli.progress import FetchDisplay
     from jetpip.errors import JetpipError
     from jetpip.model.sources import Route
     from jetpip.model.target import Target
@@ -38,8 +39,42 @@ def print_json(document: object) -> None:
 class TerminalReporter:
     """The Reporter the commands hand to the core: progress on stderr, as -q / -v ask."""
 
-    def __init__(self, verbosity: int = 0) -> None:
+    def __init__(self, verbosity: int = 0, *, tty: bool | None = None) -> None:
         self.verbosity = verbosity
+        self.tty = tty  # None: ask stderr when the first file is fetched
+        self._fetching: FetchDisplay | None = None
+
+    def _display(self) -> FetchDisplay:
+        if self._fetching is None:
+            import os
+            import shutil
+            import sys
+
+            from jetpip.cli.progress import FetchDisplay
+
+            # A dumb terminal cannot move its cursor back: it gets the plain lines of a log.
+            live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+            tty = live if self.tty is None else self.tty
+            self._fetching = FetchDisplay(lambda text: click.echo(text, err=True, nl=False), tty=tty,
+                                          verbosity=self.verbosity,
+                                          width=shutil.get_terminal_size().columns)
+        return self._fetching
+
+    def fetch_started(self, files: int, size: int) -> None:
+        """The header of the fetch, unless -q."""
+        self._display().started(files, size)
+
+    def fetch_progress(self, filename: str, done: int, size: int | None) -> None:
+        """Bytes, rate and ETA of large downloads: redrawn on a terminal, every few seconds in a log."""
+        self._display().progress(filename, done, size)
+
+    def file_fetched(self, filename: str, size: int, *, from_cache: bool) -> None:
+        """One line per downloaded file (cached ones at -v)."""
+        self._display().fetched(filename, size, from_cache=from_cache)
+
+    def fetch_finished(self, files: int, downloaded: int, size: int, seconds: float) -> None:
+        """The totals line, unless -q."""
+        self._display().finished(files, downloaded, size, seconds)
 
     def page_fetched(self, url: str, *, from_cache: bool) -> None:
         """Show fetched pages at -v."""
@@ -64,7 +99,9 @@ class TerminalReporter:
             emit(f"note: {message}")
 
     def warning(self, message: str) -> None:
-        """Warnings always show."""
+        """Warnings always show (a fetch's progress line makes way for them)."""
+        if self._fetching is not None:
+            self._fetching.make_way()
         emit(click.style(f"warning: {message}", fg="yellow"))
 
     def detail(self, line: str) -> None:

@@ -5,22 +5,31 @@ from __future__ import annotations
 import click
 
 from jetpip.cli.install import carry_out
-from jetpip.cli.options import IndexOptions, TargetOptions, index_options, target_options
+from jetpip.cli.options import (
+    EngineOptions,
+    IndexOptions,
+    TargetOptions,
+    engine_options,
+    index_options,
+    target_options,
+)
 from jetpip.cli.output import TerminalReporter, target_warnings, verbosity_options
 
 
 @click.command()
 @click.argument("lockfile", default="pylock.toml", type=click.Path(dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Print every pip command the sync would run; change nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the files to fetch and every installer command; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan / outcome as JSON.")
 @click.option("--break-system-packages", is_flag=True,
-              help="Sync an externally managed (PEP 668) Python anyway; passed on to pip.")
+              help="Sync an externally managed (PEP 668) Python anyway; passed on to the installer.")
+@engine_options
 @target_options
 @index_options
 @verbosity_options
 def sync(
-    lockfile: str, dry_run: bool, as_json: bool, break_system_packages: bool, options: TargetOptions,
-    index: IndexOptions, reporter: TerminalReporter,
+    lockfile: str, dry_run: bool, as_json: bool, break_system_packages: bool, engine: EngineOptions,
+    options: TargetOptions, index: IndexOptions, reporter: TerminalReporter,
 ) -> None:
     """Make the target environment match LOCKFILE exactly (a pylock.toml from `jetpip lock`).
 
@@ -37,6 +46,9 @@ def sync(
 
     target_warnings(reporter, target, route)
     plan = plan_sync(lock, target=target, route=route, find_links=index.find_links, offline=index.offline,
-                     install_args=index.pip_args(break_system_packages),
-                     break_system_packages=break_system_packages, origin=lockfile)
-    carry_out(plan, target.interpreter, route, dry_run=dry_run, as_json=as_json, reporter=reporter)
+                     installer=engine.installer, compile_bytecode=engine.compile_bytecode,
+                     break_system_packages=break_system_packages, origin=lockfile, reporter=reporter)
+    # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply.
+    with index.client(None, reporter, no_index=True) as client:
+        carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
+                  reporter=reporter)

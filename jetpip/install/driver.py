@@ -1,50 +1,56 @@
-"""Run an install plan with the target interpreter's own pip, then re-assert and check the result."""
+"""Run an install plan: fetch its files, run the engine's steps, record origins, re-assert, check."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from jetpip.errors import ExternallyManagedError, NoPipError, PipStepError, UsageError
-from jetpip.install.plan import InstallPlan, PipStep
+from jetpip.errors import ExternallyManagedError, JetpipError, NoPipError, PipStepError, UsageError
+from jetpip.install.fetch import Fetch, FetchSummary, FileStore, fetch_all
+from jetpip.install.origin import record_origins
+from jetpip.install.plan import InstallPlan, Step
 from jetpip.install.verify import BrokenRequirement, Mismatch, check_consistency, reassert, shadows
 from jetpip.model.target import Interpreter
 from jetpip.model.urls import redact_text
 from jetpip.report import NullReporter, Reporter
 
 if TYPE_CHECKING:
+    from jetpip.install.engines import EngineName
+    from jetpip.lock.pylock import LockedPackage
     from jetpip.model.documents import InstallDocument
 
 Probe = Callable[[str], Interpreter]
 
 VENV_FIX = "python3 -m venv --system-site-packages .venv"
+NOTHING_CHANGED = "nothing was installed or removed: every file is fetched before the first step"
 
 
 @dataclass(frozen=True)
-class PipResult:
-    """What one pip invocation returned."""
+class RunResult:
+    """What one engine command returned."""
 
     returncode: int
     output: str  # stdout and stderr, interleaved
 
 
-class PipRunner(Protocol):
-    """Runs one pip command line; the seam tests and callers may replace."""
+class Runner(Protocol):
+    """Runs one engine command line; the seam tests and callers may replace."""
 
-    def run(self, argv: Sequence[str]) -> PipResult:
+    def run(self, argv: Sequence[str]) -> RunResult:
         """Run ``argv`` to completion and return its status and output."""
 
 
-class SubprocessPipRunner:
-    """Runs pip as a child process of the target interpreter, capturing its output."""
+class SubprocessRunner:
+    """Runs an engine command as a child process, capturing its output."""
 
     def __init__(self, echo: Callable[[str], None] | None = None) -> None:
         self.echo = echo  # receives each output line as it arrives (for -v), passwords redacted
 
-    def run(self, argv: Sequence[str]) -> PipResult:
+    def run(self, argv: Sequence[str]) -> RunResult:
         """Run ``argv``; a KeyboardInterrupt stops the child and propagates."""
         env = dict(os.environ)
         env.setdefault("PYTHONIOENCODING", "utf-8")
@@ -65,7 +71,7 @@ class SubprocessPipRunner:
                 proc.kill()
                 proc.wait()
                 raise
-        return PipResult(proc.returncode, "".join(lines))
+        return RunResult(proc.returncode, "".join(lines))
 
 
 @dataclass
@@ -73,7 +79,9 @@ class InstallOutcome:
     """What an executed plan did and what the checks found."""
 
     plan: InstallPlan
-    ran: list[PipStep] = field(default_factory=list)
+    fetched: FetchSummary = field(default_factory=lambda: FetchSummary(0, 0, 0, 0.0))
+    ran: list[Step] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)  # direct_url.json rewritten to the locked file
     reinstalled: list[Mismatch] = field(default_factory=list)  # fixed by re-assert
     broken: list[BrokenRequirement] = field(default_factory=list)
     shadows: list[str] = field(default_factory=list)
@@ -85,19 +93,28 @@ class InstallOutcome:
 
     def to_json(self) -> InstallDocument:
         """JSON form (schema ``jetpip.install/1``)."""
+        f = self.fetched
         return {
             "schema": "jetpip.install/1",
             "plan": self.plan.to_json(),
+            "engine": self.plan.engine.name,
+            "fetched": {"files": f.files, "downloaded": f.downloaded, "bytes": f.size,
+                        "seconds": round(f.seconds, 3)},
             "ran": [s.kind for s in self.ran],
             "reasserted": [str(m) for m in self.reinstalled],
+            "origins": sorted(set(self.origins)),
             "broken": [str(b) for b in self.broken],
             "shadows": list(self.shadows),
             "ok": self.ok,
         }
 
 
-def check_target(interpreter: Interpreter, *, break_system_packages: bool = False) -> None:
-    """Refuse a target pip cannot (or must not) install into, saying how to fix it."""
+def check_target(interpreter: Interpreter, *, break_system_packages: bool = False,
+                 engine: EngineName = "pip", why: str | None = None) -> None:
+    """Refuse a target the engine cannot (or must not) install into, saying how to fix it.
+
+    Only the pip engine needs pip in the target; ``why`` says why pip is the engine.
+    """
     if interpreter.executable is None:
         raise UsageError(
             "installing needs a real interpreter, but the target was given by flags "
@@ -113,9 +130,11 @@ def check_target(interpreter: Interpreter, *, break_system_packages: bool = Fals
             "then run jetpip again; or pass --break-system-packages to install into the system "
             "Python anyway",
         )
-    if interpreter.pip_version is None:
+    if engine == "pip" and interpreter.pip_version is None:
+        because = f" ({why})" if why else ""
         raise NoPipError(
-            f"{interpreter.executable} has no pip, and jetpip installs with the target's own pip",
+            f"{interpreter.executable} has no pip, and jetpip installs with the target's own pip "
+            f"here{because}",
             f"bootstrap it with `{interpreter.executable} -m ensurepip --upgrade` "
             "(or `sudo apt install python3-pip` for the system Python), then run jetpip again",
         )
@@ -124,18 +143,20 @@ def check_target(interpreter: Interpreter, *, break_system_packages: bool = Fals
 def execute(
     plan: InstallPlan,
     *,
-    runner: PipRunner,
+    runner: Runner,
     probe: Probe,
+    files: FileStore | None = None,
     guarded_names: Sequence[str] = (),
     before: Interpreter | None = None,
     reporter: Reporter | None = None,
 ) -> InstallOutcome:
-    """Run the plan's pip steps in order, then re-assert the CUDA builds and check consistency.
+    """Fetch the plan's files, run its steps in order, then re-assert the CUDA builds and check.
 
-    A failing or interrupted step stops the run: nothing after it runs, and the PipStepError
-    says what state the environment is in. Re-running the same command repairs it, since a
-    new plan starts from what is installed then. ``before`` is the probe the plan was built
-    from; a no-op plan checks it instead of probing again.
+    Every file is fetched (from ``files``, jetpip's cache by hash first) and hash-checked before
+    any step runs, so a failed download changes nothing. A failing or interrupted step stops the
+    run: nothing after it runs, and the PipStepError says what state the environment is in.
+    Re-running the same command repairs it, since a new plan starts from what is installed then.
+    ``before`` is the probe the plan was built from; a no-op plan checks it instead of probing.
     """
     rep = reporter or NullReporter()
     outcome = InstallOutcome(plan)
@@ -145,16 +166,19 @@ def execute(
     else:
         os.makedirs(plan.workdir, exist_ok=True)
         try:
+            outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED)
             for number, step in enumerate(plan.steps, 1):
                 _run_step(plan, step, number, runner, rep, outcome.ran)
-            interpreter = probe(plan.python)
+            interpreter = _after_steps(plan, plan.lock.packages, probe, outcome)
             wrong = reassert(plan.guarded, interpreter)
             if wrong:
-                fix = plan.reassert_step([m.package for m in wrong])
                 for m in wrong:
                     rep.warning(f"re-assert: {m}; reinstalling the planned file")
+                _fetch(plan.fetches_for(m.package for m in wrong), files, rep,
+                       "the steps before the re-assert ran; run the same command again to finish")
+                fix = plan.reassert_step([m.package for m in wrong])
                 _run_step(plan, fix, len(plan.steps) + 1, runner, rep, outcome.ran)
-                interpreter = probe(plan.python)
+                interpreter = _after_steps(plan, [m.package for m in wrong], probe, outcome)
                 still = reassert(plan.guarded, interpreter)
                 if still:
                     raise PipStepError(
@@ -165,22 +189,49 @@ def execute(
                     )
                 outcome.reinstalled = wrong
         finally:
-            _cleanup(plan)
+            shutil.rmtree(plan.workdir, ignore_errors=True)
     if interpreter is not None:
         outcome.broken = check_consistency(interpreter, guarded_names, plan.substitutions)
         outcome.shadows = shadows(interpreter, plan.substitutions)
     return outcome
 
 
+def _fetch(fetches: Sequence[Fetch], files: FileStore | None, rep: Reporter, state: str) -> FetchSummary:
+    """Fetch ``fetches``; a failure says ``state``, what the environment is like then."""
+    if not fetches:
+        return FetchSummary(0, 0, 0, 0.0)
+    if files is None:
+        raise ValueError("the plan has files to fetch, and no file store was given")
+    try:
+        return fetch_all(fetches, files, rep)
+    except JetpipError as err:
+        err.message += f"\n{state}"
+        raise
+    except KeyboardInterrupt:
+        stop = PipStepError(f"interrupted while fetching the plan's files; {state}",
+                            "run the same jetpip command again: the files already fetched are in the cache")
+        stop.exit_code = 130
+        raise stop from None
+
+
+def _after_steps(plan: InstallPlan, packages: Sequence[LockedPackage], probe: Probe,
+                 outcome: InstallOutcome) -> Interpreter:
+    """Probe the environment and make each freshly installed distribution name its locked file."""
+    interpreter = probe(plan.python)
+    local = [plan.path_of(p) for p in packages]
+    outcome.origins += record_origins(packages, interpreter.installed, local)
+    return interpreter
+
+
 def _run_step(
-    plan: InstallPlan, step: PipStep, number: int, runner: PipRunner, rep: Reporter, done: list[PipStep],
+    plan: InstallPlan, step: Step, number: int, runner: Runner, rep: Reporter, done: list[Step],
 ) -> None:
     if step.requirements_file:
         with open(step.requirements_file, "w", encoding="utf-8") as fh:
             fh.write("\n".join(step.requirements) + "\n")
     rep.step(f"{number}. {step.title}")
     try:
-        result = runner.run(step.argv(plan.python))
+        result = runner.run(step.argv)
     except KeyboardInterrupt:
         raise _step_error(plan, step, number, done, None) from None
     if result.returncode != 0:
@@ -189,21 +240,23 @@ def _run_step(
 
 
 def _step_error(
-    plan: InstallPlan, step: PipStep, number: int, done: Sequence[PipStep], result: PipResult | None,
+    plan: InstallPlan, step: Step, number: int, done: Sequence[Step], result: RunResult | None,
 ) -> PipStepError:
-    what = "was interrupted" if result is None else f"failed (pip exit status {result.returncode})"
+    engine = plan.engine.name
+    what = "was interrupted" if result is None else f"failed ({engine} exit status {result.returncode})"
     lines = [f"step {number} of {len(plan.steps)}, '{step.title}', {what}; later steps did not run"]
     if result is not None:
         tail = result.output.strip().splitlines()[-20:]
-        lines.append("pip said:")
-        # pip masks the passwords it prints, but not in every message (a URL inside an exception).
+        lines.append(f"{engine} said:")
+        # Installers mask the passwords they print, but not in every message (a URL in an exception).
         lines.extend(f"  | {redact_text(line)}" for line in tail)
     if done:
         lines.append("environment: steps " + ", ".join(str(i) for i in range(1, len(done) + 1))
                      + " completed; step " + str(number) + " may be partly applied")
     else:
-        lines.append("environment: no earlier step ran" + (
-            "; pip rolls back a failed install" if step.kind != "uninstall" else ""))
+        rolls_back = step.kind != "uninstall" and engine == "pip"
+        lines.append("environment: no earlier step ran" + ("; pip rolls back a failed install"
+                                                           if rolls_back else ""))
     removed = [n for s in done if s.kind == "uninstall" for n in s.names]
     if removed:
         lines.append("removed so far: " + ", ".join(removed))
@@ -215,10 +268,3 @@ def _step_error(
     if result is None:
         err.exit_code = 130
     return err
-
-
-def _cleanup(plan: InstallPlan) -> None:
-    for name in os.listdir(plan.workdir) if os.path.isdir(plan.workdir) else ():
-        os.remove(os.path.join(plan.workdir, name))
-    if os.path.isdir(plan.workdir):
-        os.rmdir(plan.workdir)

@@ -1,21 +1,25 @@
-"""The install plan: every pip invocation an install or sync will run, decided before any runs."""
+"""The install plan: the files to fetch and every engine command an install or sync runs, decided first."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from jetpip.install.engines import Engine, pick_engine
+from jetpip.install.fetch import Fetch, files_count, format_size
 from jetpip.lock.pylock import Lock, LockedPackage
-from jetpip.model.target import InstalledDist, Interpreter, Target
+from jetpip.model.target import InstalledDist, Interpreter
 from jetpip.model.urls import redact_text
 
 if TYPE_CHECKING:
@@ -33,8 +37,6 @@ BUILT_AGAINST_TORCH = ("torchvision", "torchaudio")
 
 # A CPU build whose module directory is shared with its GPU build (microsoft/onnxruntime#26996).
 DEFAULT_SUBSTITUTIONS: Mapping[str, str] = {"onnxruntime": "onnxruntime-gpu"}
-
-BASE_PIP_ARGS = ("--disable-pip-version-check",)
 
 
 @dataclass(frozen=True)
@@ -61,47 +63,44 @@ class Action:
 
 
 @dataclass(frozen=True)
-class PipStep:
-    """One pip invocation: its argv after ``python -m pip`` and the requirements file it reads."""
+class Step:
+    """One engine command: its full argv and the requirements file it reads."""
 
     kind: StepKind
     title: str
-    args: tuple[str, ...]
+    argv: tuple[str, ...]
     requirements_file: str | None = None
     requirements: tuple[str, ...] = ()  # the lines written to ``requirements_file``
     names: tuple[str, ...] = ()
 
-    def argv(self, python: str) -> list[str]:
-        """The full command line run in the target interpreter."""
-        return [python, "-m", "pip", *self.args]
-
-    def render(self, python: str, number: int) -> str:
+    def render(self, number: int) -> str:
         """The step as the dry-run prints it: title, command line, requirements file content."""
-        lines = [f"{number}. {self.title}", "   $ " + _shell_join(self.argv(python))]
+        lines = [f"{number}. {self.title}", "   $ " + _shell_join(self.argv)]
         if self.requirements_file:
             lines.append(f"   {self.requirements_file}:")
             lines.extend(f"     {req}" for req in self.requirements)
-        # A hand-edited lock may name a URL with its password: pip reads it from the file, nobody sees it.
-        return redact_text("\n".join(lines))
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class InstallPlan:
-    """The whole plan: pip steps in order, the per-package actions, and what re-assert checks."""
+    """The whole plan: the files to fetch, the engine's steps in order, the actions, what re-assert checks."""
 
     python: str
     mode: Mode
     workdir: str
-    steps: tuple[PipStep, ...]
+    engine: Engine
+    steps: tuple[Step, ...]
     actions: tuple[Action, ...]
-    guarded: tuple[LockedPackage, ...]  # re-asserted after the pip steps
+    guarded: tuple[LockedPackage, ...]  # re-asserted after the steps
     lock: Lock
-    install_args: tuple[str, ...] = ()  # extra pip options passed to every step
+    fetches: tuple[Fetch, ...] = ()  # fetched into the cache before any step runs
+    wheelhouse: Mapping[str, str] = field(default_factory=dict, hash=False)  # filename -> local file
     substitutions: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def is_noop(self) -> bool:
-        """True when the environment already matches and no pip step would run."""
+        """True when the environment already matches and no step would run."""
         return not self.steps
 
     def kept(self) -> list[Action]:
@@ -112,51 +111,66 @@ class InstallPlan:
         """Packages the plan installs, replaces or removes."""
         return [a for a in self.actions if a.kind != "keep"]
 
-    def reassert_step(self, packages: Sequence[LockedPackage]) -> PipStep:
+    def path_of(self, pkg: LockedPackage) -> str:
+        """The local file the engine installs ``pkg`` from: a wheelhouse file, or the fetched one."""
+        return self.wheelhouse.get(pkg.filename) or _fetched_path(self.workdir, pkg)
+
+    def fetches_for(self, packages: Iterable[LockedPackage]) -> list[Fetch]:
+        """The files ``packages`` need fetched (those no wheelhouse holds)."""
+        return [Fetch(p, self.path_of(p)) for p in packages if p.filename not in self.wheelhouse]
+
+    def reassert_step(self, packages: Sequence[LockedPackage]) -> Step:
         """The forced reinstall of guarded packages that are not the planned file after the run."""
-        return _install_step(
-            "reassert",
-            "re-assert: reinstall CUDA builds that were replaced",
-            packages,
-            posixpath.join(self.workdir, "reassert.txt"),
-            self.install_args,
-            force=True,
-        )
+        return _install_step(self, "reassert", "re-assert: reinstall CUDA builds that were replaced",
+                             packages, posixpath.join(self.workdir, "reassert.txt"), force=True)
 
     def render(self) -> str:
-        """The dry-run text: every command exactly as it would run, then the checks."""
-        out = [f"target: {self.python}"]
+        """The dry-run text: the files to fetch, every command exactly as it would run, then the checks."""
+        out = [f"target: {self.python}", f"engine: {self.engine.describe()}"]
         if self.is_noop:
             out.append(f"nothing to do: all {len(self.actions)} packages are already installed as planned")
             return "\n".join(out)
+        if self.fetches:
+            size = sum(f.package.size or 0 for f in self.fetches)
+            shown = f" ({format_size(size)})" if size else ""
+            out.append(f"fetch {files_count(len(self.fetches))}{shown} into jetpip's cache, in parallel, "
+                       "each checked against its sha256; a file the cache holds is not fetched again")
+            out.extend(f"   {f.package.filename}  {f.package.url}" for f in self.fetches)
         for number, step in enumerate(self.steps, 1):
-            out.append(step.render(self.python, number))
+            out.append(step.render(number))
         n = len(self.steps)
         if self.guarded:
             names = ", ".join(f"{p.name} {p.version}" for p in self.guarded)
             out.append(
                 f"{n + 1}. re-assert: read the environment; {names} must be the planned files,\n"
-                "   any other build is reinstalled with --force-reinstall --no-deps"
+                "   any other build is reinstalled from its file, forced, without dependencies"
             )
             n += 1
         out.append(f"{n + 1}. check: every installed requirement is satisfied (pre-release aware)")
         kept = self.kept()
         if kept:
             out.append(f"already installed as planned: {', '.join(a.name for a in kept)}")
-        return "\n".join(out)
+        # A hand-edited lock may name a URL with its password: jetpip uses it, nobody sees it.
+        return redact_text("\n".join(out))
 
     def to_json(self) -> PlanDocument:
         """JSON form of the plan (schema ``jetpip.plan/1``)."""
+        engine = self.engine
         return {
             "schema": "jetpip.plan/1",
             "python": self.python,
             "mode": self.mode,
             "noop": self.is_noop,
+            "engine": {"name": engine.name, "version": engine.version, "program": list(engine.program),
+                       "compile_bytecode": engine.compile_bytecode, "why": engine.why},
+            "fetch": [{"filename": f.package.filename, "url": redact_text(f.package.url),
+                       "sha256": f.package.sha256, "size": f.package.size, "path": f.path}
+                      for f in self.fetches],
             "steps": [
                 {
                     "kind": s.kind,
                     "title": s.title,
-                    "argv": [redact_text(a) for a in s.argv(self.python)],
+                    "argv": [redact_text(a) for a in s.argv],
                     "requirements_file": s.requirements_file,
                     "requirements": [redact_text(r) for r in s.requirements],
                     "names": list(s.names),
@@ -173,20 +187,22 @@ def build_plan(
     interpreter: Interpreter,
     *,
     mode: Mode = "install",
+    engine: Engine | None = None,
     substitutions: Mapping[str, str] | None = None,
-    install_args: Sequence[str] = (),
     local_files: Mapping[str, str] | None = None,
     workdir: str | None = None,
 ) -> InstallPlan:
-    """Decide every pip step that makes ``interpreter``'s environment hold ``lock``'s packages.
+    """Decide every step that makes ``interpreter``'s environment hold ``lock``'s packages.
 
-    ``install_args`` go to every pip call (``--break-system-packages``, ``--cert`` ...).
-    ``local_files`` maps a locked filename to a local path (a wheelhouse) used instead of its URL.
-    In ``sync`` mode, distributions the lock does not list are removed, except pip, setuptools,
-    wheel, jetpip and anything outside the environment (a venv's system site-packages).
+    ``engine`` runs the steps (default: uv where it runs, else the target's pip). Every file
+    to install is fetched first, into ``workdir``; ``local_files`` maps a locked filename to a
+    local file (a wheelhouse, already hash-checked) used as it is. In ``sync`` mode,
+    distributions the lock does not list are removed, except pip, setuptools, wheel, jetpip and
+    anything outside the environment (a venv's system site-packages).
     """
     if interpreter.executable is None:
         raise ValueError("an install plan needs a probed interpreter")
+    engine = engine or pick_engine(interpreter)
     subs: dict[str, str] = {canonicalize_name(k): canonicalize_name(v) for k, v in
             (substitutions if substitutions is not None else DEFAULT_SUBSTITUTIONS).items()}
     workdir = workdir or os.path.join(tempfile.gettempdir(), f"jetpip-plan-{uuid.uuid4().hex[:8]}")
@@ -230,7 +246,7 @@ def build_plan(
             else:
                 remove(dist, "built for another torch (operators such as torchvision::nms would be missing)")
 
-    # A replaced distribution goes first, so pip never upgrades over a foreign build in place.
+    # A replaced distribution goes first, so no engine upgrades over a foreign build in place.
     for action in decisions.values():
         dist = installed.get(action.name)
         if action.kind == "replace" and dist is not None and not dist.in_system_site:
@@ -241,43 +257,38 @@ def build_plan(
             if name not in locked and name not in PROTECTED:
                 remove(dist, "not in the lock")
 
-    args = tuple(install_args)
-    steps: list[PipStep] = []
-    if uninstall:
-        names = tuple(sorted(uninstall))
-        steps.append(PipStep("uninstall", "remove shadowing and replaced distributions",
-                             ("uninstall", "--yes", *BASE_PIP_ARGS, *args, *names), names=names))
-    to_install = [p for p in lock.packages if decisions[p.name].kind != "keep"]
-    files = local_files or {}
-    guarded = [p for p in to_install if p.guarded]
-    others = [p for p in to_install if not p.guarded]
-    groups: tuple[tuple[StepKind, str, list[LockedPackage]], ...] = (
-        ("guarded", "install CUDA builds by exact URL and hash", guarded),
-        ("install", "install the other pinned wheels by exact URL and hash", others),
-    )
-    for kind, title, group in groups:
-        hashed = [_with_file(p, files) for p in group if p.sha256]
-        bare = [_with_file(p, files) for p in group if not p.sha256]
-        if hashed:
-            steps.append(_install_step(kind, title, hashed,
-                                       posixpath.join(workdir, f"{len(steps) + 1:02d}-{kind}.txt"), args))
-        if bare:
-            steps.append(_install_step(kind, title + " (no hash: trusted source)", bare,
-                                       posixpath.join(workdir, f"{len(steps) + 1:02d}-{kind}.txt"), args))
-
     removed = [a for name, a in uninstall.items() if name not in locked]
-    actions = [*removed, *(decisions[p.name] for p in lock.packages)]
-    return InstallPlan(
+    plan = InstallPlan(
         python=interpreter.executable,
         mode=mode,
         workdir=workdir,
-        steps=tuple(steps),
-        actions=tuple(actions),
-        guarded=tuple(_with_file(p, files) for p in lock.guarded()),
+        engine=engine,
+        steps=(),
+        actions=(*removed, *(decisions[p.name] for p in lock.packages)),
+        guarded=tuple(lock.guarded()),
         lock=lock,
-        install_args=args,
+        wheelhouse=dict(local_files or {}),
         substitutions=subs,
     )
+    steps: list[Step] = []
+    if uninstall:
+        names = tuple(sorted(uninstall))
+        steps.append(Step("uninstall", "remove shadowing and replaced distributions", engine.uninstall(names),
+                          names=names))
+    to_install = [p for p in lock.packages if decisions[p.name].kind != "keep"]
+    groups: tuple[tuple[StepKind, str, list[LockedPackage]], ...] = (
+        ("guarded", "install CUDA builds by exact file and hash", [p for p in to_install if p.guarded]),
+        ("install", "install the other pinned wheels by exact file and hash",
+         [p for p in to_install if not p.guarded]),
+    )
+    for kind, title, group in groups:
+        hashed = [p for p in group if p.sha256]
+        bare = [p for p in group if not p.sha256]
+        for part, suffix in ((hashed, ""), (bare, " (no hash: trusted source)")):
+            if part:
+                path = posixpath.join(workdir, f"{len(steps) + 1:02d}-{kind}.txt")
+                steps.append(_install_step(plan, kind, title + suffix, part, path))
+    return dataclasses.replace(plan, steps=tuple(steps), fetches=tuple(plan.fetches_for(to_install)))
 
 
 def _decide(pkg: LockedPackage, dist: InstalledDist | None) -> Action:
@@ -338,46 +349,34 @@ def _wheel_tags(filename: str) -> set[str]:
     return {str(t) for t in tags}
 
 
-def _with_file(pkg: LockedPackage, files: Mapping[str, str]) -> LockedPackage:
-    path = files.get(pkg.filename)
-    if path is None:
-        return pkg
-    from dataclasses import replace
-
-    return replace(pkg, url="file://" + os.path.abspath(path))
-
-
-def requirement_line(pkg: LockedPackage) -> str:
-    """``name @ url --hash=sha256:...``: pins the exact file, which pip then hash-checks."""
-    line = f"{pkg.name} @ {pkg.url}"
+def requirement_line(pkg: LockedPackage, path: str) -> str:
+    """``name @ file:///path --hash=sha256:...``: pins the exact file, which the engine hash-checks."""
+    line = f"{pkg.name} @ {Path(os.path.abspath(path)).as_uri()}"
     if pkg.sha256:
         line += f" --hash=sha256:{pkg.sha256}"
     return line
 
 
+def _fetched_path(workdir: str, pkg: LockedPackage) -> str:
+    return posixpath.join(workdir, "files", pkg.filename)
+
+
 def _install_step(
+    plan: InstallPlan,
     kind: StepKind,
     title: str,
     packages: Iterable[LockedPackage],
     path: str,
-    args: Sequence[str],
     *,
     force: bool = False,
-) -> PipStep:
+) -> Step:
     pkgs = list(packages)
-    hashed = all(p.sha256 for p in pkgs)
-    argv = ["install", "--no-deps", "--no-index", *BASE_PIP_ARGS]
-    if force:
-        argv.append("--force-reinstall")
-    if hashed:
-        argv.append("--require-hashes")
-    argv += [*args, "-r", path]
-    return PipStep(
+    return Step(
         kind=kind,
         title=title,
-        args=tuple(argv),
+        argv=plan.engine.install(path, hashed=all(p.sha256 for p in pkgs), force=force),
         requirements_file=path,
-        requirements=tuple(requirement_line(p) for p in pkgs),
+        requirements=tuple(requirement_line(p, plan.path_of(p)) for p in pkgs),
         names=tuple(p.name for p in pkgs),
     )
 
@@ -386,72 +385,3 @@ def _shell_join(argv: Sequence[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(a) for a in argv)
-
-
-def check_lock_fits(
-    lock: Lock, target: Target, route_key: str | None = None, origin: str = "pylock.toml",
-) -> None:
-    """Refuse a lock made for another device or interpreter, before anything is installed."""
-    from packaging.markers import InvalidMarker, Marker
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    from jetpip.errors import LockError
-
-    problems: list[str] = []
-    interp = target.interpreter
-    env = target.marker_environment()
-    if lock.environments and env:
-        try:
-            fits = any(Marker(m).evaluate(dict(env)) for m in lock.environments)
-        except InvalidMarker as exc:
-            raise LockError(f"{origin}: bad environments marker: {exc}",
-                            "re-create the lock with `jetpip lock`") from None
-        if not fits:
-            problems.append(
-                f"environments {list(lock.environments)} do not include this interpreter "
-                f"(python {interp.python_version}, {env.get('platform_machine', '?')})"
-            )
-    if lock.requires_python:
-        try:
-            if not SpecifierSet(lock.requires_python).contains(interp.version, prereleases=True):
-                problems.append(f"requires-python {lock.requires_python}, this is Python {interp.version}")
-        except InvalidSpecifier:
-            problems.append(f"requires-python {lock.requires_python!r} is not a valid specifier")
-    here = _target_facts(target)
-    for key, label in (("cuda", "CUDA"), ("l4t", "L4T major"), ("arch_kind", "Tegra/SBSA"),
-                       ("compute_capability", "compute capability"), ("python", "Python")):
-        want, have = lock.target.get(key), here.get(key)
-        if key == "l4t" and want:
-            want = str(want).split(".")[0]
-        if want and have and str(want) != have:
-            problems.append(f"locked for {label} {want}, this target has {have}")
-    if route_key and lock.route and route_key != lock.route:
-        problems.append(f"locked for the route {lock.route}, this target routes to {route_key}")
-    accepted = {str(t) for t in target.tags()}
-    for pkg in lock.packages:
-        try:
-            _, _, _, tags = parse_wheel_filename(pkg.filename)
-        except InvalidWheelFilename:
-            continue
-        if not any(str(t) in accepted for t in tags):
-            wanted = ", ".join(sorted(str(t) for t in tags))
-            problems.append(f"{pkg.filename} ({wanted}) does not install on this interpreter")
-    if problems:
-        desc = ", ".join(f"{k} {v}" for k, v in lock.target.items()) or "an unrecorded target"
-        raise LockError(
-            f"{origin} was made for another target ({desc}):\n"
-            + "\n".join(f"  - {p}" for p in problems[:12]),
-            "re-lock on (or for) this device with `jetpip lock`, or sync with the interpreter "
-            "and device the lock was made for",
-        )
-
-
-def _target_facts(target: Target) -> dict[str, str]:
-    facts = {
-        "cuda": target.cuda.value if target.cuda else None,
-        "l4t": target.l4t.value.split(".")[0] if target.l4t else None,
-        "arch_kind": target.arch_kind.value if target.arch_kind else None,
-        "compute_capability": target.compute_capability.value if target.compute_capability else None,
-        "python": target.interpreter.python_version,
-    }
-    return {k: v for k, v in facts.items() if v}

@@ -40,6 +40,7 @@ class DeviceDocument(TypedDict):
     arch_kind: FactDocument | None  # "tegra" | "sbsa"
     kernel: FactDocument | None
     gpu_name: FactDocument | None
+    driver: FactDocument | None
     in_container: FactDocument | None  # "yes" | "no"
     memory_gib: FactDocument | None
 
@@ -206,6 +207,26 @@ class ActionDocument(TypedDict):
     guarded: bool
 
 
+class EngineDocument(TypedDict):
+    """The installer that runs a plan's steps."""
+
+    name: Literal["uv", "pip"]
+    version: str | None  # "uv 0.9.2", "pip 24.0"
+    program: list[str]  # what each command starts with
+    compile_bytecode: bool
+    why: str | None  # why this engine, when it is not the default one
+
+
+class FetchDocument(TypedDict):
+    """One file a plan fetches into the cache before any step runs."""
+
+    filename: str
+    url: str  # credentials redacted
+    sha256: str | None
+    size: int | None
+    path: str  # the local file the engine reads
+
+
 class PlanDocument(TypedDict):
     """Schema ``jetpip.plan/1`` (docs/install.md)."""
 
@@ -213,9 +234,20 @@ class PlanDocument(TypedDict):
     python: str
     mode: Literal["install", "sync"]
     noop: bool
+    engine: EngineDocument
+    fetch: list[FetchDocument]
     steps: list[PlanStepDocument]
     actions: list[ActionDocument]
     reassert: list[str]
+
+
+class FetchSummaryDocument(TypedDict):
+    """What fetching the plan's files took."""
+
+    files: int
+    downloaded: int  # the rest came from the cache
+    bytes: int
+    seconds: float
 
 
 class InstallDocument(TypedDict):
@@ -223,8 +255,11 @@ class InstallDocument(TypedDict):
 
     schema: Literal["jetpip.install/1"]
     plan: PlanDocument
+    engine: Literal["uv", "pip"]
+    fetched: FetchSummaryDocument
     ran: list[StepKind]
     reasserted: list[str]
+    origins: list[str]  # distributions whose direct_url.json now names the locked URL and hash
     broken: list[str]
     shadows: list[str]
     ok: bool

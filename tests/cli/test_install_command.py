@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from uv import find_uv_bin
 
 from jetpip.cli import cli
+from jetpip.interpreter.probe import probe_interpreter
 from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
@@ -28,18 +30,20 @@ def on_orin(mirror: Mirror, python: Path, *more: str | Path) -> list[str | Path]
             "--index-url", f"{mirror.base_url}/", *more]
 
 
+@pytest.mark.parametrize("engine", ["uv", "pip"])
 def test_install_replaces_a_pypi_torch_and_removes_the_cpu_onnxruntime(
-    make_venv: MakeVenv, mirror: Mirror,
+    make_venv: MakeVenv, mirror: Mirror, engine: str,
 ) -> None:
     python = make_venv()
     pip_install(python, "--no-deps", str(mirror.wheel("torch", "2.9.0").path),
                 str(mirror.wheel("onnxruntime", "1.23.0").path))
 
-    result = jetpip("install", *on_orin(mirror, python, "glinerish"))
+    result = jetpip("install", "--installer", engine, *on_orin(mirror, python, "glinerish"))
 
     assert result.exit_code == 0, result.output
     assert "removed   onnxruntime 1.23.0: CPU build that shadows onnxruntime-gpu" in result.output
     assert "replaced  torch 2.8.0 (was 2.9.0) [CUDA build]" in result.output
+    assert f"done with {engine} " in result.output  # the engine, with its version
     assert "broken requirement" not in result.output
     assert build_of(python, "torch") == "jetson"
     assert build_of(python, "onnxruntime") == "jetson"
@@ -103,21 +107,34 @@ def test_dry_run_prints_every_pip_command_and_changes_nothing(make_venv: MakeVen
 
     assert result.exit_code == 0, result.output
     out = result.output
-    assert f"1. remove shadowing and replaced distributions\n   $ {python} -m pip uninstall --yes" in out
-    assert "--no-deps --no-index --disable-pip-version-check --require-hashes -r" in out
-    assert "torch @ http://127.0.0.1:" in out and "--hash=sha256:" in out
+    uv = find_uv_bin()
+    assert "engine: uv " in out and f"({uv})" in out
+    assert f"1. remove shadowing and replaced distributions\n   $ {uv} pip uninstall --python {python} " \
+        "onnxruntime" in out
+    assert f"{uv} pip install --python {python} --no-deps --no-index --offline --require-hashes -r" in out
+    torch = mirror.wheel("torch", "2.8.0", "jetson").filename
+    assert f"   {torch}  http://127.0.0.1:" in out  # fetched from its URL first
+    assert "torch @ file:///" in out and f"/files/{torch} --hash=sha256:" in out
     assert "re-assert" in out and "dry run: nothing was changed" in out
     assert installed(python) == before
 
+    with_pip = jetpip("install", *on_orin(mirror, python, "--dry-run", "--installer", "pip",
+                                          "--compile-bytecode", "glinerish"))
+    assert f"   $ {python} -m pip uninstall --yes --disable-pip-version-check onnxruntime" in with_pip.output
+    assert "-m pip install --no-deps --no-index --disable-pip-version-check --require-hashes -r" \
+        in with_pip.output
+
     as_json = jetpip("install", *on_orin(mirror, python, "--dry-run", "--json", "tinyformers"))
     doc = json.loads(as_json.stdout)
-    assert doc["schema"] == "jetpip.plan/1"
+    assert doc["schema"] == "jetpip.plan/1" and doc["engine"]["name"] == "uv"
     assert [s["kind"] for s in doc["steps"]] == ["guarded", "install"]
+    assert doc["steps"][0]["argv"][:3] == [uv, "pip", "install"]
     assert installed(python) == before
 
 
+@pytest.mark.parametrize("engine", ["uv", "pip"])
 def test_lock_then_sync_into_a_fresh_venv_gives_the_same_set(
-    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path, engine: str,
 ) -> None:
     lockfile = tmp_path / "pylock.toml"
     first = make_venv(name="first")
@@ -127,7 +144,7 @@ def test_lock_then_sync_into_a_fresh_venv_gives_the_same_set(
 
     fresh = make_venv(name="fresh")
     pip_install(fresh, "--no-deps", str(mirror.wheel("extra-thing", "0.1").path))
-    synced = jetpip("sync", lockfile, *on_orin(mirror, fresh))
+    synced = jetpip("sync", lockfile, "--installer", engine, *on_orin(mirror, fresh))
 
     assert synced.exit_code == 0, synced.output
     assert "removed   extra-thing 0.1: not in the lock" in synced.output
@@ -148,8 +165,9 @@ def test_sync_leaves_the_system_site_packages_of_a_venv_alone(
     assert "uninstall" not in result.output  # the base interpreter's packages are not the lock's business
 
 
+@pytest.mark.parametrize("engine", ["uv", "pip"])
 def test_download_then_offline_sync_needs_no_network(
-    make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path,
+    make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path, engine: str,
 ) -> None:
     own = start_mirror(tmp_path / "mirror", index_server)
     lockfile, wheelhouse = tmp_path / "pylock.toml", tmp_path / "wheelhouse"
@@ -161,11 +179,15 @@ def test_download_then_offline_sync_needs_no_network(
     index_server.stop()  # the air gap
 
     offline: list[str | Path] = ["--python", python, "--root", ORIN_JP62, "--indexes", own.overlay]
-    result = jetpip("sync", lockfile, *offline, "--find-links", wheelhouse, "--offline")
+    result = jetpip("sync", lockfile, *offline, "--find-links", wheelhouse, "--offline",
+                    "--installer", engine)
 
     assert result.exit_code == 0, result.output
     assert build_of(python, "torch") == "jetson"
     assert {"tinyformers", "numpy", "packaging", "typing-extensions"} <= set(installed(python))
+    # Installed from the wheelhouse, recorded as the locked file of its index.
+    torch = next(d for d in probe_interpreter(str(python)).installed if d.name == "torch")
+    assert torch.direct_url and torch.direct_url.startswith(own.jetson_url + "/")
 
 
 def test_offline_sync_names_the_missing_files(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:
@@ -242,7 +264,8 @@ def test_an_externally_managed_python_is_refused_with_the_venv_fix(mirror: Mirro
     assert "tensorrt and cv2" in result.output and "--break-system-packages" in result.output
 
 
-def test_break_system_packages_reaches_the_targets_pip(mirror: Mirror, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["uv", "pip"])
+def test_break_system_packages_reaches_the_installer(mirror: Mirror, tmp_path: Path, engine: str) -> None:
     python = _fake_system_python(tmp_path)
     site = python.parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
         "site-packages"
@@ -256,7 +279,11 @@ def test_break_system_packages_reaches_the_targets_pip(mirror: Mirror, tmp_path:
                             str(mirror.wheel("tinyformers", "4.40.0").path)], capture_output=True, text=True)
     assert plain.returncode != 0 and "externally-managed-environment" in plain.stdout + plain.stderr
 
-    result = jetpip("install", *on_orin(mirror, python, "--break-system-packages", "tinyformers"))
+    refused = jetpip("install", *on_orin(mirror, python, "--installer", engine, "tinyformers"))
+    assert refused.exit_code == 1 and "externally managed (PEP 668)" in refused.output
+
+    result = jetpip("install", *on_orin(mirror, python, "--installer", engine, "--break-system-packages",
+                                        "tinyformers"))
 
     assert result.exit_code == 0, result.output
     assert "tinyformers" in installed(python)
@@ -264,12 +291,38 @@ def test_break_system_packages_reaches_the_targets_pip(mirror: Mirror, tmp_path:
     assert (site / "torch").is_dir()
 
 
-def test_a_python_without_pip_is_refused_with_the_bootstrap(make_venv: MakeVenv, mirror: Mirror) -> None:
+def test_a_python_without_pip_installs_with_uv_and_is_refused_by_pip(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
     python = make_venv(pip=False)
+    refused = jetpip("install", *on_orin(mirror, python, "--installer", "pip", "tinyformers"))
+    assert refused.exit_code == 1
+    assert "has no pip, and jetpip installs with the target's own pip here" in refused.output
+    assert f"{python} -m ensurepip --upgrade" in refused.output
+
+    result = jetpip("install", *on_orin(mirror, python, "tinyformers"))  # uv needs no pip in the target
+    assert result.exit_code == 0, result.output
+    assert "tinyformers" in installed(python) and build_of(python, "torch") == "jetson"
+
+
+def test_where_uv_cannot_run_pip_installs_and_one_line_says_why(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    python = make_venv()
+    broken = tmp_path / "uv"
+    broken.write_text("#!/nonexistent/interpreter\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("JETPIP_UV", str(broken))
+
     result = jetpip("install", *on_orin(mirror, python, "tinyformers"))
-    assert result.exit_code == 1
-    assert "has no pip" in result.output
-    assert f"{python} -m ensurepip --upgrade" in result.output
+
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "uv is not used" in line]
+    assert notes == [f"note: installing with the target's pip: uv is not used, because {broken} does not "
+                     "run here (No such file or directory)"]
+    assert "tinyformers" in installed(python)
+    asked = jetpip("install", *on_orin(mirror, python, "--installer", "uv", "glinerish"))
+    assert asked.exit_code == 2 and "error: --installer uv, but" in asked.output
 
 
 def test_install_with_cross_target_flags_is_refused_after_resolving(mirror: Mirror) -> None:
@@ -341,13 +394,32 @@ def test_offline_install_uses_the_cache_that_download_filled(
     missing = jetpip("install", *on_orin(own, python, "--offline", "glinerish"))
     assert missing.exit_code == 3
     assert "offline, and the cache has no copy of" in missing.output and "glinerish" in missing.output
-    # Running once online would not help an install (pip downloads those files): the hint says what does.
     assert "hint: install --offline reads only jetpip's own cache" in missing.output
     assert "jetpip sync pylock.toml --find-links DIR --offline" in missing.output
     assert "glinerish" not in installed(python)
 
 
-def test_offline_install_after_an_online_install_names_the_cache_it_needs(
+def test_offline_install_with_a_file_missing_from_the_cache_changes_nothing(
+    make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path,
+) -> None:
+    own = start_mirror(tmp_path / "mirror", index_server)
+    python = make_venv()
+    # A lock reads the index pages (and keeps them), but not the files the index gives hashes for.
+    assert jetpip("lock", *on_orin(own, python, "tinyformers", "-o", tmp_path / "pylock.toml")).exit_code == 0
+    index_server.stop()
+    pip_install(python, "--no-deps", str(own.wheel("torch", "2.9.0").path))
+    before = installed(python)
+
+    result = jetpip("install", *on_orin(own, python, "--offline", "tinyformers"))
+
+    assert result.exit_code == 3, result.output
+    assert "offline, and the cache has no copy of" in result.output
+    assert "nothing was installed or removed: every file is fetched before the first step" in result.output
+    assert "hint: install --offline reads only jetpip's own cache" in result.output
+    assert installed(python) == before
+
+
+def test_offline_install_after_an_online_install_needs_no_network(
     make_venv: MakeVenv, index_server: IndexServer, tmp_path: Path,
 ) -> None:
     own = start_mirror(tmp_path / "mirror", index_server)
@@ -356,13 +428,12 @@ def test_offline_install_after_an_online_install_names_the_cache_it_needs(
     index_server.stop()
     other = make_venv(name="other")
 
+    # The online install left its index pages and every file in jetpip's cache.
     result = jetpip("install", *on_orin(own, other, "--offline", "tinyformers"))
 
-    assert result.exit_code == 3
-    assert "offline, and the cache has no copy of" in result.output and ".whl" in result.output
-    assert "hint: install --offline reads only jetpip's own cache" in result.output
-    assert "an earlier online install does not" in result.output
-    assert "torch" not in installed(other)
+    assert result.exit_code == 0, result.output
+    assert installed(other) == installed(python)
+    assert build_of(other, "torch") == "jetson"
 
 
 # -- the fast path: an environment that already meets the request asks no index ------------------

@@ -52,10 +52,3 @@ def test_index_options_win_over_the_environment(tmp_path: Path, monkeypatch: pyt
         assert c.cache.base == tmp_path / "c"
     with index.client(None, NullReporter(), no_index=True) as c:
         assert c.config.no_index and list(c.config.sources()) == []  # only trust and TLS apply
-
-
-def test_index_options_hand_the_targets_pip_what_it_needs_too() -> None:
-    index = IndexOptions(index_url="https://i.example/simple", trusted_host=("i.example",), cert="/ca.pem",
-                         timeout=5.0)
-    assert index.pip_args(break_system_packages=True) == [
-        "--trusted-host", "i.example", "--cert", "/ca.pem", "--timeout", "5.0", "--break-system-packages"]

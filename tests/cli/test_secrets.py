@@ -195,7 +195,7 @@ def test_a_failing_pip_step(site: Site, make_venv: MakeVenv) -> None:
     result = site.run("install", *site.options(python, base_flag=False), "-v", "badpkg")
 
     assert result.exit_code == 5, result.output
-    assert "pip said:" in result.stderr
+    assert "uv said:" in result.stderr  # the default engine
     assert "its metadata names the project 'otherpkg'" in result.stderr  # the warning, before the failure
 
 

@@ -1,7 +1,11 @@
-"""The pip driver on real venvs with the real pip: plan, run, re-assert, check (no resolver)."""
+"""The driver on real venvs with each engine: fetch, plan, run, origins, re-assert, check (no resolver)."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -12,18 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from jetpip.errors import PipStepError
-from jetpip.install.driver import PipResult, SubprocessPipRunner, execute
-from jetpip.install.plan import build_plan
+from jetpip.errors import HashMismatchError, PipStepError
+from jetpip.index.client import IndexClient
+from jetpip.index.config import IndexConfig
+from jetpip.install.driver import InstallOutcome, RunResult, SubprocessRunner, execute
+from jetpip.install.engines import ENGINES, EngineName, pick_engine
+from jetpip.install.plan import InstallPlan, build_plan
 from jetpip.interpreter.probe import probe_interpreter
 from jetpip.lock.pylock import Lock, LockedPackage
 from tests.support.mirror import Mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import build_of, installed, pip_install
+from tests.support.venvs import build_of, installed, pip_install, run_python
 from tests.support.wheels import BuiltWheel
 
 GUARDED = ("torch", "torchvision", "onnxruntime-gpu")
+
+each_engine = pytest.mark.parametrize("engine", ENGINES)
 
 
 def served_url(mirror: Mirror, wheel: BuiltWheel, build: str) -> str:
@@ -36,8 +45,8 @@ def served_url(mirror: Mirror, wheel: BuiltWheel, build: str) -> str:
 def locked(mirror: Mirror, name: str, version: str, build: str = "pypi") -> LockedPackage:
     w = mirror.wheel(name, version, build)
     return LockedPackage(name=name, version=version, url=served_url(mirror, w, build),
-                         filename=w.filename, sha256=w.sha256, guarded=build == "jetson",
-                         requires=tuple(_requires(w)))
+                         filename=w.filename, sha256=w.sha256, size=w.path.stat().st_size,
+                         guarded=build == "jetson", requires=tuple(_requires(w)))
 
 
 def _requires(w: BuiltWheel) -> list[str]:
@@ -56,17 +65,31 @@ def base_lock(mirror: Mirror, *extra: LockedPackage) -> Lock:
     ))
 
 
-def apply(python: Path, lock: Lock, mode: str = "sync") -> tuple[object, object]:
+def store(cache: Path) -> IndexClient:
+    # No retries: a test server's 500 must fail the fetch at once.
+    return IndexClient(IndexConfig(index_url=None, retries=0), cache_dir=cache)
+
+
+def plan_for(python: Path, lock: Lock, engine: EngineName, mode: str = "sync",
+             compile_bytecode: bool = False) -> InstallPlan:
     before = probe_interpreter(str(python))
-    # No retries: a test server's 500 must fail the step at once.
-    plan = build_plan(lock, before, mode=mode, install_args=("--retries", "0"))  # type: ignore[arg-type]
-    outcome = execute(plan, runner=SubprocessPipRunner(), probe=probe_interpreter,
-                      guarded_names=GUARDED, before=before)
+    return build_plan(lock, before, mode=mode,  # type: ignore[arg-type]
+                      engine=pick_engine(before, engine, compile_bytecode=compile_bytecode))
+
+
+def apply(python: Path, lock: Lock, engine: EngineName, cache: Path, mode: str = "sync",
+          compile_bytecode: bool = False) -> tuple[InstallPlan, InstallOutcome]:
+    before = probe_interpreter(str(python))
+    plan = plan_for(python, lock, engine, mode, compile_bytecode)
+    with store(cache) as files:
+        outcome = execute(plan, runner=SubprocessRunner(), probe=probe_interpreter, files=files,
+                          guarded_names=GUARDED, before=before)
     return plan, outcome
 
 
+@each_engine
 def test_pypi_torch_and_cpu_onnxruntime_are_replaced_by_the_cuda_builds(
-    make_venv: MakeVenv, mirror: Mirror,
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
 ) -> None:
     python = make_venv()
     base = mirror.wheels
@@ -74,99 +97,201 @@ def test_pypi_torch_and_cpu_onnxruntime_are_replaced_by_the_cuda_builds(
                 str(base["onnxruntime-1.23.0-pypi"].path))
     assert build_of(python, "torch") == "pypi"
 
-    plan, outcome = apply(python, base_lock(mirror), mode="install")
+    plan, outcome = apply(python, base_lock(mirror), engine, tmp_path / "cache", mode="install")
 
-    assert plan.steps[0].names == ("onnxruntime", "torch")  # type: ignore[attr-defined]
+    assert plan.steps[0].kind == "uninstall" and plan.steps[0].names == ("onnxruntime", "torch")
+    assert plan.steps[0].argv[:3] == ((str(python), "-m", "pip") if engine == "pip"
+                                      else (plan.engine.program[0], "pip", "uninstall"))
     assert build_of(python, "torch") == "jetson"
     assert build_of(python, "onnxruntime") == "jetson"
     assert "onnxruntime" not in installed(python)
-    assert outcome.ok  # type: ignore[attr-defined]
+    assert outcome.ok and outcome.to_json()["engine"] == engine
 
 
-def test_second_run_is_a_noop(make_venv: MakeVenv, mirror: Mirror) -> None:
+@each_engine
+def test_second_run_is_a_noop(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
+) -> None:
     python = make_venv()
-    apply(python, base_lock(mirror))
-    plan, outcome = apply(python, base_lock(mirror))
-    assert plan.is_noop  # type: ignore[attr-defined]
-    assert outcome.ran == []  # type: ignore[attr-defined]
+    apply(python, base_lock(mirror), engine, tmp_path / "cache")
+    plan, outcome = apply(python, base_lock(mirror), engine, tmp_path / "cache")
+    assert plan.is_noop
+    assert outcome.ran == []
 
 
-def test_gpu_build_overwritten_by_the_cpu_one_is_restored(make_venv: MakeVenv, mirror: Mirror) -> None:
+@each_engine
+def test_gpu_build_overwritten_by_the_cpu_one_is_restored(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
+) -> None:
     python = make_venv()
-    apply(python, base_lock(mirror))
+    apply(python, base_lock(mirror), engine, tmp_path / "cache")
     pip_install(python, "--no-deps", str(mirror.wheels["onnxruntime-1.23.0-pypi"].path))
     assert build_of(python, "onnxruntime") == "pypi"  # the CPU files now shadow the GPU build
 
-    apply(python, base_lock(mirror), mode="install")
+    apply(python, base_lock(mirror), engine, tmp_path / "cache", mode="install")
 
     assert build_of(python, "onnxruntime") == "jetson"
     assert "onnxruntime" not in installed(python)
 
 
-def test_sync_removes_extras_and_keeps_pip(make_venv: MakeVenv, mirror: Mirror) -> None:
+@each_engine
+def test_sync_removes_extras_and_keeps_pip(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
+) -> None:
     python = make_venv()
     pip_install(python, "--no-deps", str(mirror.wheels["extra-thing-0.1-pypi"].path))
     tools = {"pip", "setuptools", "wheel"} & set(installed(python))
     assert "pip" in tools
-    apply(python, base_lock(mirror))
+    apply(python, base_lock(mirror), engine, tmp_path / "cache")
     have = installed(python)
     assert "extra-thing" not in have and tools <= set(have)
     assert {"torch", "onnxruntime-gpu", "numpy", "packaging", "typing-extensions"} <= set(have)
 
 
-def test_sync_in_a_system_site_venv_leaves_the_system_packages(make_venv: MakeVenv, mirror: Mirror) -> None:
+@each_engine
+def test_sync_in_a_system_site_venv_leaves_the_system_packages(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
+) -> None:
     python = make_venv(system_site=True)
     before = probe_interpreter(str(python))
     system = {d.name for d in before.installed if d.in_system_site}
-    plan = build_plan(base_lock(mirror), before, mode="sync")
+    plan = plan_for(python, base_lock(mirror), engine)
     assert not any(set(s.names) & system for s in plan.steps if s.kind == "uninstall")
-    apply(python, base_lock(mirror))
+    apply(python, base_lock(mirror), engine, tmp_path / "cache")
     after = probe_interpreter(str(python))
     assert system == {d.name for d in after.installed if d.in_system_site}
     assert build_of(python, "torch") == "jetson"
 
 
-def test_a_failing_step_stops_the_plan_and_a_rerun_repairs(
-    make_venv: MakeVenv, mirror: Mirror, index_server: IndexServer,
+@each_engine
+def test_every_installed_file_names_its_locked_url_and_hash(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
 ) -> None:
     python = make_venv()
-    pip_install(python, "--no-deps", str(mirror.wheels["torch-2.8.0-pypi"].path))
-    # The same files on a second server whose CUDA files fail: step 1 (uninstall) runs, step 2 fails.
-    jetson = [mirror.wheel(n, v, "jetson").path
-              for n, v in (("torch", "2.8.0"), ("onnxruntime-gpu", "1.23.0"))]
-    index_server.add("devpi", "/jp6/cu126", jetson)
+    lock = base_lock(mirror)
+
+    _, outcome = apply(python, lock, engine, tmp_path / "cache")
+
+    assert sorted(outcome.origins) == sorted(p.name for p in lock.packages)
+    dists = {d.name: d for d in probe_interpreter(str(python)).installed}
+    for pkg in lock.packages:
+        info = Path(dists[pkg.name].location)
+        record = json.loads((info / "direct_url.json").read_text())
+        assert record == {"url": pkg.url, "archive_info": {"hash": f"sha256={pkg.sha256}",
+                                                           "hashes": {"sha256": pkg.sha256}}}
+        assert dists[pkg.name].direct_url == pkg.url  # what doctor and the re-assert read
+        assert (info / "INSTALLER").read_text().strip() == engine
+        rows = {r[0]: r for r in csv.reader((info / "RECORD").read_text().splitlines()) if r}
+        data = (info / "direct_url.json").read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        assert rows[f"{info.name}/direct_url.json"][1:] == [f"sha256={digest}", str(len(data))]
+    # The record survives the engine's own uninstall: RECORD still lists every file it wrote.
+    uninstall = plan_for(python, Lock(packages=lock.packages[2:]), engine).steps[0]
+    assert uninstall.names == ("onnxruntime-gpu", "torch")
+    assert subprocess.run(uninstall.argv, capture_output=True).returncode == 0
+    assert not list(Path(dists["torch"].location).parent.glob("torch-*.dist-info"))
+
+
+def test_a_file_in_the_cache_is_not_fetched_again_for_another_environment(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    first, second = make_venv(name="first"), make_venv(name="second")
+    _, one = apply(first, base_lock(mirror), "uv", tmp_path / "cache")
+    asked = len(mirror.server.requests())
+
+    _, two = apply(second, base_lock(mirror), "pip", tmp_path / "cache")
+
+    assert (one.fetched.files, one.fetched.downloaded) == (5, 5)
+    assert (two.fetched.files, two.fetched.downloaded) == (5, 0)
+    assert len(mirror.server.requests()) == asked  # not one request: every file came from the cache
+    assert installed(second) == installed(first)
+
+
+def test_a_file_that_fails_its_hash_changes_nothing(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    python = make_venv()
+    pip_install(python, "--no-deps", str(mirror.wheel("torch", "2.8.0").path))
+    before = installed(python)
+    good = base_lock(mirror)
     bad = Lock(packages=tuple(
-        LockedPackage(**{**p.__dict__, "url": p.url.replace(mirror.server.url, index_server.url)})
-        if p.guarded else p for p in base_lock(mirror).packages))
-    index_server.fault("/jp6/cu126/+f/", "500")
+        LockedPackage(**{**p.__dict__, "sha256": "0" * 64}) if p.name == "numpy" else p
+        for p in good.packages))
+
+    with pytest.raises(HashMismatchError) as err:
+        apply(python, bad, "uv", tmp_path / "cache", mode="install")
+
+    assert "does not match its hash" in str(err.value)
+    assert "nothing was installed or removed: every file is fetched before the first step" in str(err.value)
+    assert installed(python) == before
+
+
+@each_engine
+def test_a_failing_step_stops_the_plan_and_a_rerun_repairs(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
+) -> None:
+    python = make_venv()
+    pip_install(python, "--no-deps", str(mirror.wheel("torch", "2.8.0").path))
+    # A locked file that is not a wheel at all, with the lock's hash of those bytes: it fetches
+    # fine, and the engine fails on it in step 3, after steps 1 (uninstall) and 2 (CUDA builds).
+    broken = tmp_path / mirror.wheel("numpy", "1.26.4").filename
+    broken.write_bytes(b"not a zip file")
+    numpy = LockedPackage(name="numpy", version="1.26.4", url=broken.as_uri(), filename=broken.name,
+                          sha256=hashlib.sha256(broken.read_bytes()).hexdigest())
+    bad = Lock(packages=tuple(numpy if p.name == "numpy" else p for p in base_lock(mirror).packages))
 
     with pytest.raises(PipStepError) as err:
-        apply(python, bad, mode="install")
+        apply(python, bad, engine, tmp_path / "cache", mode="install")
 
     text = str(err.value)
-    assert "step 2 of 3, 'install CUDA builds by exact URL and hash', failed" in text
+    assert "step 3 of 3, 'install the other pinned wheels by exact file and hash', failed" in text
+    assert f"({engine} exit status" in text and f"{engine} said:" in text
     assert "later steps did not run" in text
     assert "removed so far: torch" in text
-    assert "pip said:" in text
     assert err.value.hint and "run the same jetpip command again" in err.value.hint
-    assert "numpy" not in installed(python)  # step 3 never ran
+    assert build_of(python, "torch") == "jetson"  # step 2 ran
+    assert "numpy" not in installed(python)
 
-    apply(python, base_lock(mirror), mode="install")
-    assert build_of(python, "torch") == "jetson"
+    apply(python, base_lock(mirror), engine, tmp_path / "cache", mode="install")
     assert {"numpy", "onnxruntime-gpu"} <= set(installed(python))
 
 
-def test_dry_run_plan_rendering_changes_nothing(make_venv: MakeVenv, mirror: Mirror) -> None:
+@each_engine
+def test_dry_run_plan_names_the_files_and_the_engine_commands(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName,
+) -> None:
     python = make_venv()
     before = installed(python)
-    plan = build_plan(base_lock(mirror), probe_interpreter(str(python)))
+    plan = plan_for(python, base_lock(mirror), engine)
     text = plan.render()
-    assert f"{python} -m pip install --no-deps --no-index" in text
+    assert f"engine: {plan.engine.version}" in text
+    assert "fetch 5 files (" in text and served_url(mirror, mirror.wheel("torch", "2.8.0", "jetson"),
+                                                    "jetson") in text
+    if engine == "pip":
+        assert f"{python} -m pip install --no-deps --no-index --disable-pip-version-check --no-compile " \
+               "--require-hashes -r" in text
+    else:
+        assert f"{plan.engine.program[0]} pip install --python {python} --no-deps --no-index --offline " \
+               "--require-hashes -r" in text
+    assert f"torch @ file://{plan.workdir}/files/" in text
     assert installed(python) == before
     assert not os.path.exists(plan.workdir)
 
 
-def test_ctrl_c_during_a_step_reports_the_step_and_stops(
+@pytest.mark.parametrize(("engine", "compile_bytecode"), [("uv", False), ("uv", True), ("pip", False),
+                                                          ("pip", True)])
+def test_bytecode_is_written_only_when_asked(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path, engine: EngineName, compile_bytecode: bool,
+) -> None:
+    python = make_venv()
+    apply(python, Lock(packages=(locked(mirror, "numpy", "1.26.4"),)), engine, tmp_path / "cache",
+          compile_bytecode=compile_bytecode)
+    package = Path(run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])")) / "numpy"
+    assert package.is_dir()
+    assert bool(list(package.rglob("*.pyc"))) is compile_bytecode
+
+
+def test_ctrl_c_while_fetching_stops_before_anything_changes(
     make_venv: MakeVenv, mirror: Mirror, index_server: IndexServer, tmp_path: Path,
 ) -> None:
     python = make_venv()
@@ -176,32 +301,39 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
     url = pkg.url.replace(mirror.server.url, index_server.url)
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
-        import sys
+        import os
+        from pathlib import Path
         from jetpip.errors import PipStepError
+        from jetpip.index.client import IndexClient
+        from jetpip.index.config import IndexConfig
         from jetpip.interpreter.probe import probe_interpreter
         from jetpip.lock.pylock import Lock, LockedPackage
-        from jetpip.install.driver import SubprocessPipRunner, execute
+        from jetpip.install.driver import SubprocessRunner, execute
         from jetpip.install.plan import build_plan
+        from jetpip.report import NullReporter
+
+        class Says(NullReporter):
+            def fetch_started(self, files, size):
+                print("fetching", flush=True)
+
         pkg = LockedPackage(name="torch", version="2.8.0", url={url!r}, filename={pkg.filename!r},
                             sha256={pkg.sha256!r}, guarded=True)
         before = probe_interpreter({str(python)!r})
-        # pip's own timeout outlasts the test, so only the interrupt can end the step.
-        plan = build_plan(Lock(packages=(pkg,)), before, install_args=("--retries", "0", "--timeout", "120"))
-        print("ready", flush=True)
+        plan = build_plan(Lock(packages=(pkg,)), before)
+        # The client's own timeout outlasts the test, so only the interrupt can end the fetch.
+        files = IndexClient(IndexConfig(index_url=None, retries=0, timeout=120),
+                            cache_dir=Path({str(tmp_path / "cache")!r}))
         try:
-            execute(plan, runner=SubprocessPipRunner(echo=print), probe=probe_interpreter)
+            execute(plan, runner=SubprocessRunner(), probe=probe_interpreter, files=files, reporter=Says())
         except PipStepError as err:
             print(err, flush=True)
-            sys.exit(err.exit_code)
+            os._exit(err.exit_code)  # the stalled download's thread is not waited for
     """))
-    # -u: each line pip prints reaches this test at once, while pip still waits on the stall.
     with subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
-            for line in proc.stdout:  # pip names the file, then fetches it from the stalled server
-                if line.startswith("Collecting torch"):
-                    break
+            assert proc.stdout.readline().strip() == "fetching"
+            index_server.requests()  # the stalled request is in flight
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=30)
         finally:
@@ -209,53 +341,81 @@ def test_ctrl_c_during_a_step_reports_the_step_and_stops(
                 proc.kill()
                 proc.communicate()
     assert proc.returncode == 130
-    assert "'install CUDA builds by exact URL and hash', was interrupted" in out
+    assert "interrupted while fetching the plan's files; nothing was installed or removed" in out
     assert "torch" not in installed(python)
 
 
-class DraggingRunner(SubprocessPipRunner):
-    """Real pip, plus what a package with an install hook does: put the base-index torch back."""
+class DraggingRunner(SubprocessRunner):
+    """The real engine, plus what a package with an install hook does: put the base-index torch back."""
 
-    def __init__(self, decoy: Path, times: int) -> None:
+    def __init__(self, python: Path, decoy: Path, times: int) -> None:
         super().__init__()
-        self.decoy, self.times = decoy, times
+        self.python, self.decoy, self.times = python, decoy, times
 
-    def run(self, argv: Sequence[str]) -> PipResult:
+    def run(self, argv: Sequence[str]) -> RunResult:
         result = super().run(argv)
         if self.times > 0 and "install" in argv:
             self.times -= 1
-            super().run([argv[0], "-m", "pip", "install", "--no-deps", "--force-reinstall",
+            super().run([str(self.python), "-m", "pip", "install", "--no-deps", "--force-reinstall",
                          str(self.decoy)])
         return result
 
 
+@each_engine
 def test_reassert_reinstalls_a_cuda_build_replaced_during_the_run(
-    make_venv: MakeVenv, mirror: Mirror,
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
 ) -> None:
     python = make_venv()
     before = probe_interpreter(str(python))
-    plan = build_plan(base_lock(mirror), before)
-    runner = DraggingRunner(mirror.wheel("torch", "2.8.0").path, times=1)
+    plan = plan_for(python, base_lock(mirror), engine)
+    runner = DraggingRunner(python, mirror.wheel("torch", "2.8.0").path, times=1)
 
-    outcome = execute(plan, runner=runner, probe=probe_interpreter, guarded_names=GUARDED, before=before)
+    with store(tmp_path / "cache") as files:
+        outcome = execute(plan, runner=runner, probe=probe_interpreter, files=files, guarded_names=GUARDED,
+                          before=before)
 
     assert [str(m) for m in outcome.reinstalled] == [
         f"torch: installed from {mirror.wheel('torch', '2.8.0').filename}, "
         f"not {mirror.wheel('torch', '2.8.0', 'jetson').filename}"
     ]
     assert [s.kind for s in outcome.ran] == ["guarded", "install", "reassert"]
-    assert "--force-reinstall" in outcome.ran[-1].args
+    assert ("--force-reinstall" if engine == "pip" else "--reinstall") in outcome.ran[-1].argv
+    assert build_of(python, "torch") == "jetson"
+    torch = next(d for d in probe_interpreter(str(python)).installed if d.name == "torch")
+    assert torch.direct_url == base_lock(mirror).packages[0].url  # the re-asserted file names its origin
+
+
+def test_reassert_fetches_the_file_of_a_cuda_build_the_plan_kept(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    python = make_venv()
+    apply(python, base_lock(mirror), "uv", tmp_path / "cache")
+    lock = base_lock(mirror, locked(mirror, "extra-thing", "0.1"))
+    before = probe_interpreter(str(python))
+    plan = plan_for(python, lock, "uv")
+    assert [f.package.name for f in plan.fetches] == ["extra-thing"]  # torch is kept: not fetched
+    runner = DraggingRunner(python, mirror.wheel("torch", "2.8.0").path, times=1)
+
+    with store(tmp_path / "cache") as files:
+        outcome = execute(plan, runner=runner, probe=probe_interpreter, files=files, guarded_names=GUARDED,
+                          before=before)
+
+    assert [s.kind for s in outcome.ran] == ["install", "reassert"]
     assert build_of(python, "torch") == "jetson"
 
 
-def test_reassert_that_cannot_stick_is_an_error(make_venv: MakeVenv, mirror: Mirror) -> None:
+@each_engine
+def test_reassert_that_cannot_stick_is_an_error(
+    make_venv: MakeVenv, mirror: Mirror, engine: EngineName, tmp_path: Path,
+) -> None:
     python = make_venv()
     before = probe_interpreter(str(python))
-    plan = build_plan(base_lock(mirror), before)
-    runner = DraggingRunner(mirror.wheel("torch", "2.8.0").path, times=3)
+    plan = plan_for(python, base_lock(mirror), engine)
+    runner = DraggingRunner(python, mirror.wheel("torch", "2.8.0").path, times=3)
 
-    with pytest.raises(PipStepError) as err:
-        execute(plan, runner=runner, probe=probe_interpreter, guarded_names=GUARDED, before=before)
+    with pytest.raises(PipStepError) as err, store(tmp_path / "cache") as files:
+        execute(plan, runner=runner, probe=probe_interpreter, files=files, guarded_names=GUARDED,
+                before=before)
 
     text = str(err.value)
     assert "re-assert failed: after a forced reinstall the CUDA builds are still not the planned" in text

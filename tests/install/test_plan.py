@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from jetpip.errors import LockError
-from jetpip.install.plan import build_plan, check_lock_fits, mismatch
+from jetpip.errors import LockError, UsageError
+from jetpip.install.engines import Engine, pick_engine
+from jetpip.install.fits import check_lock_fits
+from jetpip.install.plan import build_plan, mismatch
 from jetpip.install.verify import check_consistency, reassert, satisfies
 from jetpip.lock.pylock import Lock, LockedPackage
 from jetpip.model.target import Device, InstalledDist, Interpreter, Target
@@ -36,25 +40,72 @@ def interp(*dists: InstalledDist) -> Interpreter:
                        pip_version="24.0", installed=dists)
 
 
+PIP = Engine("pip", "/venv/bin/python", ("/venv/bin/python", "-m", "pip"), "pip 24.0")
+UV = Engine("uv", "/venv/bin/python", ("/opt/uv", "pip"), "uv 0.9.0")
+
 TORCH = pkg("torch", "2.8.0", guarded=True)
 ORT_GPU = pkg("onnxruntime-gpu", "1.23.0", guarded=True)
 NUMPY = pkg("numpy", "1.26.4", tag="py3-none-any")
 
 
-def test_fresh_environment_installs_guarded_first_then_the_rest_by_url_and_hash() -> None:
-    plan = build_plan(Lock(packages=(NUMPY, TORCH)), interp(), workdir="/tmp/w")
+def test_fresh_environment_fetches_then_installs_guarded_first_then_the_rest_by_file_and_hash() -> None:
+    plan = build_plan(Lock(packages=(NUMPY, TORCH)), interp(), engine=PIP, workdir="/tmp/w")
     assert [s.kind for s in plan.steps] == ["guarded", "install"]
+    assert [(f.package.url, f.path) for f in plan.fetches] == [
+        (NUMPY.url, f"/tmp/w/files/{NUMPY.filename}"), (TORCH.url, f"/tmp/w/files/{TORCH.filename}")]
     guarded, rest = plan.steps
-    assert guarded.argv("/venv/bin/python") == [
+    assert guarded.argv == (
         "/venv/bin/python", "-m", "pip", "install", "--no-deps", "--no-index",
-        "--disable-pip-version-check", "--require-hashes", "-r", "/tmp/w/01-guarded.txt",
-    ]
-    assert guarded.requirements == (f"torch @ {TORCH.url} --hash=sha256:{'0' * 64}",)
-    assert rest.requirements == (f"numpy @ {NUMPY.url} --hash=sha256:{'0' * 64}",)
+        "--disable-pip-version-check", "--no-compile", "--require-hashes", "-r", "/tmp/w/01-guarded.txt",
+    )
+    assert guarded.requirements == (f"torch @ file:///tmp/w/files/{TORCH.filename} --hash=sha256:{'0' * 64}",)
+    assert rest.requirements == (f"numpy @ file:///tmp/w/files/{NUMPY.filename} --hash=sha256:{'0' * 64}",)
     text = plan.render()
+    assert "engine: pip 24.0 (the target's own)" in text
+    assert "fetch 2 files into jetpip's cache" in text and f"   {TORCH.filename}  {TORCH.url}" in text
     assert "--require-hashes -r /tmp/w/01-guarded.txt" in text
-    assert f"torch @ {TORCH.url}" in text
     assert "re-assert" in text and "torch 2.8.0" in text
+
+
+def test_the_uv_engine_runs_the_same_steps_with_its_own_commands() -> None:
+    env = interp(dist("torch", "2.8.0", tags=("cp310-cp310-manylinux_2_28_aarch64",)))
+    plan = build_plan(Lock(packages=(NUMPY, TORCH)), env, engine=UV, workdir="/tmp/w")
+    assert [s.kind for s in plan.steps] == ["uninstall", "guarded", "install"]
+    assert plan.steps[0].argv == ("/opt/uv", "pip", "uninstall", "--python", "/venv/bin/python", "torch")
+    assert plan.steps[1].argv == (
+        "/opt/uv", "pip", "install", "--python", "/venv/bin/python", "--no-deps", "--no-index", "--offline",
+        "--require-hashes", "-r", "/tmp/w/02-guarded.txt",
+    )
+    forced = plan.reassert_step([TORCH]).argv
+    assert "--reinstall" in forced and forced[-2:] == ("-r", "/tmp/w/reassert.txt")
+    doc = plan.to_json()
+    assert doc["engine"]["name"] == "uv" and doc["steps"][1]["argv"][0] == "/opt/uv"
+
+
+def test_bytecode_and_consent_options_reach_every_command() -> None:
+    for name, compiled in (("uv", "--compile-bytecode"), ("pip", None)):
+        engine = pick_engine(interp(), name, compile_bytecode=True, break_system_packages=True)  # type: ignore[arg-type]
+        install, uninstall = engine.install("/r.txt", hashed=True), engine.uninstall(["x"])
+        assert "--break-system-packages" in install and "--break-system-packages" in uninstall
+        assert "--no-compile" not in install
+        assert compiled is None or compiled in install
+
+
+def test_uv_that_cannot_run_falls_back_to_pip_and_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "uv"
+    broken.write_text("not a program")  # not executable
+    engine = pick_engine(interp(), env={"JETPIP_UV": str(broken)})
+    assert engine.name == "pip" and engine.program == ("/venv/bin/python", "-m", "pip")
+    assert engine.why and engine.why.startswith(f"uv is not used, because {broken} does not run here")
+    with pytest.raises(UsageError) as err:
+        pick_engine(interp(), "uv", env={"JETPIP_UV": str(broken)})
+    assert "--installer uv, but" in str(err.value) and err.value.hint and "JETPIP_UV" in err.value.hint
+
+
+def test_uv_is_the_default_engine() -> None:
+    engine = pick_engine(interp())
+    assert engine.name == "uv" and engine.why is None
+    assert engine.version and engine.version.startswith("uv ")
 
 
 def test_satisfied_environment_is_a_noop_that_says_so() -> None:
@@ -116,13 +167,14 @@ def test_system_copy_of_a_guarded_name_is_shadowed_not_uninstalled() -> None:
 def test_files_without_a_hash_get_their_own_step_without_require_hashes() -> None:
     bare = pkg("local-thing", "1.0", tag="py3-none-any", sha=None)
     plan = build_plan(Lock(packages=(NUMPY, bare)), interp())
-    assert [("--require-hashes" in s.args) for s in plan.steps] == [True, False]
+    assert [("--require-hashes" in s.argv) for s in plan.steps] == [True, False]
 
 
-def test_wheelhouse_files_replace_urls() -> None:
+def test_wheelhouse_files_are_installed_as_they_are_and_not_fetched() -> None:
     files = {TORCH.filename: "/wh/" + TORCH.filename}
-    plan = build_plan(Lock(packages=(TORCH,)), interp(), local_files=files)
+    plan = build_plan(Lock(packages=(TORCH, NUMPY)), interp(), local_files=files)
     assert plan.steps[0].requirements[0].startswith(f"torch @ file:///wh/{TORCH.filename} --hash=")
+    assert [f.package.name for f in plan.fetches] == ["numpy"]
 
 
 def test_mismatch_reads_direct_url_then_wheel_tags() -> None:
