@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_target": "jetpip.api",
     "index_client": "jetpip.api",
-    "read_inputs": "jetpip.api",
+    "read_requirement_inputs": "jetpip.api",
     "resolve_for": "jetpip.api",
     "hashed_lock": "jetpip.api",
     "plan_install": "jetpip.api",

@@ -19,28 +19,30 @@ from jetpip.errors import (
 )
 from jetpip.index.cache import file_hash
 from jetpip.knowledge.base import KnowledgeBase
-from jetpip.model.sources import Route, Source
+from jetpip.model.sources import Route
 from jetpip.model.target import Interpreter, Target, TargetOverrides
 from jetpip.report import Reporter
 
 if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is made, never on a no-op install
     from jetpip.index.client import IndexClient
+    from jetpip.index.config import FileSettings
     from jetpip.install.driver import InstallOutcome
+    from jetpip.install.engines import Engine, EngineName
     from jetpip.install.plan import InstallPlan
     from jetpip.install.verify import BrokenRequirement, Satisfaction
     from jetpip.interpreter.probe import ProbeRun
     from jetpip.lock.pylock import Lock
     from jetpip.model.documents import DetectDocument, ResolutionDocument
-    from jetpip.resolve.requirements import RequirementLine
+    from jetpip.resolve.requirements import RequirementInputs, RequirementLine
     from jetpip.resolve.resolution import Resolution
 
-# pip, not jetpip, downloads the files of an online install, so an earlier online install
-# leaves nothing behind: only `jetpip lock` (pages) and `jetpip download` (wheels) fill the cache.
+# Every install fetches its files into jetpip's cache, and `jetpip lock` keeps the index pages there;
+# an offline install reads only that cache.
 OFFLINE_INSTALL_HINT = (
-    "install --offline reads only jetpip's own cache, which `jetpip lock` (index pages) and "
-    "`jetpip download` (wheels) fill; an earlier online install does not. While online: "
-    "`jetpip lock PKGS -o pylock.toml` and `jetpip download pylock.toml -d DIR`; then offline: "
-    "`jetpip sync pylock.toml --find-links DIR --offline`"
+    "install --offline reads only jetpip's own cache, which every online `jetpip install`, `jetpip lock` "
+    "and `jetpip download` fill: run the same install once with network access. For a machine that never "
+    "goes online: `jetpip lock PKGS -o pylock.toml` and `jetpip download pylock.toml -d DIR` elsewhere, "
+    "then here: `jetpip sync pylock.toml --find-links DIR --offline`"
 )
 
 
@@ -122,35 +124,34 @@ def index_client(
     offline: bool = False,
     refresh: bool = False,
     env: Mapping[str, str] | None = None,
+    files: FileSettings | None = None,
 ) -> IndexClient:
     """An IndexClient for the target's pip configuration, PIP_* variables and pip-like ``flags``.
 
-    ``interpreter`` supplies pip's own default index (None: there is none to fall back on).
-    The resolved IndexConfig is the client's ``config``.
+    ``interpreter`` supplies pip's own default index (None, or a target without pip: pip's
+    default). ``files``: what requirements files add, applied after ``flags`` as pip does
+    (``RequirementInputs.settings()``). The resolved IndexConfig is the client's ``config``.
     """
     from jetpip.index.client import IndexClient
     from jetpip.index.config import load_index_config
 
-    config = load_index_config(interpreter, os.environ if env is None else env, flags)
+    config = load_index_config(interpreter, os.environ if env is None else env, flags, files)
     return IndexClient(config, reporter=reporter, offline=offline, refresh=refresh)
 
 
-def read_inputs(
-    reqs: Sequence[str], req_files: Sequence[str] = (), con_files: Sequence[str] = ()
-) -> tuple[list[str | RequirementLine], list[RequirementLine]]:
-    """Requirements and constraints from the command line and pip-style -r / -c files."""
-    from jetpip.resolve.requirements import read_requirements
+def read_requirement_inputs(
+    reqs: Sequence[str], req_files: Sequence[str] = (), con_files: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> RequirementInputs:
+    """Requirements from the command line, then pip requirements (-r) and constraints (-c) files.
 
-    requirements: list[str | RequirementLine] = list(reqs)
-    constraints: list[RequirementLine] = []
-    for path in req_files:
-        more, cons = read_requirements(path)
-        requirements += more
-        constraints += cons
-    for path in con_files:
-        _, cons = read_requirements(path, constraint=True)
-        constraints += cons
-    return requirements, constraints
+    The result's ``settings()`` goes to ``index_client(files=...)``: the files' index options,
+    direct URLs and --hash checks, applied as pip applies them.
+    """
+    from jetpip.resolve.requirements import read_requirement_files
+
+    inputs = read_requirement_files(req_files, con_files, env=env)
+    return dataclasses.replace(inputs, requirements=(*reqs, *inputs.requirements))
 
 
 def resolve_for(
@@ -185,27 +186,39 @@ def resolve_for(
 
 def hashed_lock(resolution: Resolution, client: IndexClient, workdir: Path) -> Lock:
     """The Lock of a resolution, every file with a sha256 (flat pages publish none; one download)."""
+    from jetpip.lock.hashcheck import check_file_hashes
     from jetpip.lock.pylock import fill_hashes, lock_from_resolution
 
     links = {p.name: p.link for p in resolution.pins}
     locked = lock_from_resolution(resolution)
-    return fill_hashes(locked, lambda pkg: client.download(links[pkg.name], workdir))
+    locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], workdir))
+    # The requirements files' --hash, hash-checking mode and direct URLs, as pip checks them.
+    check_file_hashes(locked, client.config, lambda pkg: client.download(links[pkg.name], workdir))
+    return locked
 
 
-def pip_args(flags: IndexFlags, break_system_packages: bool = False) -> list[str]:
-    """The options the target's pip needs too: TLS and trust settings, timeouts, PEP 668 consent."""
-    args: list[str] = []
-    for host in flags.get("trusted_host") or ():
-        args += ["--trusted-host", host]
-    # The settings the target's pip needs too when it fetches the planned files itself.
-    passed = (("--cert", flags.get("cert")), ("--client-cert", flags.get("client_cert")),
-              ("--timeout", flags.get("timeout")), ("--retries", flags.get("retries")))
-    for option, value in passed:
-        if value is not None:
-            args += [option, str(value)]
-    if break_system_packages:
-        args.append("--break-system-packages")
-    return args
+def choose_engine(
+    interpreter: Interpreter,
+    *,
+    installer: EngineName | None = None,
+    compile_bytecode: bool = False,
+    break_system_packages: bool = False,
+    reporter: Reporter | None = None,
+) -> Engine:
+    """The engine that installs into ``interpreter`` (uv unless asked or unable), after checking the target.
+
+    A fallback to pip is named in one note (the reporter hears it).
+    """
+    from jetpip.install.driver import check_target
+    from jetpip.install.engines import pick_engine
+
+    check_target(interpreter, break_system_packages=break_system_packages, engine="uv")
+    engine = pick_engine(interpreter, installer, compile_bytecode=compile_bytecode,
+                         break_system_packages=break_system_packages)
+    if engine.why is not None and reporter is not None:
+        reporter.note(f"installing with the target's pip: {engine.why}")
+    check_target(interpreter, break_system_packages=break_system_packages, engine=engine.name, why=engine.why)
+    return engine
 
 
 def satisfied_already(
@@ -244,34 +257,31 @@ def plan_install(
     route: Route,
     client: IndexClient,
     workdir: Path,
-    install_args: Sequence[str] = (),
+    installer: EngineName | None = None,
+    compile_bytecode: bool = False,
     break_system_packages: bool = False,
     reporter: Reporter | None = None,
 ) -> InstallPlan:
-    """Resolve, lock in memory, and build the install plan (nothing is changed yet)."""
+    """Resolve, lock in memory, and build the install plan (nothing is changed or fetched yet).
+
+    ``installer`` picks the engine (default: uv where it runs, else the target's pip).
+    """
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan
 
     # A cross target cannot be installed into, but it still resolves first, so a missing CUDA
     # wheel gets its source-build hint before the refusal.
     cross = target.interpreter.executable is None
-    if not cross:
-        check_target(target.interpreter, break_system_packages=break_system_packages)
+    engine = None if cross else choose_engine(
+        target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
+        break_system_packages=break_system_packages, reporter=reporter)
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
                              client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT)
     if cross:
         check_target(target.interpreter, break_system_packages=break_system_packages)
     locked = hashed_lock(resolution, client, workdir)
-    local: dict[str, str] = {}
-    if client.offline:
-        links = {p.name: p.link for p in resolution.pins}
-        try:
-            local = {p.filename: str(client.download(links[p.name], workdir)) for p in locked.packages}
-        except OfflineMissError as err:
-            err.hint = OFFLINE_INSTALL_HINT
-            raise
-    return build_plan(locked, target.interpreter, mode="install", substitutions=route.substitutions,
-                      local_files=local, install_args=install_args)
+    return build_plan(locked, target.interpreter, mode="install", engine=engine,
+                      substitutions=route.substitutions)
 
 
 def plan_sync(
@@ -281,19 +291,22 @@ def plan_sync(
     route: Route,
     find_links: Sequence[str] = (),
     offline: bool = False,
-    install_args: Sequence[str] = (),
+    installer: EngineName | None = None,
+    compile_bytecode: bool = False,
     break_system_packages: bool = False,
     origin: str = "pylock.toml",
+    reporter: Reporter | None = None,
 ) -> InstallPlan:
     """Check the lock fits this Target and build the plan that makes the environment match it."""
-    from jetpip.install.driver import check_target
-    from jetpip.install.plan import build_plan, check_lock_fits
+    from jetpip.install.fits import check_lock_fits
+    from jetpip.install.plan import build_plan
 
-    check_target(target.interpreter, break_system_packages=break_system_packages)
+    engine = choose_engine(target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
+                           break_system_packages=break_system_packages, reporter=reporter)
     check_lock_fits(lock, target, route.key, origin=origin)
     local = wheelhouse_files(lock, find_links, offline)
-    return build_plan(lock, target.interpreter, mode="sync", substitutions=route.substitutions,
-                      local_files=local, install_args=install_args)
+    return build_plan(lock, target.interpreter, mode="sync", engine=engine,
+                      substitutions=route.substitutions, local_files=local)
 
 
 def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str, str]:
@@ -327,21 +340,18 @@ def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str
 
 
 def download_lock(
-    lock: Lock, dest: Path, client: IndexClient, on_file: Callable[[Path], None] | None = None
+    lock: Lock, dest: Path, client: IndexClient, reporter: Reporter | None = None
 ) -> list[Path]:
-    """Fill the wheelhouse ``dest`` with every locked file, each checked against the lock's sha256."""
-    from jetpip.model.links import FileLink
-    from jetpip.model.urls import Url
+    """Fill the wheelhouse ``dest`` with every locked file, each checked against the lock's sha256.
 
-    paths = []
-    for pkg in lock.packages:
-        source = Source(name=pkg.source or "lock", kind="flat", url=Url(pkg.index or pkg.url))
-        hashes = {"sha256": pkg.sha256} if pkg.sha256 else {}
-        path = client.download(FileLink(pkg.filename, Url(pkg.url), source, hashes=hashes), dest)
-        paths.append(path)
-        if on_file is not None:
-            on_file(path)
-    return paths
+    The files are fetched as an install fetches them: in parallel, into the cache first (a file
+    the cache holds is not fetched again), then copied or linked into ``dest``.
+    """
+    from jetpip.install.fetch import Fetch, fetch_all
+
+    fetches = [Fetch(pkg, str(dest / pkg.filename)) for pkg in lock.packages]
+    fetch_all(fetches, client, reporter, copy=True)
+    return [Path(f.path) for f in fetches]
 
 
 def run_plan(
@@ -349,15 +359,21 @@ def run_plan(
     *,
     before: Interpreter,
     route: Route,
+    client: IndexClient | None = None,
     reporter: Reporter | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> InstallOutcome:
-    """Execute the plan in the target, then re-assert and check; return the InstallOutcome."""
-    from jetpip.install.driver import SubprocessPipRunner, execute
+    """Fetch the plan's files through ``client``, run its steps in the target, re-assert and check."""
+    from jetpip.install.driver import SubprocessRunner, execute
     from jetpip.interpreter.probe import probe_interpreter
 
-    return execute(plan, runner=SubprocessPipRunner(echo=echo), probe=probe_interpreter,
-                   guarded_names=sorted(route.guarded), before=before, reporter=reporter)
+    try:
+        return execute(plan, runner=SubprocessRunner(echo=echo), probe=probe_interpreter, files=client,
+                       guarded_names=sorted(route.guarded), before=before, reporter=reporter)
+    except OfflineMissError as err:
+        if plan.mode == "install":
+            err.hint = OFFLINE_INSTALL_HINT
+        raise
 
 
 def broken_requirements_error(broken: Sequence[BrokenRequirement], plan: InstallPlan) -> JetpipError:

@@ -6,10 +6,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from jetpip.cli.options import IndexOptions, TargetOptions, index_options, target_options
+from jetpip.cli.options import (
+    EngineOptions,
+    IndexOptions,
+    TargetOptions,
+    engine_options,
+    index_options,
+    target_options,
+)
 from jetpip.cli.output import TerminalReporter, print_json, target_warnings, verbosity_options
 
 if TYPE_CHECKING:
+    from jetpip.index.client import IndexClient
     from jetpip.install.driver import InstallOutcome
     from jetpip.install.plan import InstallPlan
     from jetpip.model.sources import Route
@@ -23,51 +31,55 @@ if TYPE_CHECKING:
 @click.option("-c", "--constraint", "con_files", multiple=True, type=click.Path(dir_okay=False),
               help="Constrain versions with a pip constraints file (repeatable).")
 @click.option("--dry-run", is_flag=True,
-              help="Print every pip command the install would run; change nothing.")
+              help="Print the files to fetch and every installer command; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan / outcome as JSON.")
 @click.option("--break-system-packages", is_flag=True,
-              help="Install into an externally managed (PEP 668) Python anyway; passed on to pip.")
+              help="Install into an externally managed (PEP 668) Python anyway; passed on to the installer.")
+@engine_options
 @target_options
 @index_options
 @verbosity_options
 def install(
     reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...], dry_run: bool,
-    as_json: bool, break_system_packages: bool, options: TargetOptions, index: IndexOptions,
-    reporter: TerminalReporter,
+    as_json: bool, break_system_packages: bool, engine: EngineOptions, options: TargetOptions,
+    index: IndexOptions, reporter: TerminalReporter,
 ) -> None:
     """Install REQS into the target interpreter with CUDA builds for this Jetson, and keep them.
 
-    jetpip resolves for the Target, then runs the target's own pip: shadowing builds out,
-    CUDA wheels by exact URL and hash, the rest by exact URL and hash (all --no-deps), then
-    re-asserts the CUDA builds and checks every requirement. Re-running is safe.
+    jetpip resolves for the Target and fetches every file into its cache (in parallel, each
+    hash-checked). Then uv (or the target's pip) installs them from disk: shadowing builds out,
+    CUDA wheels, the rest (all --no-deps), then jetpip re-asserts the CUDA builds and checks
+    every requirement. Re-running is safe.
     """
     kb, target, route = options.load()
     import tempfile
     from pathlib import Path
 
-    from jetpip.api import plan_install, read_inputs, satisfied_already
+    from jetpip.api import plan_install, read_requirement_inputs, satisfied_already
 
     target_warnings(reporter, target, route)
-    requirements, constraints = read_inputs(reqs, req_files, con_files)
-    # As pip's "Requirement already satisfied": no index is asked when nothing would change.
-    done = None if as_json else satisfied_already(requirements, constraints, target=target, route=route,
-                                                   reporter=reporter)
+    inputs = read_requirement_inputs(reqs, req_files, con_files)
+    requirements, constraints = list(inputs.requirements), list(inputs.constraints)
+    # As pip's "Requirement already satisfied": no index is asked when nothing would change. A file
+    # with index options, --hash or direct URLs is checked against the index, as pip checks it.
+    done = None if as_json or inputs.first_option() is not None else satisfied_already(
+        requirements, constraints, target=target, route=route, reporter=reporter)
     if done is not None:
         click.echo(done.summary(len(requirements)))
         return
-    # The plan may name files downloaded into the work directory (--offline): it lives until pip ran.
-    with index.client(target.interpreter, reporter) as client, \
+    with index.client(target.interpreter, reporter, files=inputs.settings()) as client, \
             tempfile.TemporaryDirectory(prefix="jetpip-install-") as tmp:
         plan = plan_install(
             requirements, constraints, kb=kb, target=target, route=route, client=client,
-            workdir=Path(tmp), install_args=index.pip_args(break_system_packages),
+            workdir=Path(tmp), installer=engine.installer, compile_bytecode=engine.compile_bytecode,
             break_system_packages=break_system_packages, reporter=reporter,
         )
-        carry_out(plan, target.interpreter, route, dry_run=dry_run, as_json=as_json, reporter=reporter)
+        carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
+                  reporter=reporter)
 
 
-def carry_out(plan: InstallPlan, before: Interpreter, route: Route, *, dry_run: bool, as_json: bool,
-              reporter: TerminalReporter) -> None:
+def carry_out(plan: InstallPlan, before: Interpreter, route: Route, client: IndexClient, *, dry_run: bool,
+              as_json: bool, reporter: TerminalReporter) -> None:
     """Print the plan (a dry run) or run it, then say what changed and what the checks found."""
     from jetpip.api import broken_requirements_error, run_plan
 
@@ -79,7 +91,7 @@ def carry_out(plan: InstallPlan, before: Interpreter, route: Route, *, dry_run: 
             click.echo("dry run: nothing was changed")
         return
     echo = (lambda line: reporter.detail(f"    {line}")) if reporter.verbosity > 0 else None
-    outcome = run_plan(plan, before=before, route=route, reporter=reporter, echo=echo)
+    outcome = run_plan(plan, before=before, route=route, client=client, reporter=reporter, echo=echo)
     for shadow in outcome.shadows:
         reporter.warning(shadow)
     if as_json:
@@ -104,5 +116,6 @@ def _print_changes(plan: InstallPlan, outcome: InstallOutcome) -> None:
     counts = {k: sum(1 for a in plan.actions if a.kind == k)
               for k in ("install", "replace", "remove", "keep")}
     guarded = ", ".join(f"{p.name} {p.version}" for p in plan.guarded) or "none"
-    click.echo(f"done: {counts['install']} installed, {counts['replace']} replaced, "
+    engine = plan.engine.version or plan.engine.name
+    click.echo(f"done with {engine}: {counts['install']} installed, {counts['replace']} replaced, "
                f"{counts['remove']} removed, {counts['keep']} already right; CUDA builds in place: {guarded}")

@@ -33,14 +33,21 @@ def lock(
     kb, target, route = options.load()
     from pathlib import Path
 
-    from jetpip.api import lock_document, read_inputs, resolve_and_lock
+    from jetpip.api import lock_document, read_requirement_inputs, resolve_and_lock
+    from jetpip.index.config import describe
+    from jetpip.lock.hashcheck import check_direct_urls
     from jetpip.lock.pylock import write_lock
 
     target_warnings(reporter, target, route)
-    requirements, constraints = read_inputs(reqs, req_files, con_files)
-    with index.client(target.interpreter, reporter) as client:
-        resolution, locked = resolve_and_lock(requirements, constraints, kb=kb, target=target, route=route,
-                                              client=client, reporter=reporter, hashes=not dry_run)
+    inputs = read_requirement_inputs(reqs, req_files, con_files)
+    with index.client(target.interpreter, reporter, files=inputs.settings()) as client:
+        for line in describe(client.config):
+            reporter.detail(line)
+        resolution, locked = resolve_and_lock(inputs.requirements, inputs.constraints, kb=kb, target=target,
+                                              route=route, client=client, reporter=reporter,
+                                              hashes=not dry_run)
+        if dry_run:  # no file is fetched, so no --hash is checked; a direct URL still is
+            check_direct_urls(locked, client.config)
     if as_json:
         print_json(lock_document(resolution, locked, None if dry_run else output))
     else:

@@ -13,6 +13,8 @@ import click
 if TYPE_CHECKING:  # annotations only: the core loads after the probe has started
     from jetpip.api import IndexFlags
     from jetpip.index.client import IndexClient
+    from jetpip.index.config import FileSettings
+    from jetpip.install.engines import EngineName
     from jetpip.knowledge.base import KnowledgeBase
     from jetpip.model.sources import Route
     from jetpip.model.target import Interpreter, Target, TargetOverrides
@@ -80,7 +82,7 @@ class IndexOptions:
     refresh: bool = False
 
     def flags(self, *, no_index: bool = False) -> IndexFlags:
-        """The pip-like settings, as ``api.index_client`` and ``api.pip_args`` read them."""
+        """The pip-like settings, as ``api.index_client`` reads them."""
         return {
             "index_url": self.index_url, "extra_index_url": self.extra_index_url,
             "find_links": self.find_links, "trusted_host": self.trusted_host, "cert": self.cert,
@@ -88,23 +90,26 @@ class IndexOptions:
             "no_index": no_index,
         }
 
-    def pip_args(self, break_system_packages: bool = False) -> list[str]:
-        """The options the target's own pip needs too (TLS, trust, timeouts, PEP 668 consent)."""
-        from jetpip.api import pip_args
-
-        return pip_args(self.flags(), break_system_packages)
-
     def client(self, interpreter: Interpreter | None, reporter: Reporter, *,
-               no_index: bool = False) -> IndexClient:
+               no_index: bool = False, files: FileSettings | None = None) -> IndexClient:
         """An IndexClient over the target's pip configuration with these flags on top.
 
-        ``interpreter`` supplies pip's own default index (None: there is none); ``no_index``
-        reads no index at all, only the trust and TLS settings apply.
+        ``interpreter`` supplies pip's own default index (None: pip's default); ``no_index``
+        reads no index at all, only the trust and TLS settings apply; ``files``: what the
+        requirements files add, applied after the flags as pip does.
         """
         from jetpip.api import index_client
 
         return index_client(interpreter, self.flags(no_index=no_index), reporter=reporter,
-                            offline=self.offline, refresh=self.refresh)
+                            offline=self.offline, refresh=self.refresh, files=files)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What ``@engine_options`` parsed: which installer runs the steps, and whether it writes bytecode."""
+
+    installer: EngineName | None = None  # None: uv where it runs, else the target's pip
+    compile_bytecode: bool = False
 
 
 _TARGET_OPTIONS = (
@@ -142,6 +147,15 @@ _INDEX_OPTIONS = (
 )
 
 
+_ENGINE_OPTIONS = (
+    click.option("--installer", type=click.Choice(["uv", "pip"]), default=None,
+                 help="The installer that puts the fetched files in place (default: uv, or the "
+                      "target's pip where uv cannot run)."),
+    click.option("--compile-bytecode", is_flag=True,
+                 help="Write .pyc files at install time (slower install, faster first import)."),
+)
+
+
 def target_options(func: Command) -> Command:
     """The options that choose the Target; the command gets them as one ``options: TargetOptions``."""
     return _grouped(func, TargetOptions, "options", _TARGET_OPTIONS)
@@ -152,7 +166,12 @@ def index_options(func: Command) -> Command:
     return _grouped(func, IndexOptions, "index", _INDEX_OPTIONS)
 
 
-def _grouped(func: Command, record: type[TargetOptions | IndexOptions], keyword: str,
+def engine_options(func: Command) -> Command:
+    """--installer and --compile-bytecode; the command gets them as one ``engine: EngineOptions``."""
+    return _grouped(func, EngineOptions, "engine", _ENGINE_OPTIONS)
+
+
+def _grouped(func: Command, record: type[TargetOptions | IndexOptions | EngineOptions], keyword: str,
              options: tuple[Callable[[Command], Command], ...]) -> Command:
     """``func`` with ``options`` added, called with their values gathered into one ``record``."""
     names = [f.name for f in dataclasses.fields(record)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import os
 import shutil
 import threading
@@ -214,6 +215,11 @@ class IndexClient:
         return ProjectPage(name, source, scan, url=Url(raw.url))
 
     def _flat_scan(self, url: Url) -> tuple[str, PageScan | None]:
+        text = url.secret()
+        if url.path.endswith(".whl") and (url.scheme != "file" or "#" in text):
+            # A direct URL names one wheel: it is a page of that one link (its #sha256= kept), read
+            # without a fetch.
+            return text, scan_html(f'<a href="{html.escape(text)}"></a>', text)
         raw = self._fetch_page(url, "flat")[0]
         if raw.status == 404:
             return raw.url, None
@@ -415,10 +421,18 @@ class IndexClient:
         os.replace(tmp, dest)
         return dest
 
+    def fetch(self, link: FileLink, *, on_fetch: Callable[[Path], None] | None = None) -> Path:
+        """The hash-checked file in the cache: once per run, and never again once the cache holds its hash.
+
+        ``on_fetch`` gets the path the file is being written to when it is fetched now (not from
+        the cache), so a caller can watch the download grow.
+        """
+        return self._once("file", link.url, lambda: self._fetch_file(link, on_fetch))
+
     def _cached_file(self, link: FileLink) -> Path:
         return self._once("file", link.url, lambda: self._fetch_file(link))
 
-    def _fetch_file(self, link: FileLink) -> Path:
+    def _fetch_file(self, link: FileLink, on_fetch: Callable[[Path], None] | None = None) -> Path:
         best = link.best_hash
         if best is not None:
             hit = self.cache.wheel(*best)
@@ -448,11 +462,15 @@ class IndexClient:
         if link.url.scheme == "file":
             src = _local_path(link.url)
             fd, tmp = self.cache.temp_file()
+            if on_fetch is not None:
+                on_fetch(tmp)
             with os.fdopen(fd, "wb") as out, src.open("rb") as f:
                 shutil.copyfileobj(f, out, CHUNK)
             return self._accept(link, tmp, None)
         fd, tmp = self.cache.temp_file()
         os.close(fd)
+        if on_fetch is not None:
+            on_fetch(tmp)
         try:
             short = self.http.download(link.url.secret(), tmp, what="file")
             return self._accept(link, tmp, short)

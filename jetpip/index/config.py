@@ -13,6 +13,7 @@ from jetpip.model.sources import Source
 from jetpip.model.target import Interpreter
 from jetpip.model.urls import Url, redact_text
 
+PIP_DEFAULT_INDEX = "https://pypi.org/simple"  # pip's PyPI.simple_url: what pip uses when nothing is set
 DEFAULT_TIMEOUT = 15.0  # pip's defaults
 DEFAULT_RETRIES = 5
 SYSTEM_CONFIG = Path("/etc/pip.conf")  # pip reads it after the XDG config dirs
@@ -25,6 +26,36 @@ _KEYS = (
 
 class ConfigError(UsageError):
     """A pip configuration value or file cannot be used."""
+
+
+@dataclass(frozen=True, repr=False)
+class FileOption:
+    """One option of a requirements file (``--index-url``, ...), or a direct URL (``direct-url``)."""
+
+    option: str  # the long name, as pip spells it
+    value: str  # as written, credentials included
+    where: str  # "requirements.txt:3"
+
+    def __repr__(self) -> str:
+        return redact_text(f"FileOption({self.option!r}, {self.value!r}, {self.where!r})")
+
+
+@dataclass(frozen=True)
+class HashCheck:
+    """The hashes a requirements file allows for one project's file (``--hash``)."""
+
+    name: str  # canonical
+    hashes: tuple[str, ...]  # "sha256:<hex>"
+    where: str
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """What requirements files add to pip's configuration; pip applies it after the command line."""
+
+    options: tuple[FileOption, ...] = ()
+    hash_checks: tuple[HashCheck, ...] = ()
+    require_hashes: bool = False  # pip's hash-checking mode: every locked file needs an allowed hash
 
 
 @dataclass(frozen=True, repr=False)
@@ -48,6 +79,9 @@ class IndexConfig:
     no_proxy: tuple[str, ...] = ()
     netrc: str | None = None  # path of the netrc file to read credentials from, if any
     no_index: bool = False
+    direct_urls: tuple[str, ...] = ()  # wheels named by URL in a requirements file: offered first
+    hash_checks: tuple[HashCheck, ...] = ()
+    require_hashes: bool = False
     origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)  # key -> where
 
     def __repr__(self) -> str:
@@ -68,6 +102,12 @@ class IndexConfig:
     def sources(self) -> list[Source]:
         """Base index, extra indexes, then find-links (a local directory becomes a file:// URL)."""
         out: list[Source] = []
+        for text in self.direct_urls:
+            # The file the user named is the only one for its project: first, and trusted as pip
+            # trusts a direct URL (a --hash on its line is checked when the lock is made).
+            url = self._url(text, "direct-url")
+            shown = str(url.without_credentials()).partition("#")[0]
+            out.append(Source(f"direct URL {shown}", "flat", url, trusted=True))
         if self.index_url and not self.no_index:
             url = self._url(self.index_url, "index-url")
             out.append(Source("base index", "simple", url, trusted=self.is_trusted(url)))
@@ -139,9 +179,14 @@ def _truthy(value: str) -> bool:
 
 
 def load_index_config(
-    interpreter: Interpreter | None, env: Mapping[str, str], cli: Mapping[str, object]
+    interpreter: Interpreter | None, env: Mapping[str, str], cli: Mapping[str, object],
+    files: FileSettings | None = None,
 ) -> IndexConfig:
-    """Resolve the index options with pip's precedence: files ([global] then [install]), env, flags."""
+    """Resolve the index options with pip's precedence: files ([global] then [install]), env, flags.
+
+    ``files``: requirements files' options, applied last as pip applies them: a file's --index-url
+    replaces every index set before it (extra ones included), --no-index drops them all.
+    """
     values: dict[str, str] = {}
     origins: dict[str, str] = {}
     per_file = [(path, _read_file(path)) for path in config_files(interpreter, env) if path.is_file()]
@@ -173,14 +218,12 @@ def load_index_config(
     no_index = _truthy(values.get("no-index", "0"))
     index_url = values.get("index-url")
     if not index_url and not no_index:
+        # As pip: nothing configured means pip's own default index (a cross Target has no pip to ask).
         index_url = interpreter.pip_default_index if interpreter is not None else None
-        if index_url:
-            origins["index-url"] = "the target's pip default"
-        elif not lists["find-links"]:
-            raise ConfigError(
-                "no package index is configured and the target's pip did not state its default",
-                "set PIP_INDEX_URL, index-url in pip.conf, or pass --index-url",
-            )
+        origins["index-url"] = "the target's pip default" if index_url else "pip's default index"
+        index_url = index_url or PIP_DEFAULT_INDEX
+    files = files or FileSettings()
+    index_url, no_index = _apply_file_options(files.options, index_url, no_index, lists, origins)
     return IndexConfig(
         index_url=index_url,
         extra_index_urls=tuple(lists["extra-index-url"]),
@@ -195,8 +238,33 @@ def load_index_config(
         no_proxy=tuple(_split((env.get("NO_PROXY") or env.get("no_proxy") or "").replace(",", " "))),
         netrc=_netrc_path(env),
         no_index=no_index,
+        direct_urls=tuple(o.value for o in files.options if o.option == "direct-url"),
+        hash_checks=files.hash_checks,
+        require_hashes=files.require_hashes,
         origins=origins,
     )
+
+
+def _apply_file_options(
+    options: Sequence[FileOption], index_url: str | None, no_index: bool, lists: dict[str, list[str]],
+    origins: dict[str, str],
+) -> tuple[str | None, bool]:
+    """Apply a requirements file's option lines in file order, as pip's req_file.handle_option_line."""
+    for opt in options:
+        if opt.option == "--no-index":
+            no_index, index_url, lists["extra-index-url"] = True, None, []
+            origins["no-index"] = opt.where
+        elif opt.option == "--index-url" and not no_index:
+            index_url, lists["extra-index-url"] = opt.value, []
+            origins["index-url"] = opt.where
+        elif opt.option in ("--extra-index-url", "--find-links", "--trusted-host"):
+            key = opt.option[2:]
+            if key == "extra-index-url" and no_index:
+                continue
+            if opt.value not in lists[key]:
+                lists[key].append(opt.value)
+            origins[key] = opt.where
+    return index_url, no_index
 
 
 def _number(values: Mapping[str, str], key: str, default: float, origins: Mapping[str, str],

@@ -310,8 +310,13 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
             return []
         if any(d.name == "torch" and d.exact for d in deps):
             return []  # its own metadata pins torch already
-        spec = SpecifierSet(f"=={torch_mm}.*")
-        return [Req("torch", frozenset(), spec, f"torch=={torch_mm}.*", f"{origin} (companion table)",
+        floor = self.route.stable_abi.get(cand.name)
+        if floor is not None and release[:2] >= Version(floor).release[:2]:
+            # Built on torch's stable ABI: this build runs with its torch and every later release.
+            text = f"torch>={torch_mm}"
+        else:
+            text = f"torch=={torch_mm}.*"
+        return [Req("torch", frozenset(), SpecifierSet(text[5:]), text, f"{origin} (companion table)",
                     cand.name, True)]
 
     def _prefetch(self, reqs: Sequence[Req]) -> None:

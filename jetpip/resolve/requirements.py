@@ -1,15 +1,53 @@
-"""Requirement inputs: PEP 508 strings and pip requirements files (a subset: -r, -c, comments)."""
+"""Requirement inputs: PEP 508 strings and pip requirements files, in the syntax pip reads."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from jetpip.errors import UsageError
+from jetpip.index.config import FileOption, FileSettings, HashCheck
+from jetpip.model.urls import redact_text
+
+# pip's rules (pip/_internal/req/req_file.py): a comment starts at a '#' at the line's start or after
+# whitespace; only ${NAME} of uppercase letters, digits and '_' is expanded, and only when it is set.
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_HASH = re.compile(r"^(sha256|sha384|sha512):([0-9a-fA-F]+)$")
+_VCS = ("git+", "hg+", "svn+", "bzr+")
+_SDIST = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
+
+# Each option a requirements file may hold, by every spelling pip takes, under its long name.
+_VALUED = {
+    "-r": "--requirement", "--requirement": "--requirement", "-c": "--constraint",
+    "--constraint": "--constraint", "-i": "--index-url", "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url", "-f": "--find-links", "--find-links": "--find-links",
+    "--trusted-host": "--trusted-host", "--no-binary": "--no-binary", "--only-binary": "--only-binary",
+    "-e": "--editable", "--editable": "--editable", "--hash": "--hash",
+    "--config-settings": "--config-settings", "-C": "--config-settings", "--use-feature": "--use-feature",
+    "--all-releases": "--all-releases", "--only-final": "--only-final",
+}
+_FLAGS = {"--pre", "--no-index", "--require-hashes", "--no-require-hashes", "--prefer-binary"}
+_INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--trusted-host", "--no-index")
+# Why an option cannot be honoured yet: each is refused with the line, never skipped.
+_REFUSED = {
+    "--editable": "an editable project is built from source; jetpip installs wheels only",
+    "--config-settings": "build settings apply to source builds; jetpip installs wheels only",
+    "--pre": "jetpip has no --pre yet: it takes a pre-release only when a requirement names one "
+             "(e.g. 'pkg>=2.0rc1') or no final release fits",
+    "--use-feature": "pip's feature switches have no meaning for jetpip",
+    "--no-require-hashes": "jetpip checks every --hash it is given",
+    "--all-releases": "jetpip has no per-package pre-release switch yet",
+    "--only-final": "jetpip has no per-package pre-release switch yet",
+}
 
 
 def parse_pep508(text: str) -> Requirement:
@@ -20,77 +58,293 @@ def parse_pep508(text: str) -> Requirement:
         raise UsageError(f"cannot read the requirement {text!r}: {err}",
                          "write it as name[extras]<specifier>; markers after ';'") from err
     if req.url:
-        raise UsageError(f"{text!r} is a direct URL requirement; jetpip resolves names from indexes",
-                         "install that file with pip directly, or publish it to an index jetpip reads")
+        raise UsageError(f"{text!r} is a direct URL requirement; give it in a requirements file (-r)",
+                         "a requirements file's 'name @ https://.../file.whl' line locks that file")
     return req
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RequirementLine:
-    """One requirement read from a file, with where it was written."""
+    """One requirement read from a file, with where it was written.
+
+    A direct URL (``name @ URL``) reads as ``name==version`` from the wheel's filename, with ``url``
+    naming the file itself; the index configuration offers that file first.
+    """
 
     text: str
     where: str  # "requirements.txt:3"
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>", from --hash
+    url: str | None = None  # the direct URL as written, credentials included
+
+    def __repr__(self) -> str:
+        return redact_text(f"RequirementLine({self.text!r}, {self.where!r}, {self.hashes!r}, {self.url!r})")
 
 
-_FILE_OPTION = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S.*)$")
+@dataclass(frozen=True)
+class RequirementInputs:
+    """Everything the requirements files say: what to install, what constrains it, and pip options."""
+
+    requirements: tuple[str | RequirementLine, ...] = ()
+    constraints: tuple[RequirementLine, ...] = ()
+    options: tuple[FileOption, ...] = ()  # file order; every option line, as pip would apply it
+    only_binary: tuple[str, ...] = ()  # recorded; jetpip takes wheels only anyway
+
+    @property
+    def hash_mode(self) -> bool:
+        """True in pip's hash-checking mode: --require-hashes given, or a requirement has a --hash."""
+        return any(o.option == "--require-hashes" for o in self.options) or any(
+            isinstance(r, RequirementLine) and r.hashes for r in self.requirements)
+
+    def settings(self) -> FileSettings:
+        """What the files add to the index configuration: index options, direct URLs, hash checks."""
+        lines = [r for r in self.requirements if isinstance(r, RequirementLine)]
+        direct = tuple(FileOption("direct-url", _with_hash(r.url, r.hashes), r.where) for r in lines if r.url)
+        checks = tuple(HashCheck(_name(r.text), r.hashes, r.where) for r in lines if r.hashes)
+        return FileSettings(options=self.options + direct, hash_checks=checks, require_hashes=self.hash_mode)
+
+    def first_option(self) -> RequirementLine | FileOption | None:
+        """The first thing a caller that takes plain requirements only would drop."""
+        if self.options:
+            return self.options[0]
+        return next((r for r in self.requirements if isinstance(r, RequirementLine)
+                     and (r.hashes or r.url)), None)
+
+
+def _with_hash(url: str, hashes: Sequence[str]) -> str:
+    # One sha256 rides on the URL as pip's #sha256= fragment: the download is checked against it.
+    sha256 = [h.split(":", 1)[1] for h in hashes if h.startswith("sha256:")]
+    return f"{url}#sha256={sha256[0]}" if len(sha256) == 1 and "#" not in url else url
 
 
 def read_requirements(
-    path: str | Path, *, constraint: bool = False, _stack: tuple[Path, ...] = ()
+    path: str | Path, *, constraint: bool = False
 ) -> tuple[list[RequirementLine], list[RequirementLine]]:
-    """(requirements, constraints) of a pip requirements file: comments, ``-r`` / ``-c`` nesting."""
-    file = Path(path)
-    if file.resolve() in _stack:
-        raise UsageError(f"{file} includes itself (through {' -> '.join(map(str, _stack))})",
-                         "remove the circular -r / -c line")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot read {file}: {err.strerror or err}", "check the path") from err
-    reqs: list[RequirementLine] = []
-    cons: list[RequirementLine] = []
-    stack = (*_stack, file.resolve())
-    for lineno, line in _logical_lines(text):
-        where = f"{file}:{lineno}"
-        nested = _FILE_OPTION.match(line)
-        if nested:
-            inner = file.parent / nested[2].strip()
-            as_constraint = constraint or nested[1] in ("-c", "--constraint")
-            more_reqs, more_cons = read_requirements(inner, constraint=as_constraint, _stack=stack)
-            reqs += more_reqs
-            cons += more_cons
-            continue
-        if line.startswith("-"):
-            option = line.split()[0].split("=")[0]
-            raise UsageError(
-                f"{where}: the option {option} is not supported in a requirements file read by jetpip",
-                "give index options on the command line (--index-url, --extra-index-url, --find-links) "
-                "or in pip's config; jetpip resolves named requirements only",
-            )
-        if " --" in line:
-            raise UsageError(f"{where}: per-requirement options (--{line.split(' --', 1)[1].split()[0]}) "
-                             "are not supported", "remove them; a lock records hashes itself")
+    """(requirements, constraints) of a file holding requirement lines only (no option lines)."""
+    inputs = read_requirement_files([] if constraint else [path], [path] if constraint else [])
+    dropped = inputs.first_option()
+    if dropped is not None:
+        raise UsageError(f"{dropped.where}: this reader takes requirement lines only",
+                         "read the file with read_requirement_files, which keeps its options")
+    return [r for r in inputs.requirements if isinstance(r, RequirementLine)], list(inputs.constraints)
+
+
+def read_requirement_files(
+    req_files: Sequence[str | Path], con_files: Sequence[str | Path] = (), *,
+    env: Mapping[str, str] | None = None,
+) -> RequirementInputs:
+    """Read pip requirements (``-r``) and constraints (``-c``) files, nested files included."""
+    reader = _Reader(os.environ if env is None else env)
+    for path in req_files:
+        reader.read(Path(path), constraint=False, stack=())
+    for path in con_files:
+        reader.read(Path(path), constraint=True, stack=())
+    # Hash-checking mode is checked where the lock's files are known (jetpip.lock.hashcheck), as pip
+    # checks it after resolving: a hashed 'name>=X' passes there, an unhashed dependency does not.
+    return RequirementInputs(tuple(reader.reqs), tuple(reader.cons), tuple(reader.options),
+                             tuple(reader.only_binary))
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.reqs: list[str | RequirementLine] = []
+        self.cons: list[RequirementLine] = []
+        self.options: list[FileOption] = []
+        self.only_binary: list[str] = []
+
+    def read(self, file: Path, *, constraint: bool, stack: tuple[Path, ...], via: str = "") -> None:
+        """Read ``file``; ``via``: the "file:line" of the -r / -c line that names it, for messages."""
+        at = f"{via}: " if via else ""
+        if file.resolve() in stack:
+            raise UsageError(f"{at}{file} includes itself (through {' -> '.join(map(str, stack))})",
+                             "remove the circular -r / -c line")
+        if "://" in str(file):
+            raise UsageError(f"{file}: requirements files are read from disk only",
+                             "download the file first, then pass its path")
         try:
-            parse_pep508(line)
-        except UsageError as err:
-            raise UsageError(f"{where}: {err.message}", err.hint) from None
-        (cons if constraint else reqs).append(RequirementLine(line, where))
-    return reqs, cons
+            text = file.read_text(encoding="utf-8-sig")
+        except OSError as err:
+            raise UsageError(f"{at}cannot read {file}: {err.strerror or err}",
+                             "check the path (a nested file is found from the folder of the file naming it)"
+                             ) from err
+        for lineno, line in logical_lines(text, self.env):
+            where = f"{file}:{lineno}"
+            args, options = _split_line(line)
+            parsed = _parse_options(options, where)
+            if args:
+                self._requirement(args, parsed, where, file, constraint)
+            else:
+                self._options(parsed, where, file, constraint, (*stack, file.resolve()))
+
+    def _options(self, parsed: list[tuple[str, str]], where: str, file: Path, constraint: bool,
+                 stack: tuple[Path, ...]) -> None:
+        for option, value in parsed:
+            if option in ("--requirement", "--constraint"):
+                if "://" in value:
+                    raise UsageError(f"{where}: {option} {value}: requirements files are read from disk only",
+                                     "download the file first, then name its path")
+                # As pip: what a nested file holds depends on the option naming it, so a -r inside
+                # a constraints file reads requirements.
+                self.read(file.parent / value, constraint=option == "--constraint", stack=stack, via=where)
+            elif option == "--hash":
+                raise UsageError(f"{where}: --hash with no requirement before it",
+                                 "put --hash on the requirement's own line (or its continuation)")
+            elif option in _REFUSED:
+                raise UsageError(f"{where}: the option {option} cannot be honoured: {_REFUSED[option]}",
+                                 "remove the line, or install that part with pip itself")
+            elif option == "--no-binary":
+                if value.strip() != ":none:":
+                    raise UsageError(
+                        f"{where}: --no-binary {value} asks for source builds; jetpip installs wheels only",
+                        "remove the line to take those packages as wheels, or build them with pip")
+            elif option == "--only-binary":
+                self.only_binary += [v for v in value.split(",") if v]
+            elif option == "--find-links":
+                # As pip: a relative path is taken from the file's folder when it exists there.
+                local = file.parent / value
+                shown = str(local.resolve()) if "://" not in value and local.exists() else value
+                self.options.append(FileOption(option, shown, where))
+            elif option in (*_INDEX_OPTIONS, "--require-hashes", "--prefer-binary"):
+                self.options.append(FileOption(option, value, where))
+
+    def _requirement(self, args: str, parsed: list[tuple[str, str]], where: str, file: Path,
+                     constraint: bool) -> None:
+        hashes: list[str] = []
+        for option, value in parsed:
+            if option != "--hash":
+                raise UsageError(f"{where}: the option {option} cannot follow a requirement",
+                                 "only --hash may follow a requirement on its line; give other "
+                                 "options on a line of their own")
+            match = _HASH.match(value)
+            if not match:
+                raise UsageError(f"{where}: --hash={value} is not algorithm:hexdigest",
+                                 "write --hash=sha256:<64 hex digits> (sha384 and sha512 also work)")
+            hashes.append(f"{match[1]}:{match[2].lower()}")
+        line = _requirement_line(args, where, tuple(hashes))
+        if constraint:
+            if line.url:
+                raise UsageError(f"{where}: a constraint cannot be a direct URL",
+                                 "constrain the version (name==X); name the URL in a requirements file")
+            self.cons.append(line)
+        else:
+            self.reqs.append(line)
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1]
+def _requirement_line(args: str, where: str, hashes: tuple[str, ...]) -> RequirementLine:
+    head = args.split(";", 1)[0].strip()
+    shown = redact_text(args)
+    _, at, location = head.partition("@")
+    location = location.strip() if at else head
+    if head.startswith(_VCS) or location.startswith(_VCS):
+        raise UsageError(f"{where}: '{shown}' is a version-control requirement; jetpip cannot build it yet",
+                         "install it with pip, or build a wheel and name that file instead")
+    if not at and "://" in head:
+        raise UsageError(f"{where}: '{shown}' is a URL without a project name",
+                         "write it as 'name @ URL', the form pip and PEP 508 both read")
+    if not at and _looks_like_path(head):
+        raise UsageError(f"{where}: '{shown}' is a local path; jetpip takes a local project only as a "
+                         "wheel named by URL", "build a wheel and write 'name @ file:///path/to/name-X-....whl'")
+    try:
+        req = Requirement(args)
+    except InvalidRequirement as err:
+        raise UsageError(f"{where}: cannot read the requirement {shown!r}: {redact_text(str(err))}",
+                         "write it as name[extras]<specifier>; markers after ';'") from None
+    if not req.url:
+        return RequirementLine(args, where, hashes)
+    return RequirementLine(_direct_text(req, where), where, hashes, req.url)
+
+
+def _direct_text(req: Requirement, where: str) -> str:
+    """``name[extras]==version ; marker`` for the wheel a direct URL names."""
+    assert req.url is not None
+    path = unquote(urlsplit(req.url).path)
+    filename = path.rsplit("/", 1)[-1]
+    if filename.endswith(_SDIST):
+        raise UsageError(f"{where}: {filename} is a source distribution; jetpip installs wheels only",
+                         "name a wheel (.whl) of that project instead, or install it with pip")
+    try:
+        name, version, _, _ = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        raise UsageError(f"{where}: the direct URL does not name a wheel file ({filename or 'no file'})",
+                         "give the URL of a .whl file") from None
+    if name != canonicalize_name(req.name):
+        raise UsageError(f"{where}: the direct URL is a wheel of {name}, not of {req.name}",
+                         "fix the name before '@', or the URL")
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    marker = f" ; {req.marker}" if req.marker else ""
+    return f"{req.name}{extras}=={version}{marker}"
+
+
+def _looks_like_path(text: str) -> bool:
+    # pip's test: a path separator, or a leading '.', marks a local project (a name has neither).
+    return "/" in text or text.startswith(".") or text.endswith((".whl", *_SDIST))
+
+
+def _name(text: str) -> str:
+    return canonicalize_name(Requirement(text).name)
+
+
+def _split_line(line: str) -> tuple[str, str]:
+    """(requirement, options): the requirement ends at the first word that starts with '-'."""
+    words = line.split(" ")
+    for i, word in enumerate(words):
+        if word.startswith("-"):
+            return " ".join(words[:i]).strip(), " ".join(words[i:])
+    return line.strip(), ""
+
+
+def _parse_options(text: str, where: str) -> list[tuple[str, str]]:
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise UsageError(f"{where}: cannot split the options: {err}", "check the quotes") from None
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        spelled, sep, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if not word.startswith("--") and len(word) > 2 and word[:2] in _VALUED:
+            spelled, sep, value = word[:2], "=", word[2:]  # -rfile.txt, as optparse reads it
+        if spelled in _FLAGS:
+            out.append((spelled, ""))
             continue
-        full = (pending + line).strip()
-        pending = ""
-        if full:
-            yield start, full
-    if pending.strip():
-        yield start, pending.strip()
+        option = _VALUED.get(spelled)
+        if option is None:
+            raise UsageError(f"{where}: {spelled} is not an option of a requirements file",
+                             "docs/requirements.md lists the options jetpip reads")
+        if not sep:
+            if i >= len(words):
+                raise UsageError(f"{where}: {spelled} needs a value", f"write {spelled} VALUE")
+            value = words[i]
+            i += 1
+        out.append((option, value))
+    return out
+
+
+def logical_lines(text: str, env: Mapping[str, str]) -> Iterator[tuple[int, str]]:
+    """(first line number, line) after pip's steps: join continuations, drop comments, expand ${VAR}."""
+    for number, joined in _joined(text.splitlines()):
+        line = _COMMENT.sub("", joined)
+        line = _ENV_VAR.sub(lambda m: env.get(m[1]) or m[0], line).strip()
+        if line:
+            yield number, line
+
+
+def _joined(lines: Sequence[str]) -> Iterator[tuple[int, str]]:
+    # As pip: a line ending in '\' continues on the next, unless the line is a comment.
+    parts: list[str] = []
+    start = 0
+    for number, line in enumerate(lines, 1):
+        if line.endswith("\\") and not _COMMENT.match(line):
+            if not parts:
+                start = number
+            parts.append(line.strip("\\"))
+            continue
+        if parts:
+            yield start, "".join([*parts, " " + line if _COMMENT.match(line) else line])
+            parts = []
+        else:
+            yield number, line
+    if parts:
+        yield start, "".join(parts)

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from jetpip.index import config as config_mod
-from jetpip.index.config import ConfigError, IndexConfig, load_index_config
+from jetpip.index.config import (
+    PIP_DEFAULT_INDEX,
+    ConfigError,
+    FileOption,
+    FileSettings,
+    IndexConfig,
+    load_index_config,
+)
 from jetpip.model.target import Interpreter
 from jetpip.model.urls import Url
 
@@ -43,13 +50,70 @@ def test_devnull_loads_no_files_and_falls_back_to_the_targets_pip_default(tmp_pa
     assert (cfg.timeout, cfg.retries) == (15.0, 5)  # the defaults docs/configuration.md gives
 
 
-def test_no_index_anywhere_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError) as err:
-        load_index_config(interp(default=None), {"PIP_CONFIG_FILE": os.devnull}, {})
-    assert "no package index is configured" in str(err.value)
-    assert "PIP_INDEX_URL" in (err.value.hint or "") and "--index-url" in (err.value.hint or "")
-    with pytest.raises(ConfigError):
-        load_index_config(None, {"PIP_CONFIG_FILE": os.devnull}, {})
+def test_nothing_configured_means_pips_default_index_as_pip_does() -> None:
+    # A cross Target has no pip to ask, and a target's pip may not state its default: pip itself
+    # then reads its own default index. The configuration says so; nothing is fetched here.
+    for interpreter in (None, interp(default=None)):
+        cfg = load_index_config(interpreter, {"PIP_CONFIG_FILE": os.devnull}, {})
+        assert cfg.index_url == PIP_DEFAULT_INDEX
+        assert cfg.origins["index-url"] == "pip's default index"
+        (src,) = cfg.sources()
+        assert (src.name, src.url) == ("base index", Url(PIP_DEFAULT_INDEX))
+    # pip's own constant, where this environment has pip to read it from
+    pip_index = pytest.importorskip("pip._internal.models.index")
+    assert pip_index.PyPI.simple_url == PIP_DEFAULT_INDEX
+    # --no-index still means no index at all (download reads only local files)
+    assert load_index_config(None, {"PIP_CONFIG_FILE": os.devnull}, {"no_index": True}).sources() == []
+
+
+def test_a_requirements_files_index_url_replaces_every_index_before_it() -> None:
+    # pip's req_file.handle_option_line: index_urls = [file's --index-url]; the command line's
+    # --index-url and every --extra-index-url (config, flags, or the file's earlier lines) drop out.
+    flags = {"index_url": "https://cli.example/simple", "extra_index_url": ["https://cli-extra.example/simple"]}
+    files = FileSettings(options=(
+        FileOption("--extra-index-url", "https://early.example/simple", "r.txt:1"),
+        FileOption("--index-url", "https://file.example/simple", "r.txt:2"),
+        FileOption("--extra-index-url", "https://late.example/simple", "r.txt:3"),
+        FileOption("--find-links", "/srv/wheels", "r.txt:4"),
+        FileOption("--trusted-host", "late.example", "r.txt:5"),
+    ))
+    cfg = load_index_config(None, {"PIP_CONFIG_FILE": os.devnull,
+                                   "PIP_EXTRA_INDEX_URL": "https://env.example/simple"}, flags, files)
+    assert cfg.index_url == "https://file.example/simple"
+    assert cfg.extra_index_urls == ("https://late.example/simple",)
+    assert cfg.find_links == ("/srv/wheels",) and cfg.trusted_hosts == ("late.example",)
+    assert cfg.origins["index-url"] == "r.txt:2" and cfg.origins["extra-index-url"] == "r.txt:3"
+    assert cfg.is_trusted("https://late.example/x.whl")
+
+
+def test_a_requirements_files_extra_index_url_adds_to_the_command_line() -> None:
+    flags = {"index_url": "https://cli.example/simple"}
+    files = FileSettings(options=(
+        FileOption("--extra-index-url", "https://jetson.example/jp6/cu126", "r:1"),))
+    cfg = load_index_config(None, {"PIP_CONFIG_FILE": os.devnull}, flags, files)
+    assert [str(s.url) for s in cfg.sources()] == ["https://cli.example/simple", "https://jetson.example/jp6/cu126"]
+
+
+def test_a_requirements_files_no_index_drops_every_index_and_later_ones() -> None:
+    files = FileSettings(options=(
+        FileOption("--no-index", "", "r:1"),
+        FileOption("--index-url", "https://ignored.example/simple", "r:2"),
+        FileOption("--extra-index-url", "https://ignored.example/x", "r:3"),
+        FileOption("--find-links", "/srv/wheels", "r:4"),
+    ))
+    cfg = load_index_config(None, {"PIP_CONFIG_FILE": os.devnull}, {"index_url": "https://c.example"}, files)
+    assert cfg.no_index and cfg.index_url is None and cfg.extra_index_urls == ()
+    assert [s.kind for s in cfg.sources()] == ["flat"]
+
+
+def test_direct_urls_come_first_and_are_trusted_and_the_repr_hides_passwords() -> None:
+    files = FileSettings(options=(
+        FileOption("direct-url", "https://u:secret@files.example/six-1.17.0-py3-none-any.whl", "r:1"),))
+    cfg = load_index_config(None, {"PIP_CONFIG_FILE": os.devnull}, {"index_url": "https://i.example"}, files)
+    first = cfg.sources()[0]
+    assert first.kind == "flat" and first.trusted
+    assert first.name == "direct URL https://files.example/six-1.17.0-py3-none-any.whl"
+    assert "secret" not in repr(cfg) and "secret" not in repr(files)
 
 
 def test_file_precedence_global_then_install_sections(tmp_path: Path, files_env: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from packaging.pylock import Pylock
 
 from jetpip.cli import cli
-from jetpip.errors import LockError, UsageError
+from jetpip.errors import LockError
 from jetpip.lock.pylock import (
     Lock,
     LockedPackage,
@@ -21,7 +21,6 @@ from jetpip.lock.pylock import (
     lock_from_resolution,
     parse_lock,
 )
-from jetpip.resolve.provider import read_requirements
 from tests.support.server import IndexServer, ServedFile
 from tests.support.wheels import WheelSpec, build_wheel
 
@@ -259,43 +258,6 @@ def test_parse_lock_errors(text: str, message: str) -> None:
 def test_load_lock_missing_file(tmp_path: Path) -> None:
     with pytest.raises(LockError, match="cannot read"):
         load_lock(tmp_path / "absent.toml")
-
-
-# -- requirements files ------------------------------------------------------------
-
-
-def test_read_requirements_nesting_comments_and_continuations(tmp_path: Path) -> None:
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "more.txt").write_text("attrs>=23 ; python_version >= '3.8'\n-c cons.txt\n")
-    (tmp_path / "sub" / "cons.txt").write_text("numpy<2\n")
-    (tmp_path / "reqs.txt").write_text(
-        "# top\n\ntorch  # the CUDA one\ntransformers\\\n  >=4.40\n-r sub/more.txt\n--constraint=extra.txt\n"
-    )
-    (tmp_path / "extra.txt").write_text("six==1.17.0\n")
-    reqs, cons = read_requirements(tmp_path / "reqs.txt")
-    assert [r.text for r in reqs] == ["torch", "transformers  >=4.40", "attrs>=23 ; python_version >= '3.8'"]
-    assert reqs[1].where.endswith("reqs.txt:4")
-    assert [c.text for c in cons] == ["numpy<2", "six==1.17.0"]
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("--index-url https://example.invalid/simple\n", "the option --index-url is not supported"),
-        ("-e .\n", "the option -e is not supported"),
-        ("six --hash=sha256:abc\n", "per-requirement options (--hash=sha256:abc) are not supported"),
-        ("six>=>1\n", "reqs.txt:1: cannot read the requirement"),
-        ("six @ https://example.invalid/six.whl\n", "is a direct URL requirement"),
-        ("-r reqs.txt\n", "includes itself"),
-        ("-r missing.txt\n", "cannot read"),
-    ],
-)
-def test_read_requirements_errors(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / "reqs.txt").write_text(text)
-    with pytest.raises(UsageError) as info:
-        read_requirements(tmp_path / "reqs.txt")
-    assert message in str(info.value)
-    assert info.value.hint
 
 
 def test_replace_keeps_lock_fields() -> None:
