@@ -11,10 +11,10 @@ Every file that a page offers with PEP 658 metadata answers at ``<file URL>.meta
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -405,7 +405,7 @@ class Answer:
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    body: bytes | memoryview
     kind: str
     sent: int
 
@@ -515,8 +515,18 @@ def answer(mirror: Mirror, method: str, path: str, headers: dict[str, str]) -> A
     blob = mirror.blobs.get(path)
     if blob is None:
         return _send(404, b"not found", "text/plain", head, "other", sent=0)
-    data = blob if isinstance(blob, bytes) else blob.read_bytes()
+    data = blob if isinstance(blob, bytes) else mapped(blob)
     return _file(data, head, headers, "metadata" if path.endswith(".metadata") else "file")
+
+
+@functools.cache
+def mapped(path: Path) -> memoryview:
+    """A file's bytes as one read-only map shared by every request: a big wheel is streamed from the
+    page cache, never read whole into memory per request (slices of a memoryview are not copies)."""
+    if not path.stat().st_size:
+        return memoryview(b"")
+    with path.open("rb") as f:
+        return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
 
 
 def _page(page: Rendered, head: bool, headers: dict[str, str], ctype: str | None = None) -> Answer:
@@ -534,7 +544,7 @@ def _page(page: Rendered, head: bool, headers: dict[str, str], ctype: str | None
     return _send(200, body, ctype, head, "page", extra)
 
 
-def _file(data: bytes, head: bool, headers: dict[str, str], kind: str) -> Answer:
+def _file(data: bytes | memoryview, head: bool, headers: dict[str, str], kind: str) -> Answer:
     rng = headers.get("range", "")
     if rng.startswith("bytes="):
         start_s, _, end_s = rng[len("bytes=") :].partition("-")
@@ -551,7 +561,7 @@ def _file(data: bytes, head: bool, headers: dict[str, str], kind: str) -> Answer
 
 def _send(
     status: int,
-    body: bytes,
+    body: bytes | memoryview,
     ctype: str,
     head: bool,
     kind: str,
@@ -560,16 +570,6 @@ def _send(
 ) -> Answer:
     headers = (("Content-Type", ctype), ("Content-Length", str(len(body))), *(extra or {}).items())
     return Answer(status, headers, b"" if head else body, kind, len(body) if sent is None else sent)
-
-
-@contextlib.contextmanager
-def serve(mirror: Mirror, delay: float = 0.0) -> Iterator[MirrorServer]:
-    """Context helper: a started server, stopped afterwards."""
-    server = MirrorServer(mirror, delay).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@ if str(ROOT) not in sys.path:
 
 from bench import tools as T  # noqa: E402
 from bench.ab import old_jetpip  # noqa: E402
+from bench.bigwheel import REQUIREMENT as BIG_REQUIREMENT  # noqa: E402
+from bench.bigwheel import SIZE_MB as BIG_MB  # noqa: E402
+from bench.bigwheel import with_big_torch  # noqa: E402
 from bench.mirror import CACHE, DEVPI, Mirror, MirrorServer, build_full, build_quick  # noqa: E402
 from bench.report import render  # noqa: E402
 from bench.tls import TlsMirrorServer, make_pki  # noqa: E402
@@ -39,10 +42,13 @@ SCENARIOS = [  # (kind, cache, latency ms), on the plain-http mirror
     ("lock", "cold", 0),
     ("lock", "cold", 50),
     ("lock", "warm", 50),
+    ("install", "cold", 0),
     ("install", "warm", 0),
-    ("noop", "warm", 0),
+    ("noop", "warm", 0),  # after each warm install, in its venv
 ]
 HTTPS_SCENARIOS = [("lock", "cold", 50)]  # on the https mirror (bench/tls.py); full mode only
+# `torch==2.8.0` with the big stand-in torch (bench/bigwheel.py), on a mirror of its own; full mode only.
+BIG_SCENARIOS = [("big", "cold", 0), ("big", "warm", 0), ("big", "cold", 50), ("big", "warm", 50)]
 
 
 @dataclass
@@ -51,12 +57,13 @@ class Sample:
 
     wall: float
     cpu: float
-    maxrss_mb: float
+    maxrss_mb: float  # the largest process of the tool's tree
     rc: int
     requests: Counter[str]
     duplicate_pages: int
     tail: str
     protocols: Counter[str] = field(default_factory=Counter)  # requests by HTTP version
+    main_rss_mb: float = 0.0  # the tool's own process (jetpip, not the uv it starts)
     connections: int | None = None  # TLS connections opened (the https mirror only)
 
 
@@ -108,6 +115,7 @@ class Row:
             },
             "cpu_s": round(statistics.median(s.cpu for s in ok), 3),
             "peak_rss_mb": round(max(s.maxrss_mb for s in ok), 1),
+            "main_rss_mb": round(max(s.main_rss_mb for s in ok), 1),
             "requests": {
                 k: int(statistics.median(s.requests.get(k, 0) for s in ok))
                 for k in ["total", *kinds]
@@ -138,6 +146,7 @@ def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
         wall=wall,
         cpu=got["cpu"],
         maxrss_mb=got["maxrss_kb"] / 1024,
+        main_rss_mb=got.get("main_rss_kb", 0) / 1024,
         rc=rc,
         requests=requests,
         duplicate_pages=len(pages) - len(set(pages)),
@@ -149,7 +158,8 @@ def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
     over = f"  {dict(sample.protocols)} on {connections} conn" if connections is not None else ""
     say(
         f"    {name:<14} {wall:7.3f}s  cpu {sample.cpu:6.2f}s  "
-        f"rss {sample.maxrss_mb:6.0f}MB  req {sum(requests.values()):4d}  {state}{over}"
+        f"rss {sample.maxrss_mb:6.0f}MB (own {sample.main_rss_mb:4.0f})  "
+        f"req {sum(requests.values()):4d}  {state}{over}"
     )
     if sample.rc != 0:
         say("      " + tail.replace("\n", "\n      ")[-400:])
@@ -225,6 +235,9 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
         if wanted(args, "https") and not args.quick:
             got, extra["https"] = over_https(args, mirror, tool_list, setup, pip_whl, say)
             rows += got
+        if wanted(args, "big") and not args.quick:
+            got, extra["big"] = big_installs(args, mirror, tool_list, setup, pip_whl, say)
+            rows += got
         return {
             "meta": {
                 "mode": "quick" if args.quick else "full",
@@ -237,6 +250,7 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
                 "index_url": "http://127.0.0.1:PORT" + DEVPI + "/+simple/",
                 "rows_left_out": mirror.dropped,
                 "load_average": os.getloadavg(),
+                "bytecode": {t.name: t.bytecode for t in tool_list},
                 **extra,
             },
             "rows": [r.summary() for r in rows],
@@ -249,7 +263,7 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
 
 
 def wanted(args: argparse.Namespace, group: str) -> bool:
-    """``--only`` names groups: lock, install (with its no-op), https; none named: all of them."""
+    """``--only`` names groups: lock, install (with its no-op), https, big; none named: all of them."""
     group = "install" if group == "noop" else group
     return not args.only or group in args.only
 
@@ -283,6 +297,26 @@ def over_https(
     return rows, meta
 
 
+def big_installs(
+    args: argparse.Namespace, mirror: Mirror, tool_list: list[T.Tool], s: T.Setup, pip_whl: Path | None,
+    say: Any,
+) -> tuple[list[Row], dict[str, Any]]:
+    """BIG_SCENARIOS: `torch==2.8.0` with the big stand-in, from a copy of the mirror that serves it."""
+    big_mirror, size = with_big_torch(mirror, CACHE / "big")
+    say(f"the big stand-in torch: {size / 1e6:.0f} MB")
+    server = MirrorServer(big_mirror).start()
+    try:
+        reqs = s.work / "requirements-big.in"
+        reqs.write_text(BIG_REQUIREMENT + "\n")
+        big = replace(s, index_url=f"{server.url}{DEVPI}/+simple/", overlay=s.work / "indexes-big.toml",
+                      reqs=reqs)
+        big.overlay.write_text(overlay_toml(server.url))
+        rows = scenarios(args, [(*sc, "http") for sc in BIG_SCENARIOS], tool_list, big, server, pip_whl, say)
+    finally:
+        server.stop()
+    return rows, {"requirement": BIG_REQUIREMENT, "torch_bytes": size, "torch_mb": BIG_MB}
+
+
 def scenarios(
     args: argparse.Namespace,
     todo: list[tuple[str, str, int, str]],
@@ -308,7 +342,8 @@ def scenarios(
                 for t in here_tools}
         noop = {t.name: Row("noop", "warm", latency, t.name, skipped=missing[t.name], scheme=scheme)
                 for t in here_tools}
-        tag = f"{kind}-{latency}-{scheme}"
+        tag = f"{kind}-{cache_kind}-{latency}-{scheme}"
+        with_noop = kind == "install" and cache_kind == "warm"
         warm = {t.name: s.work / f"cache-{t.name}-{tag}" for t in live}
         if cache_kind == "warm":
             for t in live:  # prime, untimed
@@ -317,6 +352,7 @@ def scenarios(
                 else:
                     scratch = T.make_venv(s.work / "prime-venv", pip_whl)
                     run_quiet(t.install(s, scratch, warm[t.name]), server)
+                    shutil.rmtree(scratch, ignore_errors=True)
         for i in range(args.repeat):
             order = live[i % len(live) :] + live[: i % len(live)] if live else []
             for t in order:
@@ -326,12 +362,16 @@ def scenarios(
                 else:
                     venv = T.make_venv(s.work / f"venv-{t.name}", pip_whl)
                     here[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
-                    noop[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
+                    if with_noop:
+                        noop[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
+                    shutil.rmtree(venv, ignore_errors=True)
                 if cache_kind == "cold":
                     shutil.rmtree(cache, ignore_errors=True)
         rows += here.values()
-        if kind == "install":
+        if with_noop:
             rows += noop.values()
+        for cache in warm.values():  # the big scenarios leave a cache of about 0.5 GB per tool
+            shutil.rmtree(cache, ignore_errors=True)
     return rows
 
 
@@ -358,10 +398,11 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out of the real pages the wheel rows whose names packaging rejects",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    ap.add_argument("--only", action="append", choices=["lock", "install", "https"],
+    ap.add_argument("--only", action="append", choices=["lock", "install", "https", "big"],
                     help="run only this group of scenarios (repeatable): the plain-http locks, the installs "
-                    "with their no-op, or the https lock; the table then lacks the others, so pair it "
-                    "with --out")
+                    "with their no-op, the https lock, or the installs of the big stand-in torch "
+                    "(about 250 MB, built once into bench/.cache/big/); the table then lacks the others, "
+                    "so pair it with --out")
     ap.add_argument("--ab", metavar="REV", default=None,
                     help="also run jetpip at the git revision REV (a worktree under bench/.cache/ab/) beside "
                     "the working tree's, in the warm lock at 0 ms and the cold locks at 50 ms")

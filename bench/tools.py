@@ -76,6 +76,8 @@ class Tool:
     """A tool's commands; ``missing[command]`` says why it cannot run here (shown in the output)."""
 
     name = ""
+    # Whether its install writes bytecode: each tool runs with its own default.
+    bytecode = ""
     # The scenarios (kind, cache, latency ms, scheme) the tool runs in; None: all of them.
     only: frozenset[tuple[str, str, int, str]] | None = None
 
@@ -96,6 +98,7 @@ class Jetpip(Tool):
     """jetpip from the checkout ``source``, started as the venv's ``jetpip`` script starts it."""
 
     name = "jetpip"
+    bytecode = "not compiled: its default engine, uv, with uv's default (--compile-bytecode would)"
 
     def __init__(self, s: Setup, source: Path = ROOT, name: str = "jetpip") -> None:
         super().__init__()
@@ -143,6 +146,7 @@ class Jetpip(Tool):
 
 class Pip(Tool):
     name = "pip"
+    bytecode = "compiled: pip's default"
 
     def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
         argv = [
@@ -185,6 +189,7 @@ class Pip(Tool):
 
 class Uv(Tool):
     name = "uv"
+    bytecode = "not compiled: uv's default"
 
     def __init__(self, s: Setup) -> None:
         super().__init__()
