@@ -114,7 +114,7 @@ def test_dry_run_prints_every_pip_command_and_changes_nothing(make_venv: MakeVen
     assert f"{uv} pip install --python {python} --no-deps --no-index --offline --require-hashes -r" in out
     torch = mirror.wheel("torch", "2.8.0", "jetson").filename
     assert f"   {torch}  http://127.0.0.1:" in out  # fetched from its URL first
-    assert "torch @ file:///" in out and f"/files/{torch} --hash=sha256:" in out
+    assert "torch @ file:///" in out and "/installs/" in out and f"/{torch} --hash=sha256:" in out
     assert "re-assert" in out and "dry run: nothing was changed" in out
     assert installed(python) == before
 

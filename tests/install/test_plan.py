@@ -49,22 +49,34 @@ NUMPY = pkg("numpy", "1.26.4", tag="py3-none-any")
 
 
 def test_fresh_environment_fetches_then_installs_guarded_first_then_the_rest_by_file_and_hash() -> None:
-    plan = build_plan(Lock(packages=(NUMPY, TORCH)), interp(), engine=PIP, workdir="/tmp/w")
+    plan = build_plan(Lock(packages=(NUMPY, TORCH)), interp(), engine=PIP, workdir="/tmp/w", files_dir="/c")
     assert [s.kind for s in plan.steps] == ["guarded", "install"]
     assert [(f.package.url, f.path) for f in plan.fetches] == [
-        (NUMPY.url, f"/tmp/w/files/{NUMPY.filename}"), (TORCH.url, f"/tmp/w/files/{TORCH.filename}")]
+        (NUMPY.url, f"/c/{'0' * 64}/{NUMPY.filename}"), (TORCH.url, f"/c/{'0' * 64}/{TORCH.filename}")]
     guarded, rest = plan.steps
     assert guarded.argv == (
         "/venv/bin/python", "-m", "pip", "install", "--no-deps", "--no-index",
         "--disable-pip-version-check", "--no-compile", "--require-hashes", "-r", "/tmp/w/01-guarded.txt",
     )
-    assert guarded.requirements == (f"torch @ file:///tmp/w/files/{TORCH.filename} --hash=sha256:{'0' * 64}",)
-    assert rest.requirements == (f"numpy @ file:///tmp/w/files/{NUMPY.filename} --hash=sha256:{'0' * 64}",)
+    zeros = '0' * 64
+    assert guarded.requirements == (f"torch @ file:///c/{zeros}/{TORCH.filename} --hash=sha256:{zeros}",)
+    assert rest.requirements == (f"numpy @ file:///c/{'0' * 64}/{NUMPY.filename} --hash=sha256:{'0' * 64}",)
     text = plan.render()
     assert "engine: pip 24.0 (the target's own)" in text
     assert "fetch 2 files into jetpip's cache" in text and f"   {TORCH.filename}  {TORCH.url}" in text
     assert "--require-hashes -r /tmp/w/01-guarded.txt" in text
     assert "re-assert" in text and "torch 2.8.0" in text
+
+
+def test_a_fetched_file_keeps_one_path_across_runs_and_another_hash_gets_another(tmp_path: Path) -> None:
+    # uv reuses what it unpacked from a local wheel only when the path is the same as last time
+    first = build_plan(Lock(packages=(TORCH,)), interp(), engine=UV, workdir=str(tmp_path / "a"))
+    again = build_plan(Lock(packages=(TORCH,)), interp(), engine=UV, workdir=str(tmp_path / "b"))
+    assert [f.path for f in first.fetches] == [f.path for f in again.fetches]
+    assert not first.fetches[0].path.startswith(str(tmp_path))  # not under a run's own folder
+    reuploaded = pkg("torch", "2.8.0", guarded=True, sha="1" * 64)  # same file name, other bytes
+    other = build_plan(Lock(packages=(reuploaded,)), interp(), engine=UV, workdir=str(tmp_path / "a"))
+    assert other.fetches[0].path != first.fetches[0].path
 
 
 def test_the_uv_engine_runs_the_same_steps_with_its_own_commands() -> None:
