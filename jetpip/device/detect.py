@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from jetpip.device.parsers import (
@@ -269,17 +269,7 @@ _INCLUDE_DIRS = ("usr/include/aarch64-linux-gnu", "usr/include", "usr/local/cuda
 def _read_header_version(
     fs: _Root, names: tuple[str, ...], parse: Callable[[str], str | None], what: str
 ) -> Fact | None:
-    for directory in _INCLUDE_DIRS:
-        for name in names:
-            rel = f"{directory}/{name}"
-            text = fs.read_text(rel)
-            if text is None:
-                continue
-            value = parse(text)
-            if value is not None:
-                return Fact(value, fs.display(rel))
-            fs.malformed(rel, what)
-    return None
+    return _first_parsed(fs, ((f"{d}/{name}", parse) for d in _INCLUDE_DIRS for name in names), what)
 
 
 NvidiaSmi = Callable[[Sequence[str]], "str | None"]
@@ -310,15 +300,22 @@ def query_nvidia_smi(timeout: float = 5.0) -> tuple[str, ...] | None:
 
 def _read_driver(fs: _Root) -> Fact | None:
     """The NVIDIA kernel driver's version: the module's sysfs entry, else procfs."""
-    for rel, parse in (("sys/module/nvidia/version", parse_module_version),
-                       ("proc/driver/nvidia/version", parse_proc_driver_version)):
+    return _first_parsed(fs, (("sys/module/nvidia/version", parse_module_version),
+                              ("proc/driver/nvidia/version", parse_proc_driver_version)), "driver version")
+
+
+def _first_parsed(
+    fs: _Root, candidates: Iterable[tuple[str, Callable[[str], str | None]]], what: str
+) -> Fact | None:
+    """The first (path, parser) whose file exists and parses; a file that does not parse is malformed."""
+    for rel, parse in candidates:
         text = fs.read_text(rel)
         if text is None:
             continue
         value = parse(text)
         if value is not None:
             return Fact(value, fs.display(rel))
-        fs.malformed(rel, "driver version")
+        fs.malformed(rel, what)
     return None
 
 
