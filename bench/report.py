@@ -288,3 +288,53 @@ def render(results: dict[str, Any], md_path: Path) -> str:
             _, _, tail = rest.partition(END)
             return head + new + tail
     return "# Performance\n\n" + new + "\n"
+
+
+CORPUS_BEGIN = "<!-- corpus-results:begin -->"
+CORPUS_END = "<!-- corpus-results:end -->"
+
+
+def corpus_block(results: dict[str, Any]) -> str:
+    """The corpus table: each case's cold lock by jetpip and uv, the median per case, the ultralytics case."""
+    meta, got = results["meta"], results["corpus"]
+    tools = sorted(got["median_per_case"])
+
+    def secs(v: float | None) -> str:
+        return f"{v:.2f}" if v is not None else "failed"
+
+    lines = [
+        CORPUS_BEGIN,
+        f"Run of {meta['date']} on {meta['machine']}; {meta['repeat']} cold run(s) per tool and case, "
+        "median; "
+        f"{', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
+        "",
+        "| case | target | " + " | ".join(f"{t} s" for t in tools) + " | jetpip/uv |",
+        "| --- | --- | " + " | ".join("---" for _ in tools) + " | --- |",
+    ]
+    for key, row in got["cases"].items():
+        case, _, target = key.partition("/")
+        j, u = row.get("jetpip"), row.get("uv")
+        ratio = f"{j / u:.2f}" if j is not None and u else "-"
+        cells = " | ".join(secs(row.get(t)) for t in tools)
+        lines.append(f"| {case} | {target} | {cells} | {ratio} |")
+    medians = ", ".join(f"{t} {secs(got['median_per_case'][t])} s" for t in tools)
+    lines += ["", f"Median per case: {medians}."]
+    ultra = "; ".join(f"{k.partition('/')[2]}: " + ", ".join(f"{t} {secs(v)} s" for t, v in row.items())
+                      for k, row in got["ultralytics"].items())
+    lines.append(f"The ultralytics case: {ultra}.")
+    for tool, failed in got["failed"].items():
+        if failed:
+            lines.append(f"{tool} did not lock: {', '.join(failed)}.")
+    lines.append(CORPUS_END)
+    return "\n".join(lines)
+
+
+def render_corpus(results: dict[str, Any], md_path: Path) -> str:
+    """The new text of ``md_path`` with the corpus block replaced (or appended under its own heading)."""
+    new = corpus_block(results)
+    text = md_path.read_text() if md_path.exists() else "# Performance\n"
+    if CORPUS_BEGIN in text and CORPUS_END in text:
+        head, _, rest = text.partition(CORPUS_BEGIN)
+        _, _, tail = rest.partition(CORPUS_END)
+        return head + new + tail
+    return text.rstrip("\n") + "\n\n## The corpus\n\n" + new + "\n"

@@ -3,6 +3,7 @@
 python bench/run.py            the full run (needs the base index once, to fill bench/.cache/)
 python bench/run.py --quick    a smoke run: each tool once on a tiny closure, no internet
 python bench/run.py --ab REV   the full run, with jetpip at REV beside the working tree's (bench/ab.py)
+python bench/run.py --only corpus   cold locks of tests/corpus/ by jetpip and uv (bench/corpus.py), offline
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bench.bigwheel import REQUIREMENT as BIG_REQUIREMENT  # noqa: E402
 from bench.bigwheel import SIZE_MB as BIG_MB  # noqa: E402
 from bench.bigwheel import with_big_torch  # noqa: E402
 from bench.mirror import CACHE, DEVPI, Mirror, MirrorServer, build_full, build_quick  # noqa: E402
-from bench.report import render  # noqa: E402
+from bench.report import render, render_corpus  # noqa: E402
 from bench.tls import TlsMirrorServer, make_pki  # noqa: E402
 from tests.support.mirror import overlay_toml as mirror_overlay  # noqa: E402
 
@@ -379,6 +380,46 @@ def run_quiet(cmd: T.Cmd, server: MirrorServer) -> None:
     subprocess.run(cmd.argv, env=cmd.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
+def corpus_main(args: argparse.Namespace, say: Any = print) -> None:
+    """The corpus scenario: each case cold-locked by jetpip and uv from the recorded mirror."""
+    from bench.corpus_bench import bench_corpus
+
+    repeat = args.repeat or 3
+    work = Path(tempfile.mkdtemp(prefix="jetpip-corpus-bench-"))
+    try:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jetpip")], check=True)
+        installed, uv = T.find_jetpip(), T.find_uv(None)
+        jetpip = None
+        if installed is not None:
+            jetpip = work / "bin" / "jetpip"
+            T.write_launcher(jetpip, installed, ROOT)
+        for name, found in (("jetpip", jetpip), ("uv", uv)):
+            if found is None:
+                say(f"SKIPPED {name}: not installed in this interpreter's environment")
+        summary = bench_corpus(jetpip, uv, work, repeat, run_one, say)
+        results = {
+            "meta": {
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+                "repeat": repeat,
+                "versions": {"jetpip": T.version_of([str(installed), "--version"]) if installed else "-",
+                             "uv": T.version_of([str(uv), "--version"]) if uv else "-"},
+                "load_average": os.getloadavg(),
+            },
+            "corpus": summary,
+        }
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    md_path = (args.out or ROOT / "docs") / "performance.md"
+    json_path = (args.out or BENCH / "out") / "corpus.json"
+    for path in (md_path, json_path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(render_corpus(results, md_path))
+    say(f"wrote {md_path} and {json_path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -398,15 +439,21 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out of the real pages the wheel rows whose names packaging rejects",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    ap.add_argument("--only", action="append", choices=["lock", "install", "https", "big"],
+    ap.add_argument("--only", action="append", choices=["lock", "install", "https", "big", "corpus"],
                     help="run only this group of scenarios (repeatable): the plain-http locks, the installs "
                     "with their no-op, the https lock, or the installs of the big stand-in torch "
                     "(about 250 MB, built once into bench/.cache/big/); the table then lacks the others, "
-                    "so pair it with --out")
+                    "so pair it with --out. `corpus` (never part of a plain run) cold-locks every case of "
+                    "tests/corpus/ with jetpip and uv and writes its own section of performance.md")
     ap.add_argument("--ab", metavar="REV", default=None,
                     help="also run jetpip at the git revision REV (a worktree under bench/.cache/ab/) beside "
                     "the working tree's, in the warm lock at 0 ms and the cold locks at 50 ms")
     args = ap.parse_args(argv)
+    if args.only and "corpus" in args.only:
+        corpus_main(args)
+        args.only = [o for o in args.only if o != "corpus"]
+        if not args.only:
+            return 0
     if args.repeat is None:
         args.repeat = 1 if args.quick else 5
     results = bench(args)

@@ -15,6 +15,7 @@ from jetpip.errors import (
     GuardedWheelMissingError,
     HashMismatchError,
     JetpipError,
+    LockedFileError,
     OfflineMissError,
 )
 from jetpip.index.cache import file_hash
@@ -29,10 +30,12 @@ if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is 
     from jetpip.install.driver import InstallOutcome
     from jetpip.install.engines import Engine, EngineName
     from jetpip.install.plan import InstallPlan
+    from jetpip.install.sdists import SdistBuild
     from jetpip.install.verify import BrokenRequirement, Satisfaction
     from jetpip.interpreter.probe import ProbeRun
     from jetpip.lock.pylock import Lock
     from jetpip.model.documents import DetectDocument, ResolutionDocument
+    from jetpip.model.links import BinaryPolicy
     from jetpip.resolve.requirements import RequirementInputs, RequirementLine
     from jetpip.resolve.resolution import Resolution
 
@@ -59,6 +62,10 @@ class IndexFlags(TypedDict, total=False):
     retries: int | None
     proxy: str | None
     no_index: bool  # only find_links (and the cache) are read
+    no_binary: Sequence[str]  # pip's --no-binary values (names, ":all:", ":none:")
+    only_binary: Sequence[str]  # pip's --only-binary values
+    prefer_binary: bool
+    no_build: bool  # jetpip's own: --only-binary :all:, applied last so no file line undoes it
 
 
 def load_target(
@@ -136,7 +143,21 @@ def index_client(
     from jetpip.index.config import load_index_config
 
     config = load_index_config(interpreter, os.environ if env is None else env, flags, files)
-    return IndexClient(config, reporter=reporter, offline=offline, refresh=refresh)
+    return IndexClient(config, reporter=reporter, offline=offline, refresh=refresh,
+                       binary=_binary_policy(flags, files))
+
+
+def _binary_policy(flags: IndexFlags, files: FileSettings | None) -> BinaryPolicy:
+    """The run's format control: the flags first, then the files' lines in order, as pip applies them."""
+    from jetpip.model.links import BinaryPolicy
+
+    given = [("--no-binary", v) for v in flags.get("no_binary", ())]
+    given += [("--only-binary", v) for v in flags.get("only_binary", ())]
+    given += [("--prefer-binary", "")] if flags.get("prefer_binary") else []
+    binary = ("--no-binary", "--only-binary", "--prefer-binary")
+    given += [(o.option, o.value) for o in (files.options if files else ()) if o.option in binary]
+    given += [("--only-binary", ":all:")] if flags.get("no_build") else []
+    return BinaryPolicy.parse(given)
 
 
 def read_requirement_inputs(
@@ -164,14 +185,20 @@ def resolve_for(
     client: IndexClient,
     reporter: Reporter | None = None,
     offline_hint: str | None = None,
+    strict_versions: bool = False,
 ) -> Resolution:
-    """Resolve for the Target; a guarded name with no wheel gets the source-build hint attached."""
+    """Resolve for the Target; a guarded name with no wheel gets the source-build hint attached.
+
+    ``strict_versions``: a request locked more than one major release below its newest release
+    for the Target is an error, not a warning.
+    """
     from jetpip.resolve.provider import resolve
 
     try:
         return resolve(
             requirements, target=target, route=route, kb=kb, client=client,
             base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
+            strict_versions=strict_versions,
         )
     except GuardedWheelMissingError as err:
         from jetpip.knowledge.hints import build_hint
@@ -194,7 +221,8 @@ def hashed_lock(resolution: Resolution, client: IndexClient, workdir: Path) -> L
     locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], workdir))
     # The requirements files' --hash, hash-checking mode and direct URLs, as pip checks them.
     check_file_hashes(locked, client.config, lambda pkg: client.download(links[pkg.name], workdir))
-    return locked
+    stale = client.stale_record()  # pages the cache gave in place of an index that was down
+    return dataclasses.replace(locked, stale=stale) if stale else locked
 
 
 def choose_engine(
@@ -261,10 +289,16 @@ def plan_install(
     compile_bytecode: bool = False,
     break_system_packages: bool = False,
     reporter: Reporter | None = None,
+    no_build: bool = False,
+    strict_versions: bool = False,
+    strict: bool = False,
 ) -> InstallPlan:
     """Resolve, lock in memory, and build the install plan (nothing is changed or fetched yet).
 
-    ``installer`` picks the engine (default: uv where it runs, else the target's pip).
+    ``installer`` picks the engine (default: uv where it runs, else the target's pip). The lock's
+    sdists are built in the target when the plan runs; ``no_build`` refuses them instead. Every
+    installed guarded distribution that is not the route's build joins the request (the route's
+    build replaces it); one the route cannot replace is a warning, or with ``strict`` an error.
     """
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan
@@ -275,13 +309,22 @@ def plan_install(
     engine = None if cross else choose_engine(
         target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
         break_system_packages=break_system_packages, reporter=reporter)
+    if not cross:
+        from jetpip.install.repairs import repair_pins
+
+        requirements = [*requirements, *repair_pins(
+            requirements, constraints, target=target, route=route, reporter=reporter, strict=strict,
+            resolve=lambda reqs, cons: resolve_for(reqs, cons, kb=kb, target=target, route=route,
+                                                   client=client, offline_hint=OFFLINE_INSTALL_HINT))]
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
-                             client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT)
+                             client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT,
+                             strict_versions=strict_versions)
     if cross:
         check_target(target.interpreter, break_system_packages=break_system_packages)
     locked = hashed_lock(resolution, client, workdir)
     return build_plan(locked, target.interpreter, mode="install", engine=engine,
-                      substitutions=route.substitutions)
+                      substitutions=route.substitutions,
+                      builds=_sdist_builds(locked, target, kb, route, no_build))
 
 
 def plan_sync(
@@ -296,8 +339,13 @@ def plan_sync(
     break_system_packages: bool = False,
     origin: str = "pylock.toml",
     reporter: Reporter | None = None,
+    kb: KnowledgeBase | None = None,
+    no_build: bool = False,
 ) -> InstallPlan:
-    """Check the lock fits this Target and build the plan that makes the environment match it."""
+    """Check the lock fits this Target and build the plan that makes the environment match it.
+
+    ``kb`` gives the build recipes of the lock's sdists; ``no_build`` refuses sdists instead.
+    """
     from jetpip.install.fits import check_lock_fits
     from jetpip.install.plan import build_plan
 
@@ -305,8 +353,18 @@ def plan_sync(
                            break_system_packages=break_system_packages, reporter=reporter)
     check_lock_fits(lock, target, route.key, origin=origin)
     local = wheelhouse_files(lock, find_links, offline)
-    return build_plan(lock, target.interpreter, mode="sync", engine=engine,
-                      substitutions=route.substitutions, local_files=local)
+    plan = build_plan(lock, target.interpreter, mode="sync", engine=engine,
+                      substitutions=route.substitutions, local_files=local,
+                      builds=_sdist_builds(lock, target, kb, route, no_build))
+    return dataclasses.replace(plan, lock_path=origin)  # a vanished file's error offers a re-lock of it
+
+
+def _sdist_builds(lock: Lock, target: Target, kb: KnowledgeBase | None, route: Route,
+                  no_build: bool) -> tuple[SdistBuild, ...]:
+    from jetpip.index.cache import default_cache_dir
+    from jetpip.install.sdists import plan_builds
+
+    return plan_builds(lock, target, cache_dir=default_cache_dir(), kb=kb, route=route, no_build=no_build)
 
 
 def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str, str]:
@@ -340,18 +398,32 @@ def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str
 
 
 def download_lock(
-    lock: Lock, dest: Path, client: IndexClient, reporter: Reporter | None = None
+    lock: Lock, dest: Path, client: IndexClient, reporter: Reporter | None = None, *,
+    origin: str = "pylock.toml",
 ) -> list[Path]:
     """Fill the wheelhouse ``dest`` with every locked file, each checked against the lock's sha256.
 
     The files are fetched as an install fetches them: in parallel, into the cache first (a file
-    the cache holds is not fetched again), then copied or linked into ``dest``.
+    the cache holds is not fetched again), then copied or linked into ``dest``. ``origin``, the
+    lock's path, goes into the re-lock command a vanished file's error offers.
     """
     from jetpip.install.fetch import Fetch, fetch_all
 
     fetches = [Fetch(pkg, str(dest / pkg.filename)) for pkg in lock.packages]
-    fetch_all(fetches, client, reporter, copy=True)
+    try:
+        fetch_all(fetches, client, reporter, copy=True)
+    except LockedFileError as err:
+        _explain(err, lock, origin, client)
+        raise
     return [Path(f.path) for f in fetches]
+
+
+def _explain(err: LockedFileError, lock: Lock, lockfile: str | None, client: IndexClient | None) -> None:
+    """Give ``err`` the ways on: re-lock ``lockfile``, or fill a wheelhouse from the cache."""
+    from jetpip.install.vanished import explain
+
+    cache = client.cache if client is not None else None
+    explain(err, lock, lockfile, lambda sha: cache is not None and cache.wheel("sha256", sha) is not None)
 
 
 def run_plan(
@@ -367,12 +439,24 @@ def run_plan(
     from jetpip.install.driver import SubprocessRunner, execute
     from jetpip.interpreter.probe import probe_interpreter
 
+    builder = None
+    if plan.builds:
+        from jetpip.install.build import WheelBuilder
+        from jetpip.install.engines import find_uv
+
+        uv = plan.engine.program[0] if plan.engine.name == "uv" else find_uv(before, os.environ)[0]
+        builder = WheelBuilder(before, client.config if client else None, uv=uv, guarded=route.guarded,
+                               offline=bool(client and client.offline), echo=echo)
     try:
         return execute(plan, runner=SubprocessRunner(echo=echo), probe=probe_interpreter, files=client,
-                       guarded_names=sorted(route.guarded), before=before, reporter=reporter)
+                       guarded_names=sorted(route.guarded), before=before, reporter=reporter,
+                       builder=builder)
     except OfflineMissError as err:
         if plan.mode == "install":
             err.hint = OFFLINE_INSTALL_HINT
+        raise
+    except LockedFileError as err:
+        _explain(err, plan.lock, plan.lock_path, client)
         raise
 
 
@@ -422,6 +506,7 @@ def resolve_and_lock(
     client: IndexClient,
     reporter: Reporter | None = None,
     hashes: bool = True,
+    strict_versions: bool = False,
 ) -> tuple[Resolution, Lock]:
     """Resolve for the Target and lock the result; ``hashes`` gives every file its sha256."""
     import tempfile
@@ -429,7 +514,7 @@ def resolve_and_lock(
     from jetpip.lock.pylock import lock_from_resolution
 
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route, client=client,
-                             reporter=reporter)
+                             reporter=reporter, strict_versions=strict_versions)
     if not hashes:
         return resolution, lock_from_resolution(resolution)
     with tempfile.TemporaryDirectory(prefix="jetpip-lock-") as tmp:

@@ -60,10 +60,39 @@ class IndexFetchError(JetpipError):
     """An index or file could not be fetched (dead host, 5xx after retries, timeout)."""
 
     exit_code = 3
+    status: int | None = None  # the HTTP status that ended the fetch, when an answer did
+
+
+class IndexUnreachableError(IndexFetchError):
+    """No try reached the index (refused, timed out, 5xx): a cached copy of a page may stand in."""
+
+    reason: str = ""  # the last failure, short: "HTTP 503", "no answer within 15 s", "Connection refused"
 
 
 class HashMismatchError(IndexFetchError):
     """A downloaded file does not match the hash its index or lock advertised."""
+
+    cut_short: bool = False  # the download ended early: another try may mend it, a re-lock will not
+    actual: str | None = None  # the digest of what arrived
+
+
+class LockedFileError(IndexFetchError):
+    """A file the lock (or the plan) names is gone from its index (HTTP 404/410) or has other bytes now.
+
+    Indexes such as devpi move a re-uploaded file to a new URL and answer 410 at the old one;
+    another try fails the same way, so the hint gives the ways on: re-lock, or a wheelhouse.
+    """
+
+    def __init__(self, filename: str, entry: str, source: str, problem: str, hint: str | None = None) -> None:
+        self.filename = filename
+        self.entry = entry  # the lock entry, ``name==version``
+        self.source = source
+        super().__init__(
+            f"{filename} ({entry}, from {source}) {problem}\n"
+            "this index re-uploads or removes files: a locked file can vanish from its URL, or come "
+            "back under the same name with other bytes, and the lock still names the old one",
+            hint or "lock again with --refresh, so the lock names the files the index serves now",
+        )
 
 
 class OfflineMissError(IndexFetchError):
@@ -76,6 +105,10 @@ class ResolutionError(JetpipError):
     exit_code = 4
 
 
+class ForeignBuildError(ResolutionError):
+    """An installed guarded distribution is not the route's build, and the route has none to replace it."""
+
+
 class LockError(JetpipError):
     """A pylock.toml cannot be read, validated, or does not fit this Target."""
 
@@ -84,6 +117,10 @@ class PipStepError(JetpipError):
     """A pip invocation of the install plan failed; later steps did not run."""
 
     exit_code = 5
+
+
+class BuildError(PipStepError):
+    """An sdist could not be built into a wheel for the target, or must not be built."""
 
 
 class BrokenRequirementsError(JetpipError):

@@ -170,6 +170,29 @@ def metadata_headers(path):
     return name, version, requires
 
 
+def read_direct_url(path):
+    """The URL of a PEP 610 direct_url.json and the sha256 of the archive it names (each or None)."""
+    raw = read_text(path)
+    if not raw:
+        return None, None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    url = data.get("url") if isinstance(data.get("url"), str) else None
+    info = data.get("archive_info")
+    digest = None
+    if isinstance(info, dict):
+        hashes = info.get("hashes")
+        if isinstance(hashes, dict) and isinstance(hashes.get("sha256"), str):
+            digest = hashes["sha256"]
+        elif isinstance(info.get("hash"), str) and info["hash"].startswith("sha256="):
+            digest = info["hash"][len("sha256="):]  # the older, single-hash form
+    return url, (digest.lower() if digest else None)
+
+
 def dist_record(entry, dirname, in_system):
     location = os.path.join(entry, dirname)
     if dirname.endswith(".dist-info"):
@@ -180,15 +203,7 @@ def dist_record(entry, dirname, in_system):
     if not name or not version:
         return None
     installer = read_text(os.path.join(location, "INSTALLER"))
-    direct_url = None
-    raw = read_text(os.path.join(location, "direct_url.json"))
-    if raw:
-        try:
-            data = json.loads(raw)
-            if isinstance(data, dict) and isinstance(data.get("url"), str):
-                direct_url = data["url"]
-        except ValueError:
-            pass
+    direct_url, archive_sha256 = read_direct_url(os.path.join(location, "direct_url.json"))
     tags = []
     wheel = read_text(os.path.join(location, "WHEEL"))
     if wheel:
@@ -203,6 +218,7 @@ def dist_record(entry, dirname, in_system):
         "requires": requires,
         "installer": installer.strip() if installer and installer.strip() else None,
         "direct_url": direct_url,
+        "archive_sha256": archive_sha256,
         "wheel_tags": tags,
         "in_system_site": in_system,
     }

@@ -118,7 +118,8 @@ def _print_route(target: Target, route: Route) -> None:
         click.echo(f"  {'no source':<18} {route.no_source_reason}" if target.is_jetson
                    else f"  would use: {route.no_source_reason}")
     if route.guarded:
-        click.echo(f"  {'guarded':<18} {', '.join(sorted(route.guarded))}")
+        shown = (f"{n} (preferred)" if n in route.preferred else n for n in sorted(route.guarded))
+        click.echo(f"  {'guarded':<18} {', '.join(shown)}")
     for want, have in sorted(route.substitutions.items()):
         click.echo(f"  {'substitution':<18} {want} -> {have}")
     if route.constraints:

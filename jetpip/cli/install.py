@@ -12,6 +12,7 @@ from jetpip.cli.options import (
     TargetOptions,
     engine_options,
     index_options,
+    strict_versions_option,
     target_options,
 )
 from jetpip.cli.output import TerminalReporter, print_json, target_warnings, verbosity_options
@@ -35,14 +36,18 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan / outcome as JSON.")
 @click.option("--break-system-packages", is_flag=True,
               help="Install into an externally managed (PEP 668) Python anyway; passed on to the installer.")
+@strict_versions_option
+@click.option("--strict", is_flag=True,
+              help="Fail when an installed CUDA package is not the route's build and the route has none "
+                   "to replace it (default: a warning).")
 @engine_options
 @target_options
 @index_options
 @verbosity_options
 def install(
     reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...], dry_run: bool,
-    as_json: bool, break_system_packages: bool, engine: EngineOptions, options: TargetOptions,
-    index: IndexOptions, reporter: TerminalReporter,
+    as_json: bool, break_system_packages: bool, strict_versions: bool, strict: bool, engine: EngineOptions,
+    options: TargetOptions, index: IndexOptions, reporter: TerminalReporter,
 ) -> None:
     """Install REQS into the target interpreter with CUDA builds for this Jetson, and keep them.
 
@@ -72,7 +77,8 @@ def install(
         plan = plan_install(
             requirements, constraints, kb=kb, target=target, route=route, client=client,
             workdir=Path(tmp), installer=engine.installer, compile_bytecode=engine.compile_bytecode,
-            break_system_packages=break_system_packages, reporter=reporter,
+            break_system_packages=break_system_packages, reporter=reporter, strict_versions=strict_versions,
+            strict=strict, no_build=index.no_build,
         )
         carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
                   reporter=reporter)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
-from jetpip.cli.options import IndexOptions, TargetOptions, index_options, target_options
+from jetpip.cli.options import (
+    IndexOptions,
+    TargetOptions,
+    index_options,
+    strict_versions_option,
+    target_options,
+)
 from jetpip.cli.output import TerminalReporter, print_json, target_warnings, verbosity_options
 
 
@@ -18,12 +26,14 @@ from jetpip.cli.output import TerminalReporter, print_json, target_warnings, ver
               help="Where to write the lock.")
 @click.option("--dry-run", is_flag=True, help="Show the resolution as a tree; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the resolution as JSON (with each source).")
+@strict_versions_option
 @target_options
 @index_options
 @verbosity_options
 def lock(
     reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...], output: str,
-    dry_run: bool, as_json: bool, options: TargetOptions, index: IndexOptions, reporter: TerminalReporter,
+    dry_run: bool, as_json: bool, strict_versions: bool, options: TargetOptions, index: IndexOptions,
+    reporter: TerminalReporter,
 ) -> None:
     """Resolve REQS for the Target and write a PEP 751 pylock.toml.
 
@@ -45,7 +55,7 @@ def lock(
             reporter.detail(line)
         resolution, locked = resolve_and_lock(inputs.requirements, inputs.constraints, kb=kb, target=target,
                                               route=route, client=client, reporter=reporter,
-                                              hashes=not dry_run)
+                                              hashes=not dry_run, strict_versions=strict_versions)
         if dry_run:  # no file is fetched, so no --hash is checked; a direct URL still is
             check_direct_urls(locked, client.config)
     if as_json:
@@ -55,7 +65,35 @@ def lock(
             click.echo(line)
     if dry_run:
         return
+    # The lock keeps the command that made it: an error about a vanished file offers it back.
+    args = _lock_args(reqs, req_files, con_files, options, index)
+    locked = dataclasses.replace(locked, command=(*args, "--strict-versions") if strict_versions else args)
     write_lock(locked, Path(output))
     if not as_json:
         guarded = ", ".join(f"{p.name} {p.version}" for p in locked.guarded()) or "none"
         reporter.step(f"wrote {output}: {len(locked.packages)} packages; guarded: {guarded}")
+
+
+# Option names that are not the field name with '-' for '_'.
+_FLAG_NAMES = {"indexes_file": "--indexes"}
+_NOT_REPLAYED = {"offline", "refresh"}  # how this run read the index, not what the lock is
+
+
+def _lock_args(reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...],
+               options: TargetOptions, index: IndexOptions) -> tuple[str, ...]:
+    """The arguments of `jetpip lock` that make this lock again (no -o; URLs without credentials)."""
+    from jetpip.model.urls import Url
+
+    args = ["lock", *reqs]
+    args += [a for f in req_files for a in ("-r", f)]
+    args += [a for f in con_files for a in ("-c", f)]
+    for record in (options, index):
+        for field in dataclasses.fields(record):
+            value = getattr(record, field.name)
+            if field.name in _NOT_REPLAYED or value == field.default:
+                continue
+            flag = _FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+            for item in value if isinstance(value, tuple) else (value,):
+                text = str(item)
+                args += [flag, str(Url(text).without_credentials()) if "://" in text else text]
+    return tuple(args)

@@ -80,6 +80,10 @@ class IndexOptions:
     retries: int | None = None
     offline: bool = False
     refresh: bool = False
+    no_binary: tuple[str, ...] = ()
+    only_binary: tuple[str, ...] = ()
+    prefer_binary: bool = False
+    no_build: bool = False
 
     def flags(self, *, no_index: bool = False) -> IndexFlags:
         """The pip-like settings, as ``api.index_client`` reads them."""
@@ -87,7 +91,8 @@ class IndexOptions:
             "index_url": self.index_url, "extra_index_url": self.extra_index_url,
             "find_links": self.find_links, "trusted_host": self.trusted_host, "cert": self.cert,
             "client_cert": self.client_cert, "timeout": self.timeout, "retries": self.retries,
-            "no_index": no_index,
+            "no_index": no_index, "no_binary": self.no_binary, "only_binary": self.only_binary,
+            "prefer_binary": self.prefer_binary, "no_build": self.no_build,
         }
 
     def client(self, interpreter: Interpreter | None, reporter: Reporter, *,
@@ -140,10 +145,20 @@ _INDEX_OPTIONS = (
     click.option("--trusted-host", multiple=True, help="Host whose files may lack hashes / bad TLS."),
     click.option("--cert", default=None, help="CA bundle for TLS (default: the system trust store)."),
     click.option("--client-cert", default=None, help="Client certificate (PEM with key)."),
-    click.option("--timeout", type=float, default=None, help="Per-request timeout in seconds."),
+    click.option("--timeout", "--default-timeout", type=float, default=None,
+                 help="Per-request timeout in seconds (pip's --timeout)."),
     click.option("--retries", type=int, default=None, help="Retries for 5xx and timeouts."),
     click.option("--offline", is_flag=True, help="Use only the cache; say what is missing."),
-    click.option("--refresh", is_flag=True, help="Revalidate every cached page."),
+    click.option("--refresh", is_flag=True,
+                 help="Revalidate every cached page; an index that cannot be reached is an error, "
+                      "not a cached copy."),
+    click.option("--no-binary", multiple=True, metavar="NAMES",
+                 help="Take these projects (comma-separated, :all:, :none:) as sdists only, as pip does."),
+    click.option("--only-binary", multiple=True, metavar="NAMES",
+                 help="Take these projects (comma-separated, :all:, :none:) as wheels only, as pip does."),
+    click.option("--prefer-binary", is_flag=True, help="Take an older wheel over a newer sdist."),
+    click.option("--no-build", is_flag=True, help="Never take an sdist (--only-binary :all:, and no "
+                                                  "requirements-file line undoes it)."),
 )
 
 
@@ -154,6 +169,12 @@ _ENGINE_OPTIONS = (
     click.option("--compile-bytecode", is_flag=True,
                  help="Write .pyc files at install time (slower install, faster first import)."),
 )
+
+
+strict_versions_option = click.option(
+    "--strict-versions", is_flag=True,
+    help="Fail when a requested package would be locked more than one major release below its newest "
+         "release for the Target (default: a warning that names the cause).")
 
 
 def target_options(func: Command) -> Command:

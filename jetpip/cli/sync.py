@@ -41,14 +41,16 @@ def sync(
 
     # The lock is read first: a missing or broken lock fails before any interpreter is probed.
     lock = load_lock(lockfile)
-    _kb, target, route = options.load()
+    kb, target, route = options.load()
     from jetpip.api import plan_sync
 
     target_warnings(reporter, target, route)
     plan = plan_sync(lock, target=target, route=route, find_links=index.find_links, offline=index.offline,
                      installer=engine.installer, compile_bytecode=engine.compile_bytecode,
-                     break_system_packages=break_system_packages, origin=lockfile, reporter=reporter)
-    # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply.
-    with index.client(None, reporter, no_index=True) as client:
+                     break_system_packages=break_system_packages, origin=lockfile, reporter=reporter,
+                     kb=kb, no_build=index.no_build)
+    # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply;
+    # except that an sdist's build requirements come from the indexes, as pip's would.
+    with index.client(None, reporter, no_index=not plan.builds) as client:
         carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
                   reporter=reporter)

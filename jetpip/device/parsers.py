@@ -24,7 +24,7 @@ class TegraRelease:
 _TEGRA_RE = re.compile(
     r"^#\s*R(?P<major>\d{1,4})\s*\((?:release|[^)]*)\)\s*,\s*REVISION:\s*(?P<rev>\d{1,4}(?:\.\d{1,4}){0,3})\b"
 )
-_BOARD_RE = re.compile(r"BOARD:\s*([A-Za-z0-9_.+-]+)")
+_BOARD_RE = re.compile(r",\s*BOARD:\s*([A-Za-z0-9_.+-]+)")  # a field of its own, not text in another
 
 
 def parse_nv_tegra_release(text: str) -> TegraRelease | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import mmap
@@ -83,6 +85,39 @@ def file_hash(path: Path, algo: str) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+class Partial:
+    """A download in progress: its bytes so far, and the validator of the answer they came from."""
+
+    def __init__(self, path: Path, meta_fd: int | None) -> None:
+        self.path = path
+        self._fd = meta_fd  # the held record; None for a private file nobody resumes
+
+    def validator(self, url: str) -> str | None:
+        """The ETag or Last-Modified the bytes so far were sent with, if they came from ``url``."""
+        if self._fd is None:
+            return None
+        size = os.fstat(self._fd).st_size
+        try:
+            record = json.loads(os.pread(self._fd, size, 0) or b"{}")
+        except ValueError:
+            return None
+        if not isinstance(record, dict) or record.get("url") != url:
+            return None
+        value = record.get("validator")
+        return value if isinstance(value, str) else None
+
+    def remember(self, url: str, validator: str | None) -> None:
+        """Record where the bytes being written come from, before they are written."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, json.dumps({"url": url, "validator": validator}).encode(), 0)
+
+    def discard(self) -> None:
+        """Forget the bytes so far (they proved wrong)."""
+        self.path.unlink(missing_ok=True)
+        self.remember("", None)
 
 
 class Cache:
@@ -215,6 +250,44 @@ class Cache:
         d.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=d, prefix="dl-")
         return fd, Path(name)
+
+    @contextlib.contextmanager
+    def partial(self, key: str) -> Iterator[Partial]:
+        """The partial download filed under ``key``, held by this process until the block ends.
+
+        Its path stays the same from run to run, so a download cut short is resumed by the next
+        one. Another process downloading the same file holds it meanwhile: this one then gets a
+        private file that starts empty. A finished download moves the file away; what is left of
+        the record then goes too.
+        """
+        d = self.root / "partial"
+        d.mkdir(parents=True, exist_ok=True)
+        k = _key(key)
+        meta = d / f"{k}.json"
+        fd = os.open(meta, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # Locked, but perhaps a file another run has just finished with and removed.
+                held = os.fstat(fd).st_ino == os.stat(meta).st_ino
+            except OSError:
+                held = False
+            if not held:
+                tmp_fd, tmp = self.temp_file()
+                os.close(tmp_fd)
+                try:
+                    yield Partial(tmp, None)
+                finally:
+                    tmp.unlink(missing_ok=True)
+                return
+            part = Partial(d / k, fd)
+            try:
+                yield part
+            finally:
+                if not part.path.exists():
+                    meta.unlink(missing_ok=True)
+        finally:
+            os.close(fd)  # releases the lock
 
     def url_hash(self, url: str) -> str | None:
         """The sha256 a hashless file at ``url`` had when last downloaded."""

@@ -20,13 +20,15 @@ from packaging.version import InvalidVersion, Version
 
 from jetpip.errors import (
     HashMismatchError,
+    IndexUnreachableError,
     MetadataError,
     OfflineMissError,
     UntrustedFileError,
     WheelNameError,
 )
-from jetpip.index.cache import CHUNK, Cache, CachedPage, default_cache_dir, file_hash, parse_max_age
+from jetpip.index.cache import CHUNK, Cache, CachedPage, Partial, default_cache_dir, file_hash, parse_max_age
 from jetpip.index.config import IndexConfig
+from jetpip.index.local import DIR_LISTING, local_page, local_path
 from jetpip.index.metadata import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
 from jetpip.index.pages import (
     PageScan,
@@ -38,7 +40,8 @@ from jetpip.index.pages import (
     scan_html,
     scan_page,
 )
-from jetpip.model.links import HASH_NAMES, FileLink, WheelName, parse_wheel_name
+from jetpip.index.stale import StaleCopy, StalePages, refresh_hint
+from jetpip.model.links import HASH_NAMES, SDIST_FORMATS, BinaryPolicy, FileLink, WheelName, parse_wheel_name
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
 from jetpip.report import NullReporter, Reporter
@@ -67,7 +70,6 @@ SIMPLE_ACCEPT = (
 # Requests in flight at once. The look-ahead opens a whole level of the dependency tree together
 # (about 20 names in a transformers closure); a smaller pool queues part of it behind the rest.
 MAX_WORKERS = 32
-_DIR_LISTING = "x-jetpip/directory"
 _SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.index.pages), not as the page itself
 _REUPLOAD_NOTE = (
     " This is a Jetson index, which is known to re-upload files under the same name:"
@@ -87,8 +89,10 @@ class IndexClient:
         offline: bool = False,
         refresh: bool = False,
         max_workers: int = MAX_WORKERS,
+        binary: BinaryPolicy | None = None,
     ) -> None:
         self.config = config
+        self.binary = binary or BinaryPolicy()  # --no-binary / --only-binary: the finder reads it
         self.cache = Cache(cache_dir if cache_dir is not None else default_cache_dir())
         self.reporter: Reporter = reporter or NullReporter()
         self.offline = offline
@@ -100,6 +104,7 @@ class IndexClient:
         self._lock = threading.Lock()
         self._memo: dict[tuple[str, object], Future[object]] = {}
         self._devpi_roots: set[Url] = set()
+        self._stale = StalePages(self.reporter)  # pages read from the cache because their index was down
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -132,6 +137,10 @@ class IndexClient:
     def went_online(self) -> bool:
         """True once a request of this run went over the network (the cache could not answer)."""
         return self._online
+
+    def stale_record(self) -> tuple[str, ...]:
+        """What a lock made in this run records of the cached pages that stood in for a down index."""
+        return self._stale.record()
 
     @property
     def http(self) -> Http:
@@ -202,33 +211,38 @@ class IndexClient:
         root = source.url
         devpi_url = root.child(f"+simple/{name}/")
         url = devpi_url if root in self._devpi_roots else source.project_url(name)
-        raw, scan = self._fetch_page(url, "simple")
+        raw, scan = self._fetch_page(url, "simple", root)
         if raw.devpi and source.kind == "simple" and "/+simple" not in url.path:
             # A devpi index root configured as a plain index (jetson-containers does this): its bare
             # project path serves a web page to clients it does not take for pip, so use /+simple/.
             with self._lock:
                 self._devpi_roots.add(root)
             url = devpi_url
-            raw, scan = self._fetch_page(url, "simple")
+            raw, scan = self._fetch_page(url, "simple", root)
         if raw.status == 404 or scan is None:
             return ProjectPage(name, source, found=False, url=Url(raw.url))
         return ProjectPage(name, source, scan, url=Url(raw.url))
 
     def _flat_scan(self, url: Url) -> tuple[str, PageScan | None]:
         text = url.secret()
-        if url.path.endswith(".whl") and (url.scheme != "file" or "#" in text):
-            # A direct URL names one wheel: it is a page of that one link (its #sha256= kept), read
+        if url.path.endswith((".whl", *SDIST_FORMATS)) and (url.scheme != "file" or "#" in text):
+            # A direct URL names one file: it is a page of that one link (its #sha256= kept), read
             # without a fetch.
             return text, scan_html(f'<a href="{html.escape(text)}"></a>', text)
         raw = self._fetch_page(url, "flat")[0]
         if raw.status == 404:
             return raw.url, None
-        if raw.content_type == _DIR_LISTING:
+        if raw.content_type == DIR_LISTING:
             return raw.url, scan_filenames(bytes(raw.body).decode().splitlines(), raw.url)
         return raw.url, scan_html(bytes(raw.body), raw.url)
 
-    def _fetch_page(self, url: Url, form: str) -> tuple[CachedPage, PageScan | None]:
-        """The page (from the cache while fresh), and for a simple page its scan; None for a 404."""
+    def _fetch_page(
+        self, url: Url, form: str, index: Url | None = None,
+    ) -> tuple[CachedPage, PageScan | None]:
+        """The page (from the cache while fresh), and for a simple page its scan; None for a 404.
+
+        When ``index`` (the page itself for a flat page) cannot be reached, a cached copy stands in.
+        """
         shown = str(url)
         key = _cache_key(url)
         cached = self.cache.page(key, form)
@@ -247,11 +261,16 @@ class IndexClient:
             self.reporter.page_fetched(shown, from_cache=True)
             return cached, scan
         if url.scheme == "file":
-            page = self._local_page(url)
+            page = local_page(url)
             self.reporter.page_fetched(shown, from_cache=False)
             return page, self._scan_fresh(page, form)
         if cached is not None and not self.refresh and cached.is_fresh():
             self.reporter.page_fetched(shown, from_cache=True)
+            return cached, scan
+        index_key = _cache_key(index or url)
+        down = self._stale.down(index_key) if cached is not None else None
+        if cached is not None and down is not None:  # down earlier in this run: no more tries
+            self._stale.use(StaleCopy(index_key, key, cached.fetched_at, down))
             return cached, scan
         headers = {"Accept": SIMPLE_ACCEPT if form == "simple" else "text/html, */*;q=0.1"}
         if cached is not None and cached.status == 200:
@@ -259,7 +278,16 @@ class IndexClient:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
-        resp = self.http.get(url.secret(), headers, ok=(200, 304, 404, 410), what="index page")
+        try:
+            resp = self.http.get(url.secret(), headers, ok=(200, 304, 404, 410), what="index page")
+        except IndexUnreachableError as err:
+            if cached is None:
+                raise
+            if self.refresh:
+                err.hint = refresh_hint(key, cached.fetched_at)
+                raise
+            self._stale.use(StaleCopy(index_key, key, cached.fetched_at, err.reason))
+            return cached, scan
         now = time.time()
         max_age = parse_max_age(resp.headers.get("cache-control"))
         if resp.status == 304 and cached is not None:
@@ -291,22 +319,6 @@ class IndexClient:
         if form != "simple" or page.status != 200:
             return None
         return scan_page(bytes(page.body), page.content_type, page.url)
-
-    def _local_page(self, url: Url) -> CachedPage:
-        path = _local_path(url)
-        text = _cache_key(url)  # a file: URL has no credentials
-        if path.is_dir():
-            index = path / "index.html"
-            if index.is_file():
-                return CachedPage(text, 200, "text/html", index.read_bytes())
-            names = sorted(p.name for p in path.iterdir() if p.is_file())
-            base = text if text.endswith("/") else text + "/"
-            return CachedPage(base, 200, _DIR_LISTING, "\n".join(names).encode())
-        if path.is_file():
-            if path.suffix in (".whl", ".zip") or path.name.endswith(".tar.gz"):
-                return CachedPage(text.rsplit("/", 1)[0] + "/", 200, _DIR_LISTING, path.name.encode())
-            return CachedPage(text, 200, "text/html", path.read_bytes())
-        return CachedPage(text, 404, "text/plain", b"")
 
     # -- metadata ----------------------------------------------------------------
     def metadata(self, link: FileLink) -> DistMetadata:
@@ -379,6 +391,13 @@ class IndexClient:
             if data is not None:
                 return data, "range"
         path = self._cached_file(link)
+        if link.is_sdist:
+            from jetpip.index.sdist import BuildIndexes, sdist_metadata
+
+            indexes = BuildIndexes.from_config(self.config, offline=self.offline)
+            step = f"preparing the metadata of {link.filename} with its build backend (PEP 517)"
+            return sdist_metadata(path, file_hash(path, "sha256"), self.cache, indexes,
+                                  lambda: self.reporter.step(step))
         try:
             return metadata_from_wheel_bytes(path.read_bytes()), "download"
         except MetadataError as err:
@@ -460,22 +479,38 @@ class IndexClient:
                 "run once without --offline to fill the cache, or drop --offline",
             )
         if link.url.scheme == "file":
-            src = _local_path(link.url)
+            src = local_path(link.url)
             fd, tmp = self.cache.temp_file()
             if on_fetch is not None:
                 on_fetch(tmp)
             with os.fdopen(fd, "wb") as out, src.open("rb") as f:
                 shutil.copyfileobj(f, out, CHUNK)
             return self._accept(link, tmp, None)
-        fd, tmp = self.cache.temp_file()
-        os.close(fd)
-        if on_fetch is not None:
-            on_fetch(tmp)
+        plain = _cache_key(link.url)
+        # Filed by hash where there is one: the same file from another URL resumes too (it is checked).
+        with self.cache.partial(f"{best[0]}:{best[1]}" if best else f"url\n{plain}") as part:
+            if on_fetch is not None:
+                on_fetch(part.path)
+            kept = part.path.is_file() and part.path.stat().st_size > 0
+            resumed = kept and (best is not None or part.validator(plain) is not None)
+            try:
+                return self._download(link, part, plain)
+            except HashMismatchError as err:
+                if err.cut_short or not resumed:
+                    raise
+            return self._download(link, part, plain)  # the kept bytes did not fit the rest: whole, once
+
+    def _download(self, link: FileLink, part: Partial, plain: str) -> Path:
+        short = self.http.download(
+            link.url.secret(), part.path, what="file", validator=part.validator(plain),
+            resume=link.best_hash is not None, remember=lambda v: part.remember(plain, v),
+        )
         try:
-            short = self.http.download(link.url.secret(), tmp, what="file")
-            return self._accept(link, tmp, short)
-        finally:
-            tmp.unlink(missing_ok=True)
+            return self._accept(link, part.path, short)
+        except HashMismatchError:
+            if short is None:
+                part.discard()  # bytes that proved wrong are never resumed
+            raise
 
     def _store_body(self, link: FileLink, body: bytes) -> None:
         fd, tmp = self.cache.temp_file()
@@ -510,14 +545,17 @@ class IndexClient:
 
     def _mismatch(self, link: FileLink, url: Url, algo: str, expected: str | None, actual: str,
                   short: tuple[int, int] | None, *, what: str) -> None:
-        cut = f" The download was cut short: {short[0]} of {short[1]} bytes arrived." if short else ""
+        cut = (f" The download was cut short: {short[0]} of {short[1]} bytes arrived (kept: the next try "
+               "resumes from there)." if short else "")
         note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
-        raise HashMismatchError(
+        err = HashMismatchError(
             f"the {what} {url} does not match its hash.{cut}\n"
             f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
             "run again to retry the download; if it keeps failing, refresh the index page with "
             "--refresh (and re-lock if a lock recorded the old hash)",
         )
+        err.cut_short, err.actual = short is not None, actual
+        raise err
 
 
 def _content_range_total(value: str | None) -> int | None:
@@ -525,13 +563,6 @@ def _content_range_total(value: str | None) -> int | None:
         return None
     total = value.rsplit("/", 1)[1].strip()
     return int(total) if total.isdigit() else None
-
-
-def _local_path(url: Url) -> Path:
-    """The filesystem path a file:// URL names."""
-    from urllib.request import url2pathname  # here, not at the top: it imports http.client and email
-
-    return Path(url2pathname(url.path))
 
 
 def _cache_key(url: Url) -> str:

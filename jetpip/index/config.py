@@ -18,10 +18,13 @@ DEFAULT_TIMEOUT = 15.0  # pip's defaults
 DEFAULT_RETRIES = 5
 SYSTEM_CONFIG = Path("/etc/pip.conf")  # pip reads it after the XDG config dirs
 _LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
-_KEYS = (
-    "index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert",
-    "timeout", "retries", "proxy", "no-index",
-)
+# pip's long option names (aliases too) for the settings jetpip reads, as pip's cmdoptions spell them
+_OPTIONS = {
+    "index-url": "index-url", "pypi-url": "index-url", "extra-index-url": "extra-index-url",
+    "find-links": "find-links", "trusted-host": "trusted-host", "cert": "cert", "client-cert": "client-cert",
+    "timeout": "timeout", "default-timeout": "timeout", "retries": "retries", "proxy": "proxy",
+    "no-index": "no-index",
+}
 
 
 class ConfigError(UsageError):
@@ -137,16 +140,33 @@ def _as_url(link: str) -> str:
     return path.as_uri() + ("/" if path.is_dir() else "")
 
 
+def _xdg_dirs(value: str | None) -> list[str]:
+    """XDG_CONFIG_DIRS as the platformdirs of most pips reads it: blank means unset.
+
+    (pip 26 ignores relative entries, here and in XDG_CONFIG_HOME; the pips on JetPack images read
+    them from the working directory, and so does jetpip.)
+    """
+    if value is None or not value.strip():
+        return []
+    return [os.path.expanduser(d) for d in value.split(os.pathsep) if d]
+
+
 def config_files(interpreter: Interpreter | None, env: Mapping[str, str]) -> list[Path]:
-    """Return pip config files, lowest precedence first; none when PIP_CONFIG_FILE is os.devnull."""
+    """The pip config files, lowest precedence first (pip's ``Configuration.iter_config_files``).
+
+    None when PIP_CONFIG_FILE is os.devnull. When PIP_CONFIG_FILE names a file that exists, pip
+    reads no user file (~/.pip, ~/.config/pip): only the global ones, the site one, then that file.
+    """
     explicit = env.get("PIP_CONFIG_FILE")
     if explicit == os.devnull:
         return []
-    xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
-    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [SYSTEM_CONFIG]
-    home = Path(env.get("HOME") or Path.home())
-    config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-    files += [home / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]
+    xdg_dirs = _xdg_dirs(env.get("XDG_CONFIG_DIRS")) or ["/etc/xdg"]
+    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs] + [SYSTEM_CONFIG]
+    if not (explicit and os.path.exists(explicit)):
+        home = Path(env.get("HOME") or Path.home())
+        xdg_home = env.get("XDG_CONFIG_HOME", "")
+        config_home = Path(xdg_home) if xdg_home.strip() else home / ".config"
+        files += [home / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]
     if interpreter is not None and interpreter.prefix:
         files.append(Path(interpreter.prefix) / "pip.conf")
     if explicit:
@@ -155,13 +175,55 @@ def config_files(interpreter: Interpreter | None, env: Mapping[str, str]) -> lis
 
 
 def _read_file(path: Path) -> dict[str, dict[str, str]]:
-    parser = configparser.RawConfigParser()
+    parser = _PipParser()
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read pip config file {path}: {err}",
                           f"fix or remove {path}, or set PIP_CONFIG_FILE=/dev/null") from err
-    return {s: {k.replace("_", "-"): v for k, v in parser.items(s)} for s in parser.sections()}
+    return {s: dict(parser.items(s)) for s in parser.sections()}
+
+
+def _option_name(name: str) -> str:
+    """A key as pip normalizes it, in a file or a PIP_* name: lower case, '-' for '_', no leading '--'."""
+    name = name.lower().replace("_", "-")
+    return name[2:] if name.startswith("--") else name
+
+
+class _PipParser(configparser.RawConfigParser):
+    """A config file parser whose keys are normalized as pip's are."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return _option_name(optionstr)
+
+
+def _pip_values(
+    per_file: Sequence[tuple[Path, dict[str, dict[str, str]]]], env: Mapping[str, str],
+) -> dict[str, tuple[str, str]]:
+    """Each setting's (value, where), merged as pip's ``ConfigOptionParser`` merges its configuration.
+
+    Every file's [global], then every file's [install], then the PIP_* variables; a later file's
+    key replaces an earlier one's, and an empty value then counts as unset (so it erases a lower
+    file's value). Keys are pip's long option names, aliases (``default-timeout``) included.
+    """
+    by_file: dict[str, dict[str, dict[str, str]]] = {}
+    for path, sections in per_file:
+        by_file[str(path)] = sections  # pip keys files by name: one named twice keeps its first place
+    pooled: dict[str, dict[str, tuple[str, str]]] = {"global": {}, "install": {}, "env": {}}
+    for name, sections in by_file.items():
+        for section in ("global", "install"):
+            for key, value in sections.get(section, {}).items():
+                pooled[section][key] = (value, f"{name} [{section}]")
+    for var, value in env.items():
+        if var.startswith("PIP_") and var[4:].lower() not in ("version", "help"):
+            pooled["env"][_option_name(var[4:])] = (value, var)
+    out: dict[str, tuple[str, str]] = {}
+    for items in pooled.values():
+        for key, (value, where) in items.items():
+            setting = _OPTIONS.get(key)
+            if setting is not None and value:
+                out[setting] = (value, where)
+    return out
 
 
 def _split(value: object) -> list[str]:
@@ -174,8 +236,15 @@ def _split(value: object) -> list[str]:
     return [str(value)]
 
 
-def _truthy(value: str) -> bool:
-    return value.strip().lower() in ("1", "yes", "true", "on")
+def _flag(value: str, where: str) -> bool:
+    """A yes/no setting as pip's strtobool reads it."""
+    word = value.strip().lower()
+    if word in ("y", "yes", "t", "true", "on", "1"):
+        return True
+    if word in ("n", "no", "f", "false", "off", "0"):
+        return False
+    raise ConfigError(f"no-index = '{value}' (from {where}) is not a yes/no value",
+                      "set no-index to yes/no, true/false or 1/0, as pip requires")
 
 
 def load_index_config(
@@ -187,19 +256,10 @@ def load_index_config(
     ``files``: requirements files' options, applied last as pip applies them: a file's --index-url
     replaces every index set before it (extra ones included), --no-index drops them all.
     """
-    values: dict[str, str] = {}
-    origins: dict[str, str] = {}
     per_file = [(path, _read_file(path)) for path in config_files(interpreter, env) if path.is_file()]
-    # pip applies every file's [global] first, then every file's [install], then the environment.
-    for section in ("global", "install"):
-        for path, sections in per_file:
-            for key, value in sections.get(section, {}).items():
-                if key in _KEYS:
-                    values[key], origins[key] = value, f"{path} [{section}]"
-    for key in _KEYS:
-        var = "PIP_" + key.upper().replace("-", "_")
-        if env.get(var):
-            values[key], origins[key] = env[var], var
+    merged = _pip_values(per_file, env)
+    values = {key: value for key, (value, _) in merged.items()}
+    origins = {key: where for key, (_, where) in merged.items()}
     lists = {k: _split(values.get(k)) for k in _LIST_KEYS}
     flag_names = {"extra-index-url": "extra_index_url", "find-links": "find_links",
                   "trusted-host": "trusted_host"}
@@ -215,7 +275,7 @@ def load_index_config(
     if cli.get("no_index"):
         values["no-index"], origins["no-index"] = "1", "--no-index"
 
-    no_index = _truthy(values.get("no-index", "0"))
+    no_index = _flag(values["no-index"], origins["no-index"]) if "no-index" in values else False
     index_url = values.get("index-url")
     if not index_url and not no_index:
         # As pip: nothing configured means pip's own default index (a cross Target has no pip to ask).

@@ -34,7 +34,7 @@ class DistMetadata:
     @classmethod
     def parse(cls, data: bytes) -> DistMetadata:
         """Read core metadata bytes (email header format); raise MetadataError without Name/Version."""
-        raw = _header_fields(data)
+        raw = header_fields(data)
         name, version = _one(raw, "name"), _one(raw, "version")
         if not name or not version:
             missing = "Name" if not name else "Version"
@@ -51,7 +51,7 @@ class DistMetadata:
         )
 
 
-def _header_fields(data: bytes) -> dict[str, list[str]]:
+def header_fields(data: bytes) -> dict[str, list[str]]:
     """The header fields of core metadata (RFC 822 style), by lower-case name; the body is not read."""
     text = data.decode("utf-8", errors="replace")
     if "\r" in text:

@@ -23,12 +23,19 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from jetpip.errors import CacheDamagedError, WheelNameError
-from jetpip.model.links import HASH_NAMES, FileLink, lenient_version, sdist_project, wheel_project
+from jetpip.model.links import (
+    HASH_NAMES,
+    FileLink,
+    lenient_version,
+    parse_sdist_name,
+    sdist_project,
+    wheel_project,
+)
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
 
 # Bump when the scan layout changes; a cached scan of another format is fetched again.
-SCAN_FORMAT = 2  # 2: comments dropped, padded hrefs stripped, raw ">" in quoted values
+SCAN_FORMAT = 3  # 2: comments dropped, padded hrefs stripped, raw ">" in quoted values; 3: sdists by version
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 Row = Any  # a PEP 691 file entry (a dict), or the attribute text of an HTML anchor (a str)
@@ -153,6 +160,11 @@ def _bucketed(kind: str, base_url: str, named: Iterable[tuple[int, Any, Row]]) -
             if dashes == 4 or dashes == 5:
                 start = name.index("-") + 1
                 text = name[start:name.index("-", start)]
+        elif name.__class__ is str and (name.endswith(".tar.gz") or name.endswith(".zip")):
+            if "%" in name:
+                name = unquote(name)
+            # As packaging.utils.parse_sdist_filename: the version follows the stem's last '-'.
+            text = name[:-7 if name.endswith(".tar.gz") else -4].rpartition("-")[2]
         rows = get(text)
         if rows is None:
             buckets[text] = [(i, row)]
@@ -176,15 +188,21 @@ def scan_json(data: bytes | str, page_url: str) -> PageScan:
 
 
 # A lean scanner: real index pages are large, and html.parser is several times slower.
-# As in HTML, a quote right after '=' opens a value that may hold '>' (a raw ">=3.9" in
-# data-requires-python); the loop is unrolled so that no text can be matched two ways.
+# It reads a start tag as HTML does: attribute names, each with an optional value; a quote right
+# after '=' opens a value that may hold '>' (a raw ">=3.9" in data-requires-python), and a value
+# without one runs to a space or '>', quotes included. Each start tag is a link, closed by </a>
+# or not, and a match never fails once "<a" is read (a tag cut off by the end of the page ends
+# there), so no text is scanned twice: waiting for a "</a>" or a ">" that never came made a page
+# with many unclosed tags quadratic.
+_NAME = r"""[^\s/>][^\s/>=]*"""
 _ANCHOR = re.compile(
-    r"""<a(\s[^>="']*(?:(?:=\s*"[^"]*"|=\s*'[^']*'|=(?!\s*["'])|["'])[^>="']*)*)?>(.*?)</a\s*>""",
-    re.IGNORECASE | re.DOTALL,
+    rf"""<a(?=[\s/>])((?:[\s/]*{_NAME}(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?)*[\s/]*)(?:(>)|\Z)""",
+    re.IGNORECASE,
 )
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
-_HREF_FIRST = re.compile(r"""\s*href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
+# An unclosed comment runs to the end of the page, as in HTML (and in one pass).
+_COMMENT = re.compile(r"<!--(?:.*?-->|.*)", re.DOTALL)
+_ATTR = re.compile(rf"""({_NAME})(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?""")
+_HREF_FIRST = re.compile(r"""\s*href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"'][^\s>]*))""", re.IGNORECASE)
 _BASE = re.compile(r"<base\s[^>]*>", re.IGNORECASE)
 
 
@@ -230,7 +248,9 @@ def scan_html(data: bytes | str, page_url: str) -> PageScan:
 
     def keyed() -> Iterator[tuple[int, str, Row]]:
         for i, m in enumerate(_ANCHOR.finditer(text)):
-            attrs = m[1] or ""
+            if m[2] is None:
+                break  # a tag the end of the page cut off is no tag
+            attrs = m[1]
             href = _href(attrs)
             if href:
                 yield i, href.strip().partition("#")[0].partition("?")[0].rsplit("/", 1)[-1], attrs
@@ -304,12 +324,16 @@ class _Collector:
                 if self.keep_foreign:
                     self.rejects.append((filename, f"belongs to project '{name}'"))
                 return
+        elif filename.endswith((".tar.gz", ".zip")):
+            if not self._sdist_is_ours(filename):
+                return
         else:
             sdist = sdist_project(filename)
             if sdist == self.project or (self.keep_foreign and sdist is not None):
-                self.rejects.append((filename, "source distribution; jetpip installs wheels only"))
+                self.rejects.append((filename, "an old sdist format jetpip does not read "
+                                               "(an sdist is a .tar.gz or .zip, PEP 625)"))
             elif self.keep_foreign and not filename.endswith((".asc", ".sig", ".metadata")):
-                self.rejects.append((filename, "not a wheel"))
+                self.rejects.append((filename, "neither a wheel nor a source distribution"))
             return
         # A link the page joined to its own URL carries that URL's credentials; the transport
         # applies them per host, so the link keeps none (nor does the lock written from it).
@@ -318,6 +342,21 @@ class _Collector:
             return
         self.seen.add(link)
         self.files.append(FileLink(filename=filename, url=link, source=self.source, **kw))
+
+
+    def _sdist_is_ours(self, filename: str) -> bool:
+        """True to build a link for this sdist; a reject (kept when it says something) otherwise."""
+        try:
+            name = parse_sdist_name(filename)[0]
+        except WheelNameError as err:
+            if self.keep_foreign or sdist_project(filename) == self.project:
+                self.rejects.append((filename, err.reason))
+            return False
+        if name != self.project:
+            if self.keep_foreign:
+                self.rejects.append((filename, f"belongs to project '{name}'"))
+            return False
+        return True
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from jetpip import __version__
-from jetpip.errors import IndexFetchError
+from jetpip.errors import IndexFetchError, IndexUnreachableError
 from jetpip.index.cache import CHUNK
 from jetpip.index.config import ConfigError, IndexConfig
 from jetpip.model.urls import Url, redact_text
@@ -49,7 +49,13 @@ USER_AGENT = f"jetpip/{__version__}"
 MAX_REDIRECTS = 10
 _BACKOFF_MAX = 2.0  # seconds between tries, at most, when the server does not say
 RETRY_AFTER_MAX = 30.0  # a server asking for longer is retried after this many seconds
-_OFFLINE_HINT = "--offline uses only what is already in the cache"
+# What works while an index is down: a page cached by an earlier run is used on its own (with a
+# warning); what no run has cached must come from a wheelhouse.
+_OFFLINE_HINT = (
+    "--offline runs from what jetpip has cached; to work without the index, make a wheelhouse where it "
+    "is reachable (`jetpip download pylock.toml -d DIR`), then `jetpip sync pylock.toml --find-links DIR "
+    "--offline`"
+)
 _CHECK_URL = "check the URL in your index settings (pip.conf, PIP_*, --index-url)"
 
 Route = tuple[str | None, str]  # (proxy URL or None, "plain" | "verify" | "trusted")
@@ -102,6 +108,22 @@ def _bypassed(host: str, port: int | None, no_proxy: Sequence[str]) -> bool:
         if host == name or (not re.fullmatch(r"[\d.:]+|localhost", name) and host.endswith("." + name)):
             return True
     return False
+
+
+def _content_range(value: str | None) -> tuple[int, int]:
+    """(first byte, total size) of a ``Content-Range`` header; -1 for what it does not give."""
+    m = re.fullmatch(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*", value or "")
+    if m is None:
+        return -1, -1
+    return (int(m[1]) if m[1] else -1), (int(m[2]) if m[2] != "*" else -1)
+
+
+def _validator(headers: Mapping[str, str]) -> str | None:
+    """What ``If-Range`` may name for this answer: a strong ETag, else Last-Modified."""
+    etag = headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("last-modified")
 
 
 def retry_after(value: str | None, now: float) -> float | None:
@@ -309,27 +331,61 @@ class Http:
             last, wait = ("status", r.status_code), retry_after(r.headers.get("retry-after"), time.time())
         raise self._exhausted(url, last, what)
 
-    def download(self, url: str, dest: Path, *, what: str) -> tuple[int, int] | None:
-        """Stream ``url`` into ``dest``; return (got, expected) bytes if every try was cut short."""
+    def download(
+        self, url: str, dest: Path, *, what: str, validator: str | None = None, resume: bool = False,
+        remember: Callable[[str | None], None] | None = None,
+    ) -> tuple[int, int] | None:
+        """Stream ``url`` into ``dest``; return (bytes in ``dest``, expected) if every try was cut short.
+
+        Bytes already in ``dest`` are kept and only the rest is asked for (``Range``), when they can
+        be told to belong to the same file: ``If-Range`` with the ``validator`` they came with, so a
+        changed file comes whole, or, with ``resume``, a hash the caller checks at the end. A server
+        that ignores the range sends the whole file, which is then written from the start.
+        ``remember`` hears each answer's validator before its bytes are written.
+        """
         target, auth = _plain(url), self._auth(url)
         last: tuple[str, object] = ("none", None)
         short: tuple[int, int] | None = None
         wait: float | None = None
-        for attempt in range(self.config.retries + 1):
+        attempt, restarted = 0, False
+        while attempt <= self.config.retries:
             if attempt:
                 self._pause(attempt, wait)
-            got, expected, wait = 0, -1, None
+            attempt += 1
+            have = dest.stat().st_size if dest.exists() else 0
+            if not (validator or resume):
+                have = 0  # nothing would show that the rest belongs to these bytes
+            sent = {"Accept-Encoding": "identity"}
+            if have:
+                sent["Range"] = f"bytes={have}-"
+                if validator:
+                    sent["If-Range"] = validator
+            got, expected, wait, began = have, -1, None, False
             try:
-                with self._client.stream("GET", target, headers={"Accept-Encoding": "identity"},
-                                         auth=auth) as r:
+                with self._client.stream("GET", target, headers=sent, auth=auth) as r:
                     if r.status_code in RETRY_STATUS:
                         last, wait = ("status", r.status_code), retry_after(r.headers.get("retry-after"),
                                                                             time.time())
                         continue
-                    if r.status_code != 200:
+                    start, total = _content_range(r.headers.get("content-range"))
+                    if have and r.status_code in (206, 416) and (start, r.status_code) != (have, 206):
+                        # Longer than the file, or a range other than asked: start over, once for free.
+                        dest.unlink()
+                        attempt, restarted = attempt - (not restarted), True
+                        short, wait = (0, total), 0.0
+                        last = ("short", short)
+                        continue
+                    if r.status_code not in (200, 206):
                         raise self._status_error(url, r.status_code, what)
-                    expected = int(r.headers.get("content-length", "-1"))
-                    with dest.open("wb") as out:
+                    if r.status_code == 200:
+                        got = 0
+                    length = int(r.headers.get("content-length", "-1"))
+                    expected = total if r.status_code == 206 else length
+                    validator = _validator(r.headers)
+                    if remember is not None:
+                        remember(validator)
+                    began = True
+                    with dest.open("ab" if got else "wb") as out:
                         # The bytes as sent, as pip keeps them: the hash is of the file the index serves.
                         for chunk in r.iter_raw(CHUNK):
                             out.write(chunk)
@@ -340,7 +396,7 @@ class Http:
                     continue
                 return None
             except (httpx.RemoteProtocolError, httpx.ReadError) as err:
-                if got or expected > 0:  # the answer began, then the connection ended
+                if began:  # the answer began, then the connection ended
                     short = (got, expected)
                     last = ("short", short)
                 else:
@@ -395,37 +451,48 @@ class Http:
                 f"{what} {shown} answered HTTP {status}: credentials are missing or refused",
                 "put credentials in the URL (https://user:password@host/...) or in ~/.netrc",
             )
-        return IndexFetchError(f"{what} {shown} answered HTTP {status}", _CHECK_URL)
+        err = IndexFetchError(f"{what} {shown} answered HTTP {status}", _CHECK_URL)
+        err.status = status  # a locked file's 404/410 is explained by the caller that knows the lock
+        return err
 
-    def _exhausted(self, url: str, last: tuple[str, object], what: str) -> IndexFetchError:
+    def _exhausted(self, url: str, last: tuple[str, object], what: str) -> IndexUnreachableError:
         shown = str(Url(url))
         tries = self.config.retries + 1
         kind, detail = last
         if kind == "timeout":
-            return IndexFetchError(
+            return _unreachable(
                 f"{what} {shown}: no answer within {self.config.timeout:g} s ({tries} tries)",
-                f"the index may be down or overloaded: try again later or raise --timeout; "
-                f"{_OFFLINE_HINT}",
+                f"the index may be down or overloaded: try again later or raise --timeout; {_OFFLINE_HINT}",
+                f"no answer within {self.config.timeout:g} s",
             )
         if kind == "status":
-            return IndexFetchError(
+            return _unreachable(
                 f"{what} {shown} answered HTTP {detail} on all {tries} tries",
                 f"the index is failing on its side: try again later; {_OFFLINE_HINT}",
+                f"HTTP {detail}",
             )
         parts = urlsplit(url)
         host = parts.hostname or shown
         proxy = self._proxy_for(parts.scheme, host, parts.port)
         why = redact_text(str(detail)) or type(detail).__name__
         if proxy is not None and isinstance(detail, httpx.ProxyError):  # CONNECT answered with an error
-            return IndexFetchError(
+            return _unreachable(
                 f"the proxy {Url(proxy)} would not open a tunnel to {host} for {what} {shown} "
                 f"({tries} tries): {why}",
                 "check the proxy URL and its credentials (HTTPS_PROXY, HTTP_PROXY, --proxy), or name "
                 f"{host} in NO_PROXY if it is reached directly; {_OFFLINE_HINT}",
+                f"the proxy {Url(proxy)} refused a tunnel",
             )
         via = f" through the proxy {Url(proxy)}" if proxy is not None else ""
-        return IndexFetchError(
+        return _unreachable(
             f"cannot reach {host}{via} for {what} {shown} ({tries} tries): {why}",
             "check the URL, the network and the proxy settings (HTTPS_PROXY, NO_PROXY); "
             + _OFFLINE_HINT,
+            why,
         )
+
+
+def _unreachable(message: str, hint: str, reason: str) -> IndexUnreachableError:
+    err = IndexUnreachableError(message, hint)
+    err.reason = reason
+    return err

@@ -19,6 +19,7 @@ from jetpip.model.urls import redact_text
 from jetpip.report import NullReporter, Reporter
 
 if TYPE_CHECKING:
+    from jetpip.install.build import WheelBuilder
     from jetpip.install.engines import EngineName
     from jetpip.lock.pylock import LockedPackage
     from jetpip.model.documents import InstallDocument
@@ -149,13 +150,15 @@ def execute(
     guarded_names: Sequence[str] = (),
     before: Interpreter | None = None,
     reporter: Reporter | None = None,
+    builder: WheelBuilder | None = None,
 ) -> InstallOutcome:
-    """Fetch the plan's files, run its steps in order, then re-assert the CUDA builds and check.
+    """Fetch the plan's files, build its sdists, run the steps in order, re-assert the CUDA builds, check.
 
     Every file is fetched (from ``files``, jetpip's cache by hash first) and hash-checked before
     any step runs, so a failed download changes nothing. A failing or interrupted step stops the
     run: nothing after it runs, and the PipStepError says what state the environment is in.
     Re-running the same command repairs it, since a new plan starts from what is installed then.
+    ``builder`` builds the plan's sdists into wheels (or takes them from its cache) after the fetch.
     ``before`` is the probe the plan was built from; a no-op plan checks it instead of probing.
     """
     rep = reporter or NullReporter()
@@ -167,6 +170,7 @@ def execute(
         os.makedirs(plan.workdir, exist_ok=True)
         try:
             outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED)
+            plan = outcome.plan = _build(plan, builder, rep)
             for number, step in enumerate(plan.steps, 1):
                 _run_step(plan, step, number, runner, rep, outcome.ran)
             interpreter = _after_steps(plan, plan.lock.packages, probe, outcome)
@@ -214,11 +218,21 @@ def _fetch(fetches: Sequence[Fetch], files: FileStore | None, rep: Reporter, sta
         raise stop from None
 
 
+def _build(plan: InstallPlan, builder: WheelBuilder | None, rep: Reporter) -> InstallPlan:
+    """The plan whose steps install the wheels built from its sdists."""
+    if not plan.builds:
+        return plan
+    if builder is None:
+        raise ValueError("the plan has sdists to build, and no builder was given")
+    sdists = {b.package.filename: plan.path_of(b.package) for b in plan.builds}
+    return plan.with_built(builder.build_all(plan.builds, sdists, rep))
+
+
 def _after_steps(plan: InstallPlan, packages: Sequence[LockedPackage], probe: Probe,
                  outcome: InstallOutcome) -> Interpreter:
     """Probe the environment and make each freshly installed distribution name its locked file."""
     interpreter = probe(plan.python)
-    local = [plan.path_of(p) for p in packages]
+    local = [plan.install_path(p) for p in packages]
     outcome.origins += record_origins(packages, interpreter.installed, local)
     return interpreter
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from jetpip.errors import IndexFetchError
+from jetpip.install.vanished import locked_file_error
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
@@ -104,7 +106,13 @@ def fetch_all(
             with lock:
                 partial[name] = tmp
 
-        cached = store.fetch(link_of(item.package), on_fetch=watch)
+        try:
+            cached = store.fetch(link_of(item.package), on_fetch=watch)
+        except IndexFetchError as err:
+            gone = locked_file_error(item.package, err)
+            if gone is None:
+                raise
+            raise gone from err
         place(cached, Path(item.path), copy=copy)
         with lock:
             fetched = partial.pop(name, None) is not None

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from jetpip.lock.pylock import LockedPackage
 
 DIRECT_URL = "direct_url.json"
+
+#: Why a distribution installed from the locked file name is replaced: the index swapped the file.
+REUPLOADED = "same file name, different hash (re-uploaded upstream)"
+
+# Files an installer writes or rewrites itself: they never match the wheel's own RECORD line.
+_INSTALLER_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", DIRECT_URL})
 
 
 def origin_document(pkg: LockedPackage) -> dict[str, object]:
@@ -56,6 +63,66 @@ def record_origins(packages: Iterable[LockedPackage], installed: Iterable[Instal
         write_origin(Path(dist.location), origin_document(pkg))
         done.append(pkg.name)
     return done
+
+
+def file_mismatch(pkg: LockedPackage, dist: InstalledDist, wheel: Path | None = None) -> str | None:
+    """Why the installed ``dist`` is not ``pkg``'s locked file by hash, or None when it is or none can tell.
+
+    The hash comes from the provenance record (direct_url.json's ``archive_info``, which jetpip
+    writes for every file it installs, and pip writes for a URL install). Without one, the
+    dist's RECORD is compared with the RECORD of the locked ``wheel``, when that file is on disk.
+    """
+    if not pkg.sha256:
+        return None
+    if dist.archive_sha256:
+        if dist.archive_sha256 == pkg.sha256.lower():
+            return None
+        got = _url_filename(dist.direct_url) if dist.direct_url else pkg.filename
+        if got == pkg.filename:
+            return REUPLOADED
+        if not pkg.filename.endswith(".whl"):
+            return None  # built from the locked sdist: the record may name the wheel built from it
+        return f"installed from {got}, not {pkg.filename}"
+    if wheel is not None and record_matches(Path(dist.location), wheel) is False:
+        return f"its files differ from those of {pkg.filename} (by RECORD)"
+    # No record says which file it came from (a plain index install, the wheel not at hand): the
+    # name, version and WHEEL tags decide, as pip's "already satisfied" does.
+    return None
+
+
+def record_matches(dist_info: Path, wheel: Path) -> bool | None:
+    """Whether every file the ``wheel`` installs is in ``dist_info``'s RECORD with the same hash.
+
+    None when either RECORD cannot be read. Files the installer rewrites (``.data`` scripts,
+    the dist-info's own bookkeeping) are not compared.
+    """
+    import zipfile
+
+    try:
+        installed = _record_hashes(dist_info.joinpath("RECORD").read_text(encoding="utf-8"))
+        with zipfile.ZipFile(wheel) as zf:
+            inside = [n for n in zf.namelist() if n.endswith(".dist-info/RECORD") and n.count("/") == 1]
+            if not inside:
+                return None
+            shipped = _record_hashes(zf.read(inside[0]).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, zipfile.BadZipFile):
+        return None
+    for path, digest in shipped.items():
+        top, _, rest = path.partition("/")
+        if top.endswith(".data") or (top.endswith(".dist-info") and rest in _INSTALLER_FILES):
+            continue
+        if installed.get(path) != digest:
+            return False
+    return True
+
+
+def _record_hashes(text: str) -> dict[str, str]:
+    rows = csv.reader(io.StringIO(text))
+    return {row[0].replace(os.sep, "/"): row[1] for row in rows if len(row) >= 2 and row[1]}
+
+
+def _url_filename(url: str) -> str:
+    return unquote(posixpath.basename(urlsplit(url).path))
 
 
 def write_origin(dist_info: Path, document: dict[str, object]) -> None:

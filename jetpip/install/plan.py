@@ -19,6 +19,8 @@ from packaging.version import InvalidVersion, Version
 from jetpip.index.cache import default_cache_dir
 from jetpip.install.engines import Engine, pick_engine
 from jetpip.install.fetch import Fetch, files_count, format_size
+from jetpip.install.origin import file_mismatch
+from jetpip.install.sdists import SdistBuild
 from jetpip.lock.pylock import Lock, LockedPackage
 from jetpip.model.target import InstalledDist, Interpreter
 from jetpip.model.urls import redact_text
@@ -99,6 +101,9 @@ class InstallPlan:
     fetches: tuple[Fetch, ...] = ()  # fetched into the cache before any step runs
     wheelhouse: Mapping[str, str] = field(default_factory=dict, hash=False)  # filename -> local file
     substitutions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    lock_path: str | None = None  # the pylock.toml a sync plan comes from (None: resolved just now)
+    builds: tuple[SdistBuild, ...] = ()  # sdists built into wheels after the fetch, before any step
+    built: Mapping[str, str] = field(default_factory=dict, hash=False)  # sdist filename -> built wheel
 
     @property
     def is_noop(self) -> bool:
@@ -116,6 +121,25 @@ class InstallPlan:
     def path_of(self, pkg: LockedPackage) -> str:
         """The local file the engine installs ``pkg`` from: a wheelhouse file, or the fetched one."""
         return self.wheelhouse.get(pkg.filename) or _fetched_path(self.files_dir, pkg)
+
+    def install_path(self, pkg: LockedPackage) -> str:
+        """The file the engine installs: for an sdist the wheel built from it, else ``path_of``."""
+        if pkg.filename in self.built:
+            return self.built[pkg.filename]
+        build = next((b for b in self.builds if b.package.filename == pkg.filename), None)
+        return build.placeholder() if build is not None else self.path_of(pkg)
+
+    def with_built(self, built: Mapping[str, str]) -> InstallPlan:
+        """The plan whose steps install the wheels built from its sdists (``built``: sdist name -> wheel)."""
+        plan = dataclasses.replace(self, built={**self.built, **built})
+        locked = self.lock.by_name()
+        steps = tuple(
+            _install_step(plan, s.kind, s.title, [locked[n] for n in s.names], s.requirements_file,
+                          force=s.kind == "reassert")
+            if s.requirements_file and any(locked[n].filename in built for n in s.names if n in locked) else s
+            for s in self.steps
+        )
+        return dataclasses.replace(plan, steps=steps)
 
     def fetches_for(self, packages: Iterable[LockedPackage]) -> list[Fetch]:
         """The files ``packages`` need fetched (those no wheelhouse holds)."""
@@ -138,6 +162,16 @@ class InstallPlan:
             out.append(f"fetch {files_count(len(self.fetches))}{shown} into jetpip's cache, in parallel, "
                        "each checked against its sha256; a file the cache holds is not fetched again")
             out.extend(f"   {f.package.filename}  {f.package.url}" for f in self.fetches)
+        for build in self.builds:
+            out.append(f"build {build.describe()}: in the target's interpreter, isolated; "
+                       "a wheel in the build cache is not built again")
+            if build.recipe is not None:
+                out.extend(f"   {name}={value}" for name, value in build.recipe.env)
+            if build.warning:
+                out.append(f"   warning: {build.warning}")
+        # A replacement needs its reason shown: the same version is installed, and a re-upload is news.
+        out.extend(f"{a.name} {a.installed} is replaced: {a.reason}"
+                   for a in self.changes() if a.kind == "replace")
         for number, step in enumerate(self.steps, 1):
             out.append(step.render(number))
         n = len(self.steps)
@@ -168,6 +202,7 @@ class InstallPlan:
             "fetch": [{"filename": f.package.filename, "url": redact_text(f.package.url),
                        "sha256": f.package.sha256, "size": f.package.size, "path": f.path}
                       for f in self.fetches],
+            "builds": [b.to_json() for b in self.builds],
             "steps": [
                 {
                     "kind": s.kind,
@@ -194,6 +229,7 @@ def build_plan(
     local_files: Mapping[str, str] | None = None,
     workdir: str | None = None,
     files_dir: str | None = None,
+    builds: Sequence[SdistBuild] = (),
 ) -> InstallPlan:
     """Decide every step that makes ``interpreter``'s environment hold ``lock``'s packages.
 
@@ -217,8 +253,16 @@ def build_plan(
     locked = lock.by_name()
     decisions: dict[str, Action] = {}
 
+    at_hand = dict(local_files or {})
+
+    def wheel_of(pkg: LockedPackage) -> Path | None:
+        # A dist with no provenance record is compared by RECORD, only with the locked file on disk.
+        path = at_hand.get(pkg.filename) or _fetched_path(files_dir, pkg)
+        return Path(path) if pkg.sha256 and os.path.isfile(path) else None
+
     for pkg in lock.packages:
-        decisions[pkg.name] = _decide(pkg, installed.get(pkg.name))
+        dist = installed.get(pkg.name)
+        decisions[pkg.name] = _decide(pkg, dist, wheel_of(pkg) if dist is not None else None)
 
     uninstall: dict[str, Action] = {}  # every name step 1 uninstalls, replaced ones included
 
@@ -278,32 +322,37 @@ def build_plan(
         wheelhouse=dict(local_files or {}),
         substitutions=subs,
     )
+    to_install = [p for p in lock.packages if decisions[p.name].kind != "keep"]
+    building = {p.filename for p in to_install}
+    plan = dataclasses.replace(plan, builds=tuple(b for b in builds if b.package.filename in building))
     steps: list[Step] = []
     if uninstall:
         names = tuple(sorted(uninstall))
         steps.append(Step("uninstall", "remove shadowing and replaced distributions", engine.uninstall(names),
                           names=names))
-    to_install = [p for p in lock.packages if decisions[p.name].kind != "keep"]
     groups: tuple[tuple[StepKind, str, list[LockedPackage]], ...] = (
         ("guarded", "install CUDA builds by exact file and hash", [p for p in to_install if p.guarded]),
         ("install", "install the other pinned wheels by exact file and hash",
          [p for p in to_install if not p.guarded]),
     )
     for kind, title, group in groups:
-        hashed = [p for p in group if p.sha256]
-        bare = [p for p in group if not p.sha256]
-        for part, suffix in ((hashed, ""), (bare, " (no hash: trusted source)")):
+        hashed = [p for p in group if p.sha256 and not p.is_sdist]
+        bare = [p for p in group if not p.sha256 and not p.is_sdist]
+        # A wheel built here has no published hash: the sdist's, checked at fetch, is its provenance.
+        local = [p for p in group if p.is_sdist]
+        built = f"install the {'CUDA ' if kind == 'guarded' else ''}wheels built here from checked sdists"
+        for part, text in ((hashed, title), (bare, title + " (no hash: trusted source)"), (local, built)):
             if part:
                 path = posixpath.join(workdir, f"{len(steps) + 1:02d}-{kind}.txt")
-                steps.append(_install_step(plan, kind, title + suffix, part, path))
+                steps.append(_install_step(plan, kind, text, part, path))
     return dataclasses.replace(plan, steps=tuple(steps), fetches=tuple(plan.fetches_for(to_install)))
 
 
-def _decide(pkg: LockedPackage, dist: InstalledDist | None) -> Action:
+def _decide(pkg: LockedPackage, dist: InstalledDist | None, wheel: Path | None = None) -> Action:
     if dist is None:
         return Action(pkg.name, "install", pkg.version, None, "not installed", pkg.guarded)
     if pkg.guarded:
-        why = mismatch(pkg, dist)
+        why = mismatch(pkg, dist, wheel)
         if why is None:
             return Action(pkg.name, "keep", pkg.version, dist.version, "the planned CUDA build", True)
         if dist.in_system_site:
@@ -311,7 +360,13 @@ def _decide(pkg: LockedPackage, dist: InstalledDist | None) -> Action:
                           f"system copy is {why}; the environment's copy takes precedence", True)
         return Action(pkg.name, "replace", pkg.version, dist.version, why, True)
     if same_version(dist.version, pkg.version):
-        return Action(pkg.name, "keep", pkg.version, dist.version, "installed at the planned version")
+        why = file_mismatch(pkg, dist, wheel)
+        if why is None:
+            return Action(pkg.name, "keep", pkg.version, dist.version, "installed at the planned version")
+        if dist.in_system_site:
+            return Action(pkg.name, "install", pkg.version, dist.version,
+                          f"system copy: {why}; the environment's copy takes precedence")
+        return Action(pkg.name, "replace", pkg.version, dist.version, why)
     return Action(pkg.name, "install", pkg.version, dist.version, f"{dist.version} is installed")
 
 
@@ -328,12 +383,14 @@ def url_filename(url: str) -> str:
     return unquote(posixpath.basename(urlsplit(url).path))
 
 
-def mismatch(pkg: LockedPackage, dist: InstalledDist) -> str | None:
+def mismatch(pkg: LockedPackage, dist: InstalledDist, wheel: Path | None = None) -> str | None:
     """Why the installed ``dist`` is not ``pkg``'s planned file, or None when it is.
 
-    The installed copy is the planned file when its version matches and, if pip recorded the
-    URL it came from (direct_url.json), that URL names the planned file; without that record
-    the WHEEL tags must include the planned file's tags (a PyPI manylinux build does not).
+    The installed copy is the planned file when its version matches and, if its provenance
+    record (direct_url.json) names the URL it came from, that URL names the planned file and
+    the recorded hash is the lock's (a re-upload keeps the name and changes the hash); without
+    that record the WHEEL tags must include the planned file's tags (a PyPI manylinux build
+    does not) and, when the locked ``wheel`` is on disk, its RECORD must match.
     """
     if not same_version(dist.version, pkg.version):
         return f"version {dist.version}, not the planned {pkg.version}"
@@ -341,12 +398,12 @@ def mismatch(pkg: LockedPackage, dist: InstalledDist) -> str | None:
         got = url_filename(dist.direct_url)
         if got != pkg.filename:
             return f"installed from {got}, not {pkg.filename}"
-        return None
+        return file_mismatch(pkg, dist)
     wanted = _wheel_tags(pkg.filename)
     if wanted and not wanted <= set(dist.wheel_tags):
         found = ", ".join(sorted(dist.wheel_tags)) or "no WHEEL tags"
         return f"a build tagged {found}, not {', '.join(sorted(wanted))}"
-    return None
+    return file_mismatch(pkg, dist, wheel)
 
 
 def _wheel_tags(filename: str) -> set[str]:
@@ -360,7 +417,7 @@ def _wheel_tags(filename: str) -> set[str]:
 def requirement_line(pkg: LockedPackage, path: str) -> str:
     """``name @ file:///path --hash=sha256:...``: pins the exact file, which the engine hash-checks."""
     line = f"{pkg.name} @ {Path(os.path.abspath(path)).as_uri()}"
-    if pkg.sha256:
+    if pkg.sha256 and not pkg.is_sdist:
         line += f" --hash=sha256:{pkg.sha256}"
     return line
 
@@ -382,9 +439,9 @@ def _install_step(
     return Step(
         kind=kind,
         title=title,
-        argv=plan.engine.install(path, hashed=all(p.sha256 for p in pkgs), force=force),
+        argv=plan.engine.install(path, hashed=all(p.sha256 and not p.is_sdist for p in pkgs), force=force),
         requirements_file=path,
-        requirements=tuple(requirement_line(p, plan.path_of(p)) for p in pkgs),
+        requirements=tuple(requirement_line(p, plan.install_path(p)) for p in pkgs),
         names=tuple(p.name for p in pkgs),
     )
 

@@ -193,6 +193,45 @@ def target_build(dist: InstalledDist, route: Route) -> str | None:
     return f"{dist.name} {dist.version} is a build tagged {found}, not one for {wanted}"
 
 
+def foreign_guarded(interpreter: Interpreter, route: Route) -> list[tuple[InstalledDist, str]]:
+    """Every installed guarded distribution that is not a build for the route, with why (name order).
+
+    Not only those a request reaches: a base-index torch that a plain ``pip install`` put in is
+    found by the next install of anything. A preferred name's base-index build is not foreign: it is
+    what the policy takes where the route has no CUDA build.
+    """
+    installed = interpreter.installed_by_name()
+    guarded = {canonicalize_name(g) for g in route.guarded - route.preferred}
+    out = []
+    for name in sorted(guarded & installed.keys()):
+        why = target_build(installed[name], route)
+        if why is not None:
+            out.append((installed[name], why))
+    return out
+
+
+def installed_constraints(interpreter: Interpreter, names: Collection[str], env: Mapping[str, str],
+                          *, besides: Collection[str] = ()) -> list[str]:
+    """What the installed distributions require of ``names``, as constraint lines (``torch>=2.1``).
+
+    The requirements of ``besides`` (distributions about to be replaced) do not count; markers are
+    evaluated in ``env``, without extras.
+    """
+    wanted = {canonicalize_name(n) for n in names}
+    skip = {canonicalize_name(n) for n in besides}
+    out: set[str] = set()
+    for dist in interpreter.installed:
+        if dist.name in skip:
+            continue
+        for text in dist.requires:
+            req = _requirement(text)
+            if req is None or canonicalize_name(req.name) not in wanted or not str(req.specifier):
+                continue
+            if _applies(req, env, ()):
+                out.add(f"{canonicalize_name(req.name)}{req.specifier}")
+    return sorted(out)
+
+
 def _tags_of(line: str, parse: Any) -> frozenset[Any]:
     try:
         return frozenset(parse(line))
@@ -216,6 +255,9 @@ def already_satisfied(
     build may shadow a GPU one; and every installed guarded distribution must be a build for
     this Target; and, as after every install, no installed distribution may have a broken
     requirement. Anything else (including a requirement jetpip cannot read) means "resolve".
+
+    File hashes are not compared here: without a lock, which file the index serves now is known
+    only by asking it, and this path asks nothing. A sync compares every file by hash.
     """
     installed = interpreter.installed_by_name()
     subs: dict[str, str] = {canonicalize_name(k): canonicalize_name(v)
@@ -228,10 +270,9 @@ def already_satisfied(
     shadowed = shadows(interpreter, route.substitutions)
     if shadowed:
         return no(shadowed[0])
-    for gname in sorted(guarded & installed.keys()):
-        why = target_build(installed[gname], route)
-        if why is not None:
-            return no(why)
+    foreign = foreign_guarded(interpreter, route)  # any in the environment, reached or not
+    if foreign:
+        return no(foreign[0][1])
     limits: dict[str, list[SpecifierSet]] = {}
     for item in (*route.constraints, *constraints):
         req = _parse(item)

@@ -47,6 +47,7 @@ class ProbedDist(TypedDict, total=False):
     requires: list[str]
     installer: str | None
     direct_url: str | None
+    archive_sha256: str | None
     wheel_tags: list[str]
     in_system_site: bool
 
@@ -273,6 +274,7 @@ def _installed_from_probe(item: Mapping[str, object]) -> InstalledDist:
         requires=tuple(str(r) for r in _items(item, "requires")),
         installer=_opt_str(item, "installer"),
         direct_url=_opt_str(item, "direct_url"),
+        archive_sha256=_opt_str(item, "archive_sha256"),
         wheel_tags=tuple(str(t) for t in _items(item, "wheel_tags")),
         in_system_site=bool(item.get("in_system_site")),
     )

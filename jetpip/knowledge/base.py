@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.utils import canonicalize_name
+
 from jetpip.errors import KnowledgeError, UsageError
+from jetpip.knowledge.builds import BuildRecipe
 from jetpip.knowledge.gpu import DriverRow, GpuRoute, gpu_route
 from jetpip.knowledge.merge import merge_layers
 from jetpip.knowledge.schema import (
@@ -86,6 +89,17 @@ class KnowledgeBase:
     jetson_hosts: tuple[str, ...]
     drivers: tuple[DriverRow, ...] = ()
     gpu_routes: tuple[GpuRoute, ...] = ()
+    builds: Mapping[str, BuildRecipe] = field(default_factory=dict, hash=False)  # sdist build recipes
+    preferred: frozenset[str] = frozenset()  # guarded names a base-index build may stand in for
+
+    def cuda_sources_of(self, name: str, route: Route) -> tuple[Source, ...]:
+        """Sources of the other routes of ``route``'s JetPack line known to carry CUDA builds of ``name``."""
+        key = canonicalize_name(name)
+        inside = {s.url for s in route.sources}
+        ids = dict.fromkeys(sid for rule in self.routes if route.line is not None and rule.line == route.line
+                            and rule.arch_kind == route.arch_kind for sid in rule.sources)
+        return tuple(self.sources[sid] for sid in ids
+                     if key in self.sources[sid].projects and self.sources[sid].url not in inside)
 
     # -- URLs ---------------------------------------------------------------
 
@@ -275,7 +289,8 @@ class KnowledgeBase:
         line = f"jp{target.jetpack.value.split('.')[0]}" if target.jetpack else None
         cuda = target.cuda.value if target.cuda else None
         arch = target.arch_kind.value if target.arch_kind else "tegra"
-        base: dict[str, Any] = {"guarded": self.guarded, "substitutions": self.substitutions,
+        base: dict[str, Any] = {"guarded": self.guarded, "preferred": self.preferred,
+                                "substitutions": self.substitutions,
                                 "companions": self.companions, "stable_abi": self.stable_abi,
                                 "line": line, "cuda": cuda, "arch_kind": arch}
         if cuda is None:
@@ -296,7 +311,8 @@ class KnowledgeBase:
         base.update(line=rule.line, cuda=rule.cuda)
         return Route(
             key=rule.key, summary=rule.summary, sources=tuple(self.sources[sid] for sid in rule.sources),
-            constraints=rule.constraints, recipe=rule.recipe or self._default_recipe(),
+            constraints=rule.constraints, constraint_reasons=rule.constraints_why,
+            recipe=rule.recipe or self._default_recipe(),
             no_source_reason=rule.no_source_reason, warnings=tuple(warnings), note=rule.note,
             alternatives=rule.alternatives, **base,
         )
@@ -458,6 +474,7 @@ def build_knowledge(layers: Sequence[Layer]) -> KnowledgeBase:
         companions=merged.companions, stable_abi=merged.stable_abi, recipes=merged.recipes, aliases=aliases,
         mirrors=dict(merged.mirrors), jetson_hosts=tuple(merged.hosts),
         drivers=tuple(merged.drivers.values()), gpu_routes=tuple(merged.gpu_routes.values()),
+        builds=merged.builds, preferred=frozenset(merged.preferred),
     )
 
 

@@ -155,7 +155,8 @@ def build_hint(kb: KnowledgeBase, target: Target, route: Route, package: str,
     fetched = bool(looked)
     if not looked:
         # On demand nothing was fetched: say where jetpip would look.
-        looked = [f"{s.name}: {s.project_url(name)} (not fetched)" for s in route.sources]
+        looked = [f"{s.name}: {s.project_url(name)} (not fetched)" for s in route.sources
+                  if not s.projects or name in s.projects]
     skipped = tuple(_lacking_arch(route, name, target.compute_capability.value)
                     if target.compute_capability else ())
     recipe = next((r for r in kb.recipes.values() if name in r.packages), None)
@@ -234,6 +235,8 @@ def _lacking_arch(route: Route, name: str, capability: str) -> list[str]:
     """The builds of ``name`` the knowledge base knows lack the device's arch, source by source."""
     out = []
     for source in route.sources:
+        if source.projects and name not in source.projects:
+            continue  # it has no build of the name at all: its arch says nothing
         rules = [r for r in source.arch_rules if r.project == name]
         for rule in rules:
             if not arch_list_covers(rule.arch_list, capability):
@@ -291,18 +294,34 @@ def _row(kb: KnowledgeBase, target: Target) -> VersionRow | None:
     return kb.row_for_jetpack(target.jetpack.value) if target.jetpack else None
 
 
+def _overlay_line(name: str, preferred: bool) -> str:
+    """How one project changes the guard policy of ``name``: an indexes.toml overlay."""
+    if preferred:
+        return (f"{name}'s policy is 'preferred': without a CUDA build the base index's build is taken "
+                "with a warning; an overlay that lists it under [guarded] names makes it required")
+    return (f"{name}'s policy is 'required'. To take the base index's build (no CUDA) for one project, "
+            f"write an indexes.toml overlay with [guarded] unguard = [\"{name}\"], or preferred = "
+            f"[\"{name}\"] to keep a CUDA build where a route has one, and pass it with --indexes FILE "
+            "or $JETPIP_INDEXES (docs/indexes.md, docs/policies.md)")
+
+
 def _alternatives(target: Target, route: Route, row: VersionRow | None, name: str,
                   searched: Sequence[str], fetched: bool) -> list[str]:
     out: list[str] = []
     # After a search, the route's sources nobody asked; on demand, every source after the first.
+    # A source that lists the projects it carries, without this one, cannot help.
     if fetched:
         others = [s for s in route.sources
                   if not any(str(s.url).rstrip("/") in line for line in searched)]
     else:
         others = list(route.sources[1:])
     for source in others:
+        if source.projects and name not in source.projects:
+            continue
         note = f" ({source.note})" if source.note else ""
         out.append(f"{source.name} serves this route too: {source.project_url(name)}{note}")
+    if name in route.guarded:
+        out.append(_overlay_line(name, name in route.preferred))
     if row is not None and version_tuple(target.python_version) != version_tuple(row.python):
         out.append(f"Python {row.python}, JetPack {row.jetpack}'s own Python, which the Jetson indexes "
                    f"build for: python{row.python} -m venv --system-site-packages .venv")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from packaging.requirements import InvalidRequirement, Requirement
 
 from jetpip.errors import KnowledgeError
+from jetpip.knowledge.builds import BuildRecipe
 from jetpip.knowledge.gpu import DriverRow, GpuRoute
 from jetpip.knowledge.schema import Layer, Recipe, RouteRule, SocInfo, SourceSpec, VersionRow
 from jetpip.model.urls import Url
@@ -25,13 +26,15 @@ class Merged:
     soc: dict[str, SocInfo] = field(default_factory=dict)
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     routes: dict[str, RouteRule] = field(default_factory=dict)
-    guarded: set[str] = field(default_factory=set)
+    guarded: set[str] = field(default_factory=set)  # every guarded name, whatever its policy
+    preferred: set[str] = field(default_factory=set)  # those under the `preferred` policy
     substitutions: dict[str, str] = field(default_factory=dict)
     companions: dict[str, dict[str, str]] = field(default_factory=dict)
     stable_abi: dict[str, str] = field(default_factory=dict)
     recipes: dict[str, Recipe] = field(default_factory=dict)
     drivers: dict[str, DriverRow] = field(default_factory=dict)  # by CUDA release
     gpu_routes: dict[str, GpuRoute] = field(default_factory=dict)
+    builds: dict[str, BuildRecipe] = field(default_factory=dict)  # by distribution name
     origin: dict[str, str] = field(default_factory=dict)  # "routes.jp6-cu126" -> file
 
 
@@ -73,8 +76,11 @@ def _apply(m: Merged, layer: Layer) -> None:
     for key, rule in layer.routes.items():
         m.routes[key] = rule
         m.origin[f"routes.{key}"] = path
-    m.guarded |= set(layer.guarded)
+    # A later layer may move a name between the policies: the last one that names it decides.
+    m.guarded |= set(layer.guarded) | set(layer.preferred)
+    m.preferred = (m.preferred - set(layer.guarded)) | set(layer.preferred)
     m.guarded -= set(layer.unguard)
+    m.preferred -= set(layer.unguard)
     for name, value in layer.substitutions.items():
         m.substitutions[name] = value
         m.origin[f"substitutions.{name}"] = path
@@ -89,7 +95,10 @@ def _apply(m: Merged, layer: Layer) -> None:
     for gpu in layer.gpu_routes:
         m.gpu_routes[gpu.key] = gpu
         m.origin[f"gpu_routes.{gpu.key}"] = path
-    if layer.guarded or layer.unguard:
+    for name, build in layer.builds.items():
+        m.builds[name] = build
+        m.origin[f"builds.{name}"] = path
+    if layer.guarded or layer.preferred or layer.unguard:
         m.origin["guarded"] = path
 
 

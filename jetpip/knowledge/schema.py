@@ -9,6 +9,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from jetpip.knowledge.builds import BuildRecipe, parse_builds
 from jetpip.knowledge.gpu import DriverRow, GpuRoute, parse_arch_rules, parse_drivers, parse_gpu_routes
 from jetpip.knowledge.reader import ENV_NAME as _ENV_NAME
 from jetpip.knowledge.reader import KEY as _KEY
@@ -33,6 +34,7 @@ ARCH_KINDS = ("tegra", "sbsa")
 TOP_LEVEL = (
     "format", "hosts", "aliases", "mirrors", "ubuntu", "versions", "soc", "sources", "routes",
     "guarded", "substitutions", "companions", "stable_abi", "recipes", "drivers", "gpu_routes",
+    "builds",
 )
 
 
@@ -138,6 +140,7 @@ class RouteRule:
     alternatives: tuple[str, ...] = ()
     recipe: str | None = None
     no_source_reason: str | None = None
+    constraints_why: Mapping[str, str] = field(default_factory=dict, hash=False)  # constraint -> reason
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ class Layer:
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     routes: dict[str, RouteRule] = field(default_factory=dict)
     guarded: list[str] = field(default_factory=list)
+    preferred: list[str] = field(default_factory=list)  # guarded, but the base index's build may stand in
     unguard: list[str] = field(default_factory=list)
     substitutions: dict[str, str] = field(default_factory=dict)
     companions: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -203,6 +207,7 @@ class Layer:
     recipes: dict[str, Recipe] = field(default_factory=dict)
     drivers: list[DriverRow] = field(default_factory=list)
     gpu_routes: list[GpuRoute] = field(default_factory=list)
+    builds: dict[str, BuildRecipe] = field(default_factory=dict)
 
 
 
@@ -239,8 +244,12 @@ def parse_layer(data: Mapping[str, Any], path: str, *, builtin: bool = False) ->
             layer.routes[rule.key] = rule
     if "guarded" in data:
         guarded = r.table(data["guarded"], "guarded")
-        r.keys(guarded, "guarded", ("names", "unguard"))
+        r.keys(guarded, "guarded", ("names", "preferred", "unguard"))
         layer.guarded = [canonicalize_name(n) for n in r.strings(guarded, "names", "guarded")]
+        layer.preferred = [canonicalize_name(n) for n in r.strings(guarded, "preferred", "guarded")]
+        both = sorted(set(layer.guarded) & set(layer.preferred))
+        if both:
+            raise r.fail("guarded.preferred", f"names {', '.join(both)} under both policies")
         layer.unguard = [canonicalize_name(n) for n in r.strings(guarded, "unguard", "guarded")]
     if "substitutions" in data:
         subs = r.str_map(data["substitutions"], "substitutions")
@@ -261,6 +270,8 @@ def parse_layer(data: Mapping[str, Any], path: str, *, builtin: bool = False) ->
         layer.drivers = parse_drivers(r, data["drivers"])
     if "gpu_routes" in data:
         layer.gpu_routes = parse_gpu_routes(r, data["gpu_routes"])
+    if "builds" in data:
+        layer.builds = parse_builds(r, data["builds"])
     return layer
 
 
@@ -360,7 +371,7 @@ def _source(r: _Reader, sid: str, value: object) -> SourceSpec:
 def _route(r: _Reader, index: int, t: dict[str, Any]) -> RouteRule:
     key = f"routes[{index}]"
     r.keys(t, key, ("key", "line", "cuda", "arch_kind", "summary", "sources", "l4t", "constraints",
-                    "note", "alternatives", "recipe", "no_source_reason"),
+                    "note", "alternatives", "recipe", "no_source_reason", "constraints_why"),
            ("key", "line", "cuda", "arch_kind", "sources"))
     rkey = r.string(t, "key", key, _KEY, "route key")
     key = f"routes.{rkey}"
@@ -371,6 +382,11 @@ def _route(r: _Reader, index: int, t: dict[str, Any]) -> RouteRule:
     reason = r.opt_string(t, "no_source_reason", key)
     if not sources and not reason:
         raise r.fail(f"{key}.sources", "is empty: a route without sources must say why in no_source_reason")
+    constraints = r.strings(t, "constraints", key)
+    why = r.str_map(t.get("constraints_why", {}), f"{key}.constraints_why")
+    for text in why:
+        if text not in constraints:
+            raise r.fail(f"{key}.constraints_why", f"explains {text!r}, which is not one of its constraints")
     return RouteRule(
         key=rkey,
         line=r.string(t, "line", key, re.compile(r"^jp\d+$"), "JetPack line (want jpN)"),
@@ -379,11 +395,12 @@ def _route(r: _Reader, index: int, t: dict[str, Any]) -> RouteRule:
         summary=r.opt_string(t, "summary", key) or rkey,
         sources=sources,
         l4t=r.strings(t, "l4t", key, _L4T, "L4T release"),
-        constraints=r.strings(t, "constraints", key),
+        constraints=constraints,
         note=r.opt_string(t, "note", key),
         alternatives=r.strings(t, "alternatives", key),
         recipe=r.opt_string(t, "recipe", key),
         no_source_reason=reason,
+        constraints_why=why,
     )
 
 

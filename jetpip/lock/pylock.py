@@ -15,6 +15,7 @@ from jetpip import __version__
 from jetpip.errors import LockError
 from jetpip.index.cache import file_hash
 from jetpip.lock.tomlwrite import dumps as toml_dumps
+from jetpip.model.links import is_sdist_filename
 from jetpip.model.urls import Url
 
 if sys.version_info >= (3, 11):
@@ -32,11 +33,14 @@ LOCK_FORMAT = 1
 
 @dataclass(frozen=True)
 class LockedPackage:
-    """One pinned wheel: everything the installer needs, nothing it must look up again."""
+    """One pinned file, a wheel or an sdist: everything the installer needs, nothing it must look up again.
+
+    The filename tells which: an sdist (``.tar.gz``, ``.zip``) is written as ``[packages.sdist]``.
+    """
 
     name: str  # canonical
     version: str
-    url: str  # exact wheel URL (credentials never stored)
+    url: str  # exact file URL (credentials never stored)
     filename: str
     sha256: str | None  # None only for files from a trusted source without a hash
     size: int | None = None
@@ -47,6 +51,11 @@ class LockedPackage:
     requires: tuple[str, ...] = ()  # Requires-Dist, for jetpip's own consistency check
     requested: bool = False  # named by the user (top level)
     required_by: tuple[str, ...] = ()  # canonical names of the packages that need it
+
+    @property
+    def is_sdist(self) -> bool:
+        """True for a source distribution, which the target builds before it installs it."""
+        return is_sdist_filename(self.filename)
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class Lock:
     route: str | None = None  # the knowledge base's route key, e.g. "jp6-cu126"
     constraints: tuple[str, ...] = ()  # route and user constraints that applied
     notes: tuple[str, ...] = ()  # policies that applied (pre-release, substitution)
+    command: tuple[str, ...] = ()  # the `jetpip lock` arguments that made it (no -o, no credentials)
+    stale: tuple[str, ...] = ()  # indexes that were down: cached pages of theirs stood in, with their age
 
     def by_name(self) -> dict[str, LockedPackage]:
         """Packages keyed by canonical name."""
@@ -177,6 +188,10 @@ def lock_to_dict(lock: Lock) -> dict[str, Any]:
         tool["constraints"] = list(lock.constraints)
     if lock.notes:
         tool["notes"] = list(lock.notes)
+    if lock.command:
+        tool["command"] = list(lock.command)
+    if lock.stale:
+        tool["stale"] = list(lock.stale)
     tool["target"] = {k: lock.target[k] for k in sorted(lock.target)}
     tool["guarded"] = {p.name: p.version for p in sorted(lock.guarded(), key=lambda p: p.name)}
     doc["tool"] = {"jetpip": tool}
@@ -204,16 +219,19 @@ def write_lock(lock: Lock, path: Path) -> None:
 
 
 def _package_dict(pkg: LockedPackage) -> dict[str, Any]:
-    wheel: dict[str, Any] = {"name": pkg.filename, "url": pkg.url}
+    file: dict[str, Any] = {"name": pkg.filename, "url": pkg.url}
     if pkg.upload_time:
-        wheel["upload-time"] = _parse_time(pkg.upload_time)
+        file["upload-time"] = _parse_time(pkg.upload_time)
     if pkg.size is not None:
-        wheel["size"] = pkg.size
-    wheel["hashes"] = {"sha256": pkg.sha256} if pkg.sha256 else {}
+        file["size"] = pkg.size
+    file["hashes"] = {"sha256": pkg.sha256} if pkg.sha256 else {}
     out: dict[str, Any] = {"name": pkg.name, "version": pkg.version}
     if pkg.index:
         out["index"] = pkg.index
-    out["wheels"] = [wheel]
+    if pkg.is_sdist:
+        out["sdist"] = file
+    else:
+        out["wheels"] = [file]
     meta: dict[str, Any] = {"guarded": pkg.guarded, "requested": pkg.requested}
     if pkg.source:
         meta["source"] = pkg.source
@@ -238,7 +256,12 @@ def load_lock(path: str | Path) -> Lock:
 
 def parse_lock(text: str, origin: str = "pylock.toml") -> Lock:
     """Parse pylock.toml text into a Lock (pure)."""
-    from packaging.pylock import Pylock, PylockValidationError  # with its logging: only to read
+    from packaging.pylock import (  # with its logging: only to read
+        PackageSdist,
+        PackageWheel,
+        Pylock,
+        PylockValidationError,
+    )
 
     hint = "regenerate it with `jetpip lock`"
     try:
@@ -259,16 +282,18 @@ def parse_lock(text: str, origin: str = "pylock.toml") -> Lock:
         )
     packages = []
     for i, pkg in enumerate(pylock.packages):
-        wheels = list(pkg.wheels or [])
-        if len(wheels) != 1 or pkg.version is None:
+        files: list[PackageWheel | PackageSdist] = [*(pkg.wheels or []), *([pkg.sdist] if pkg.sdist else [])]
+        if len(files) != 1 or pkg.version is None:
             raise LockError(
-                f"{origin}: packages[{i}] ({pkg.name}) has {len(wheels)} wheels"
-                f"{'' if pkg.version else ' and no version'}; jetpip needs one pinned wheel per package",
+                f"{origin}: packages[{i}] ({pkg.name}) has {len(pkg.wheels or [])} wheels and "
+                f"{'an' if pkg.sdist else 'no'} sdist{'' if pkg.version else ' and no version'}; "
+                "jetpip needs one pinned file (a wheel or an sdist) per package",
                 hint,
             )
-        wheel = wheels[0]
+        wheel = files[0]
         if not wheel.url:
-            raise LockError(f"{origin}: packages[{i}] ({pkg.name}) has no wheel url", hint)
+            kind = "sdist" if pkg.sdist else "wheel"
+            raise LockError(f"{origin}: packages[{i}] ({pkg.name}) has no {kind} url", hint)
         meta = _table((pkg.tool or {}).get("jetpip", {}), f"packages[{i}].tool.jetpip", origin)
         packages.append(
             LockedPackage(
@@ -300,6 +325,8 @@ def parse_lock(text: str, origin: str = "pylock.toml") -> Lock:
         route=_opt_str(tool.get("route")),
         constraints=_str_tuple(tool.get("constraints", ()), "tool.jetpip.constraints", origin),
         notes=_str_tuple(tool.get("notes", ()), "tool.jetpip.notes", origin),
+        command=_str_tuple(tool.get("command", ()), "tool.jetpip.command", origin),
+        stale=_str_tuple(tool.get("stale", ()), "tool.jetpip.stale", origin),
     )
 
 

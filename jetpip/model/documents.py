@@ -227,6 +227,19 @@ class FetchDocument(TypedDict):
     path: str  # the local file the engine reads
 
 
+class BuildDocument(TypedDict):
+    """One sdist the plan builds into a wheel, and the recipe it builds with."""
+
+    name: str
+    version: str
+    filename: str  # the sdist
+    recipe: str | None  # the [builds] table, when one applies
+    env: dict[str, str]  # what the recipe sets for the build
+    build_time: str | None
+    wheel_dir: str  # the build cache entry
+    warning: str | None
+
+
 class PlanDocument(TypedDict):
     """Schema ``jetpip.plan/1`` (docs/install.md)."""
 
@@ -236,6 +249,7 @@ class PlanDocument(TypedDict):
     noop: bool
     engine: EngineDocument
     fetch: list[FetchDocument]
+    builds: list[BuildDocument]
     steps: list[PlanStepDocument]
     actions: list[ActionDocument]
     reassert: list[str]

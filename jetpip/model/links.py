@@ -1,10 +1,10 @@
-"""File links: the record of one offered file, and lenient wheel filenames."""
+"""File links: the record of one offered file, lenient wheel and sdist filenames, and the binary policy."""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -18,7 +18,11 @@ from jetpip.model.urls import Url
 
 # Hash names pip accepts in a link fragment; strongest first, so verification picks the best one.
 HASH_NAMES = ("sha512", "sha384", "sha256", "sha224", "sha1", "md5")
+# Archive suffixes that look like a source distribution (for reject reasons); only the first two are
+# sdists a resolver takes, as packaging.utils.parse_sdist_filename reads them.
 SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar")
+SDIST_FORMATS = (".tar.gz", ".zip")
+
 
 @dataclass(frozen=True)
 class WheelName:
@@ -32,6 +36,7 @@ class WheelName:
 
 _BUILD = re.compile(r"^(\d+)(.*)$")
 _NAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$")
+_PROJECT_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
 def lenient_version(text: str, filename: str) -> Version:
@@ -136,6 +141,102 @@ def sdist_project(filename: str) -> str | None:
     return None
 
 
+def is_sdist_filename(filename: str) -> bool:
+    """True for a ``.tar.gz`` or ``.zip`` name: the sdist formats a resolver takes (PEP 625)."""
+    return filename.endswith(SDIST_FORMATS)
+
+
+def sdist_version_text(filename: str) -> str | None:
+    """The version part of an sdist filename as written (after its last '-'); None for no sdist."""
+    if not is_sdist_filename(filename):
+        return None
+    stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[: -len(".zip")]
+    _, sep, version = stem.rpartition("-")
+    return version if sep else None
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_sdist_name(filename: str) -> tuple[str, Version]:
+    """(canonical name, version) of an sdist filename; raise WheelNameError why it is none.
+
+    The split is packaging.utils.parse_sdist_filename's (the version follows the last '-'); the
+    version is read as leniently as a wheel's, since old sdists carry old spellings.
+    """
+    shown = unquote(filename)
+    version = sdist_version_text(shown)
+    if version is None:
+        raise WheelNameError(shown, "not a source distribution (name-version.tar.gz or .zip)")
+    name = shown[: shown.rindex("-")]
+    if not _PROJECT_OK.match(name):  # unlike a wheel's, an sdist's name may hold '-' (PEP 508)
+        raise WheelNameError(shown, f"'{name}' is not a valid project name")
+    return canonicalize_name(name), lenient_version(version, shown)
+
+
+@dataclass(frozen=True)
+class BinaryPolicy:
+    """pip's format control: projects that take wheels only (--only-binary) or sources only (--no-binary).
+
+    Each set holds canonical names, or ":all:" for every project. ``prefer_binary`` (pip's
+    --prefer-binary) takes an older wheel over a newer sdist.
+    """
+
+    no_binary: frozenset[str] = frozenset()
+    only_binary: frozenset[str] = frozenset()
+    prefer_binary: bool = False
+
+    @classmethod
+    def parse(cls, options: Iterable[tuple[str, str]]) -> BinaryPolicy:
+        """The policy after (option, value) pairs, applied in order as pip does.
+
+        Options: "--no-binary" and "--only-binary" with pip's values, "--prefer-binary" with any.
+        """
+        no: set[str] = set()
+        only: set[str] = set()
+        prefer = False
+        for option, value in options:
+            if option == "--prefer-binary":
+                prefer = True
+                continue
+            named, other = (no, only) if option == "--no-binary" else (only, no)
+            for item in (v.strip() for v in value.split(",")):
+                if item == ":all:":
+                    named.clear()
+                    other.clear()
+                    named.add(":all:")
+                elif item == ":none:":
+                    named.clear()
+                elif item:
+                    key = canonicalize_name(item)
+                    other.discard(key)
+                    named.add(key)
+        return cls(frozenset(no), frozenset(only), prefer)
+
+    def allows(self, name: str) -> tuple[bool, bool]:
+        """(wheels allowed, sdists allowed) for ``name``: a project named by itself wins over ":all:"."""
+        key = canonicalize_name(name)
+        if key in self.only_binary:
+            return True, False
+        if key in self.no_binary:
+            return False, True
+        if ":all:" in self.only_binary:
+            return True, False
+        if ":all:" in self.no_binary:
+            return False, True
+        return True, True
+
+    def refusal(self, name: str, *, sdist: bool) -> str | None:
+        """Why the policy passes over an sdist (or a wheel) of ``name``; None when it takes it."""
+        wheels, sdists = self.allows(name)
+        key = canonicalize_name(name)
+        if sdist and not sdists:
+            given = key if key in self.only_binary else ":all:"
+            return f"source distribution, and --only-binary {given} takes wheels only"
+        if not sdist and not wheels:
+            given = key if key in self.no_binary else ":all:"
+            return f"a wheel, and --no-binary {given} takes the source distribution only"
+        return None
+
+
 @dataclass(frozen=True)
 class FileLink:
     """One distribution file a source offers, with what the source says about it."""
@@ -167,6 +268,11 @@ class FileLink:
     def is_wheel(self) -> bool:
         """True for a .whl file."""
         return self.filename.endswith(".whl")
+
+    @property
+    def is_sdist(self) -> bool:
+        """True for a source distribution (.tar.gz or .zip)."""
+        return is_sdist_filename(self.filename)
 
     @property
     def metadata_url(self) -> Url:

@@ -92,6 +92,10 @@ class Route:
     # companion -> the first version whose builds run with their torch and every later one
     # (torchaudio's stable ABI from 2.11): pinned to torch>=X.Y, not ==X.Y.*
     stable_abi: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Guarded names under the `preferred` policy: the route's CUDA build when it has one, else the
+    # base index's build (which runs without CUDA), with a warning. The rest of `guarded` is required.
+    preferred: frozenset[str] = frozenset()
+    constraint_reasons: Mapping[str, str] = field(default_factory=dict, hash=False)  # constraint -> why
 
     def companion_for(self, torch_version: str, name: str) -> str | None:
         """The major.minor of ``name`` built for ``torch_version`` ("2.8.0" -> torchvision "0.23")."""

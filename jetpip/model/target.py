@@ -57,6 +57,7 @@ class InstalledDist:
     requires: tuple[str, ...] = ()
     installer: str | None = None
     direct_url: str | None = None  # the url of direct_url.json, if any
+    archive_sha256: str | None = None  # the sha256 direct_url.json records for the file installed
     wheel_tags: tuple[str, ...] = ()  # Tag lines of the WHEEL file
     in_system_site: bool = False  # found in the base interpreter's site-packages of a venv
 

@@ -18,7 +18,14 @@ from packaging.version import Version
 from jetpip.errors import WheelNameError
 from jetpip.index.metadata import DistMetadata
 from jetpip.index.pages import ProjectPage
-from jetpip.model.links import FileLink, WheelName, lenient_version, parse_wheel_name
+from jetpip.model.links import (
+    BinaryPolicy,
+    FileLink,
+    WheelName,
+    lenient_version,
+    parse_sdist_name,
+    parse_wheel_name,
+)
 from jetpip.model.sources import Route, Source, arch_list_covers
 from jetpip.model.target import Target
 from jetpip.report import NullReporter, Reporter
@@ -44,17 +51,26 @@ class IndexClientLike(Protocol):
         """True once a request of this run went over the network (the cache could not answer)."""
         ...
 
+    @property
+    def binary(self) -> BinaryPolicy:
+        """The run's --no-binary / --only-binary (pip's format control)."""
+        ...
+
+
+# An sdist ranks after every wheel of its version: a wheel that fits wins, as in pip.
+SDIST_TAG_RANK = 1 << 30
+
 
 @dataclass(frozen=True)
 class Candidate:
-    """One wheel that fits the Target, as the resolver sees it."""
+    """One file the Target can take (a wheel that fits, or an sdist), as the resolver sees it."""
 
     name: str  # canonical
     version: Version
     link: FileLink
     source: Source
     guarded: bool
-    tag_rank: int  # position of its best tag in the Target's tag list; lower is better
+    tag_rank: int  # position of its best tag in the Target's tag list (an sdist: SDIST_TAG_RANK)
     build: tuple[int, str] | tuple[()] = ()
     source_rank: int = 0  # position of its source in the route (guarded names); lower is better
 
@@ -175,14 +191,19 @@ class FindResult:
     def iter_candidates(
         self, version_ok: Callable[[Version], bool] | None = None, *, include_yanked: bool = False
     ) -> Iterator[Candidate]:
-        """Usable candidates best first, judging only the files of versions ``version_ok`` lets through."""
-        for offer in self._offers:
-            for group in offer.groups():
-                if version_ok is not None and not version_ok(group.version):
-                    continue
-                for cand in self._finder._judged(group, offer):
-                    if include_yanked or not cand.yanked:
-                        yield cand
+        """Usable candidates best first, judging only the files of versions ``version_ok`` lets through.
+
+        Under --prefer-binary every wheel comes before any sdist, as pip orders them.
+        """
+        passes: tuple[bool | None, ...] = (False, True) if self._finder.binary.prefer_binary else (None,)
+        for sdists in passes:
+            for offer in self._offers:
+                for group in offer.groups():
+                    if version_ok is not None and not version_ok(group.version):
+                        continue
+                    for cand in self._finder._judged(group, offer):
+                        if (include_yanked or not cand.yanked) and sdists in (None, cand.link.is_sdist):
+                            yield cand
 
     @functools.cached_property
     def _all(self) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
@@ -238,8 +259,18 @@ class Finder:
         base_sources: Sequence[Source],
         target: Target,
         reporter: Reporter | None = None,
+        *,
+        binary: BinaryPolicy | None = None,
+        sdist_recipe: Callable[[str], bool] | None = None,
     ) -> None:
+        """``binary``: the run's --no-binary / --only-binary (default: the client's).
+
+        ``sdist_recipe`` says whether the knowledge base has a build recipe for a guarded name;
+        without one (the default) an sdist of a guarded name is never a candidate.
+        """
         self.client = client
+        self.binary = binary if binary is not None else client.binary
+        self._sdist_recipe = sdist_recipe or (lambda name: False)
         self.route = route
         self.base_sources = tuple(base_sources)
         self.target = target
@@ -354,18 +385,19 @@ class Finder:
     def _judge(
         self, link: FileLink, source: Source, guarded: bool, name: str, rank: int
     ) -> tuple[str, Candidate | None]:
+        if link.is_sdist:
+            return self._judge_sdist(link, source, guarded, name, rank)
         if not link.is_wheel:
-            return "not a wheel; jetpip installs wheels only", None
+            return "neither a wheel nor a source distribution", None
         try:
             wheel: WheelName = parse_wheel_name(link.filename)
         except WheelNameError as err:
             return f"unparseable filename: {err.reason}", None
         if wheel.name != name:
             return f"belongs to project '{wheel.name}'", None
-        if not link.hashes and not source.trusted:
-            return "no hash, and the source is not trusted", None
-        if link.requires_python and not _python_ok(link.requires_python, self._python):
-            return f"requires Python {link.requires_python}; the Target has {self._python}", None
+        why = self._file_reason(link, source) or self.binary.refusal(name, sdist=False)
+        if why:
+            return why, None
         # Checked before the tags: a PyPI build seen through a devpi index is never a candidate,
         # whatever Python it is for, and the message should say that first.
         if guarded and not platform_ok(wheel.tags, source.platforms):
@@ -383,6 +415,32 @@ class Finder:
             if why:
                 return why, None
         return "", Candidate(name, wheel.version, link, source, guarded, best, wheel.build, rank)
+
+    def _file_reason(self, link: FileLink, source: Source) -> str | None:
+        if not link.hashes and not source.trusted:
+            return "no hash, and the source is not trusted"
+        if link.requires_python and not _python_ok(link.requires_python, self._python):
+            return f"requires Python {link.requires_python}; the Target has {self._python}"
+        return None
+
+    def _judge_sdist(
+        self, link: FileLink, source: Source, guarded: bool, name: str, rank: int
+    ) -> tuple[str, Candidate | None]:
+        try:
+            project, version = parse_sdist_name(link.filename)
+        except WheelNameError as err:
+            return f"unparseable filename: {err.reason}", None
+        if project != name:
+            return f"belongs to project '{project}'", None
+        why = self._file_reason(link, source) or self.binary.refusal(name, sdist=True)
+        if why:
+            return why, None
+        if guarded and not self._sdist_recipe(name):
+            # A plain build of a CUDA project's sdist gives a CPU-only package, and nothing would say so.
+            return (f"source distribution of a guarded CUDA package: jetpip builds {name} from source only "
+                    "with a knowledge-base build recipe for it, and there is none (a plain build would "
+                    "be CPU-only)"), None
+        return "", Candidate(name, version, link, source, guarded, SDIST_TAG_RANK, (), rank)
 
     def _arch_reason(self, source: Source, name: str, version: Version) -> str:
         """Why this build cannot run on the device's GPU, or "" when it can (or nothing is known)."""

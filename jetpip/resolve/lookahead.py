@@ -19,14 +19,26 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from jetpip.resolve.finder import Candidate, Finder, IndexClientLike, is_exact, versions_within
+from jetpip.resolve.finder import Candidate, FindResult, IndexClientLike, is_exact, versions_within
+
+
+class FinderLike(Protocol):
+    """The part of a finder the look-ahead walks with (jetpip.resolve.policy.PolicyFinder fits)."""
+
+    def find(self, name: str) -> FindResult:
+        """Candidates for ``name``."""
+        ...
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Fetch the pages of ``names`` concurrently."""
+        ...
 
 
 def marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ()) -> bool:
@@ -75,7 +87,7 @@ class Lookahead:
 
     def __init__(
         self,
-        finder: Finder,
+        finder: FinderLike,
         client: IndexClientLike,
         env: Mapping[str, str],
         constraints: Mapping[str, Sequence[SpecifierSet]],

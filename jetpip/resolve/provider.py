@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import reduce
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -17,31 +15,24 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from resolvelib.structs import Matches, RequirementInformation
 
-from jetpip.errors import (
-    ConflictError,
-    GuardedWheelMissingError,
-    NoCandidateError,
-    ResolutionError,
-    UsageError,
-)
+from jetpip.errors import UsageError
 from jetpip.model.sources import Route, Source
 from jetpip.model.target import Target
 from jetpip.model.urls import Url
 from jetpip.report import NullReporter, Reporter
+from jetpip.resolve import explain
 from jetpip.resolve.finder import (
     Candidate,
     Finder,
-    FindResult,
     IndexClientLike,
-    Reject,
-    is_exact,
     is_vendor_prerelease,
     specifier_accepts,
     versions_within,
 )
 from jetpip.resolve.lookahead import Lookahead, Want, dependency, marker_true
+from jetpip.resolve.policy import PolicyFinder
 from jetpip.resolve.requirements import RequirementLine, parse_pep508, read_requirements
-from jetpip.resolve.resolution import USER, Conflict, Edge, Pin, Resolution, marker_environment
+from jetpip.resolve.resolution import USER, Conflict, Edge, Pin, Req, Resolution, marker_environment
 
 if TYPE_CHECKING:  # the knowledge base is loaded by the caller; resolvelib's Result exists for typing only
     from resolvelib.resolvers import Result
@@ -49,22 +40,7 @@ if TYPE_CHECKING:  # the knowledge base is loaded by the caller; resolvelib's Re
     from jetpip.knowledge.base import KnowledgeBase
 
 
-@dataclass(frozen=True)
-class Req:
-    """A requirement as the provider sees it: what is asked, and who asks."""
-
-    name: str  # canonical
-    extras: frozenset[str]
-    specifier: SpecifierSet
-    text: str  # as written, for messages
-    origin: str  # "your request", "constraint (route jp6-cu126)", or "foo 1.0"
-    parent: str | None = None  # canonical name of the pinned package that asks; None: user or constraint
-    authoritative: bool = True  # user, constraint, or a guarded parent: may steer a guarded pin
-
-    @property
-    def exact(self) -> bool:
-        """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used)."""
-        return is_exact(self.specifier)
+MAX_ROUNDS = 5000  # resolvelib's rounds before it gives up; the explanation then says why
 
 
 @dataclass(frozen=True)
@@ -104,7 +80,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
 
     def __init__(
         self,
-        finder: Finder,
+        finder: PolicyFinder,
         client: IndexClientLike,
         env: Mapping[str, str],
         constraints: Mapping[str, Sequence[Req]],
@@ -134,6 +110,8 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.lookahead: Lookahead | None = None
         self._accepted: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
         self._satisfied: dict[tuple[int, int], tuple[Req, _Cand, bool]] = {}
+        # parent name -> {its version: the required guarded requirement no route build meets}
+        self.dead_ends: dict[str, dict[Version, Req]] = {}
 
     # -- identity and order ------------------------------------------------------
     def identify(self, requirement_or_candidate: Req | _Cand) -> str:
@@ -141,7 +119,8 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         name = requirement_or_candidate.name
         return f"{name}[{','.join(sorted(extras))}]" if extras else name
 
-    def _anchor(self, name: str) -> bool:
+    def is_anchor(self, name: str) -> bool:
+        """True for a guarded name whose pin only the user, constraints and guarded parents steer."""
         return self.finder.is_guarded(name) and name not in self.followers
 
     def narrow_requirement_selection(
@@ -167,10 +146,11 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
     ) -> tuple[bool, bool, bool, str]:
         name = identifier.partition("[")[0]
         transitive = all(info.parent is not None for info in information[identifier])
-        return (not self._anchor(name), not self.finder.is_guarded(name), transitive, identifier)
+        return (not self.is_anchor(name), not self.finder.is_guarded(name), transitive, identifier)
 
     # -- matching ------------------------------------------------------------------
-    def _accepts(self, req: Req, cand: Candidate) -> bool:
+    def accepts(self, req: Req, cand: Candidate) -> bool:
+        """True when ``cand`` meets ``req`` (under the pre-release policy)."""
         # resolvelib asks the same pairs thousands of times; the memo keeps both objects alive, so
         # their ids stay theirs.
         key = (id(req), id(cand))
@@ -205,7 +185,9 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         finals = False
         exact = any(r.exact for r in reqs)
         for cand in found.iter_candidates(version_ok, include_yanked=exact):
-            if cand.link.url in skip or not all(self._accepts(r, cand) for r in reqs):
+            if cand.link.url in skip or not all(self.accepts(r, cand) for r in reqs):
+                continue
+            if self.python_excluded(cand):
                 continue
             # Best first puts final releases before pre-releases: once a final one was offered, the
             # pre-releases are left out unless asked for (guarded names keep every build).
@@ -213,6 +195,26 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                 return
             finals = finals or not cand.version.is_prerelease
             yield cand
+
+    def python_excluded(self, cand: Candidate) -> bool:
+        """True for a wheel whose page gives no Requires-Python but whose metadata excludes the Target.
+
+        pip reads it from the metadata too. An sdist's is read when it is built, once pinned.
+        """
+        if cand.link.requires_python or not cand.link.is_wheel:
+            return False  # the finder judged the page's own
+        spec = self.client.metadata(cand.link).requires_python
+        python = self.env.get("python_full_version", "")
+        try:
+            fits = not spec or SpecifierSet(spec).contains(python, prereleases=True)
+        except ValueError:  # pip ignores a Requires-Python it cannot read
+            return False
+        if not fits:
+            self.metadata_warnings.append(
+                f"{cand.link.filename}: its metadata requires Python {spec}, and the Target has {python}; "
+                "passed over (its index page does not say)"
+            )
+        return not fits
 
     def fixed_pin(self, name: str, reqs: Sequence[Req]) -> Candidate | None:
         """A guarded name's pin: the best build for the user's requests and constraints alone."""
@@ -228,10 +230,10 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         extras = frozenset(extra_text.rstrip("]").split(",")) if extra_text else frozenset()
         reqs = list(requirements[identifier])
         bad = {c.base.link.url for c in incompatibilities[identifier]}
-        if self._anchor(name):
+        if self.is_anchor(name):
             # The pin never moves for an ordinary dependent: one candidate, or none (a conflict).
             pin = self.fixed_pin(name, reqs)
-            if pin is None or pin.link.url in bad or not all(self._accepts(r, pin) for r in reqs):
+            if pin is None or pin.link.url in bad or not all(self.accepts(r, pin) for r in reqs):
                 return []
             return [_Cand(pin, extras)]
         # A factory: resolvelib walks it only as far as it needs, so most files are never judged.
@@ -244,8 +246,8 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         hit = self._satisfied.get(key)
         if hit is not None and hit[0] is requirement and hit[1] is candidate:
             return hit[2]
-        ok = requirement.extras <= candidate.extras and self._accepts(requirement, candidate.base) and all(
-            self._accepts(c, candidate.base) for c in self.constraints.get(candidate.name, ())
+        ok = requirement.extras <= candidate.extras and self.accepts(requirement, candidate.base) and all(
+            self.accepts(c, candidate.base) for c in self.constraints.get(candidate.name, ())
         )
         self._satisfied[key] = (requirement, candidate, ok)
         return ok
@@ -265,17 +267,23 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         return self.requires[url]
 
     def get_dependencies(self, candidate: _Cand) -> list[Req]:
-        cand = candidate.base
+        deps = self.requirements_of(candidate.base, candidate.extras)
+        self._watch_dead_ends(candidate.base, deps)
+        self._prefetch(deps)
+        return deps
+
+    def requirements_of(self, cand: Candidate, extras: frozenset[str] = frozenset()) -> list[Req]:
+        """``cand``'s requirements for the Target (substituted, with its companion pin); no look-ahead."""
         parent_guarded = cand.guarded
-        origin = candidate.label()
+        origin = f"{cand.name} {cand.version}"
         deps: list[Req] = []
-        if candidate.extras:
+        if extras:
             # name[extra] stands for name itself plus the extra's requirements.
             deps.append(Req(cand.name, frozenset(), SpecifierSet(f"=={cand.version}"),
                             f"{cand.name}=={cand.version}", origin, cand.name, True))
         for text in self.dist_requires(cand):
             try:
-                req = dependency(text, self.env, candidate.extras)
+                req = dependency(text, self.env, extras)
             except InvalidRequirement:
                 self.metadata_warnings.append(
                     f"{cand.link.filename}: ignored a malformed requirement {text!r}"
@@ -288,8 +296,25 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                       req.specifier, shown, origin, cand.name, parent_guarded)
             deps.append(self.substitute(dep, cand.name))
         deps.extend(self._companion_reqs(cand, origin, deps))
-        self._prefetch(deps)
         return deps
+
+    def _watch_dead_ends(self, cand: Candidate, deps: Sequence[Req]) -> None:
+        """Stop the walk back through ``cand``'s releases once it is known to be a dead end.
+
+        A release that requires a required-guarded name no route build meets fails, and so does
+        the next older one, and the one before: resolvelib would fetch the metadata of every
+        release back to one without that requirement (800 releases, for ultralytics), and land
+        on it silently. A few releases that fail the same way are enough to say why.
+        """
+        for dep in deps:
+            if not self.finder.is_required(dep.name) or next(self.iter_ordered(dep.name, [dep]), None):
+                continue
+            hits = self.dead_ends.setdefault(cand.name, {})
+            hits.setdefault(cand.version, dep)
+            no_build = next(self.finder.find(dep.name).iter_candidates(), None) is None
+            if len(hits) >= (explain.NO_BUILD_RELEASES if no_build else explain.OUT_OF_RANGE_RELEASES):
+                raise explain.DeadEnd(cand.name, tuple(hits.items()), no_build)
+            return
 
     def substitute(self, req: Req, parent: str | None) -> Req:
         """``req`` rewritten to the route's substitute (onnxruntime -> onnxruntime-gpu), with a note."""
@@ -377,8 +402,13 @@ def resolve(
     base_sources: Sequence[Source],
     constraints: Sequence[str | RequirementLine] = (),
     reporter: Reporter | None = None,
+    strict_versions: bool = False,
 ) -> Resolution:
-    """Resolve ``requirements`` for ``target``: guarded names from the route's sources, pinned first."""
+    """Resolve ``requirements`` for ``target``: guarded names from the route's sources, pinned first.
+
+    A request that lands more than one major release below its newest release for the Target
+    is a warning naming the cause; ``strict_versions`` makes it a ResolutionError.
+    """
     reporter = reporter or NullReporter()
     env = marker_environment(target)
     if not requirements:
@@ -401,7 +431,9 @@ def resolve(
                 cons.setdefault(req.name, []).append(req)
                 applied.append(req.text)
     companions = route.companions or (kb.companions if kb is not None else {})
-    finder = Finder(client, route, base_sources, target, reporter)
+    builds = kb.builds if kb is not None else {}  # an sdist of a guarded name needs a build recipe
+    finder = PolicyFinder(route, lambda r: Finder(client, r, base_sources, target, reporter,
+                                                  sdist_recipe=lambda name: name in builds))
     provider = _Provider(finder, client, env, cons, route, companions, reporter)
     asked = tuple(r.text for r in roots)  # as the user wrote them, before any substitution
     roots = [provider.substitute(r, None) for r in roots]
@@ -412,17 +444,32 @@ def resolve(
     )
     try:
         provider.lookahead.start([_want(r) for r in roots])
-        result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=5000)
+        result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:
-        raise _explain(provider, list(exc.causes), target) from None
+        raise explain.failure(provider, roots, target, list(exc.causes)) from None
     except ResolutionTooDeep as exc:
-        raise ResolutionError(
-            f"the resolution did not settle after {exc.round_count} rounds",
-            "pin the packages that move most (see -v output) or add a -c constraints file",
-        ) from None
+        raise explain.failure(provider, roots, target, (), rounds=exc.round_count) from None
+    except explain.DeadEnd as exc:
+        raise explain.dead_end_error(provider, exc, target) from None
     finally:
         provider.lookahead.close()
-    return replace(_build(provider, result, roots, applied, target, route, reporter), requested=asked)
+    resolution = _build(provider, result, roots, applied, target, route, reporter)
+    fallbacks = finder.warnings(resolution, kb)
+    downgrades = explain.downgrades(provider, resolution, roots, _incoming(result))
+    for line in (*fallbacks, *downgrades):
+        reporter.warning(line)
+    resolution = replace(resolution, requested=asked, warnings=(*resolution.warnings, *fallbacks))
+    if downgrades and strict_versions:
+        raise explain.strict_versions_error(downgrades)
+    return replace(resolution, warnings=(*resolution.warnings, *downgrades), downgrades=tuple(downgrades))
+
+
+def _incoming(result: Result[Req, _Cand, str]) -> dict[str, list[Req]]:
+    """Every requirement the resolution placed on each name (the user's, constraints' and parents')."""
+    out: dict[str, list[Req]] = {}
+    for ident, crit in result.criteria.items():
+        out.setdefault(ident.partition("[")[0], []).extend(info.requirement for info in crit.information)
+    return out
 
 
 def _build(
@@ -468,69 +515,6 @@ def _build(
         requested=tuple(r.text for r in roots), target=target, route_key=route.key,
         constraints=tuple(applied), warnings=tuple(warnings),
     )
-
-
-# -- explaining failures -------------------------------------------------------------
-
-
-def _explain(
-    provider: _Provider, causes: Sequence[RequirementInformation[Req, _Cand]], target: Target
-) -> ResolutionError:
-    by_name: dict[str, list[Req]] = {}
-    for info in causes:
-        by_name.setdefault(info.requirement.name, []).append(info.requirement)
-    conflicts: list[Conflict] = []
-    ways: list[str] = []
-    for name, reqs in sorted(by_name.items()):
-        found = provider.finder.find(name)
-        reqs = [*dict.fromkeys(reqs), *provider.constraints.get(name, ())]
-        authoritative = [r for r in reqs if r.authoritative]
-        usable = provider.ordered(name, authoritative) if found.guarded else provider.ordered(name, [])
-        if not usable or all(r.parent is None for r in reqs):
-            return _no_candidate(provider, found, reqs, target)
-        if provider._anchor(name):
-            pin = usable[0]
-            where = f"{pin.version} from {pin.source.name}"
-            for r in reqs:
-                if not r.authoritative and not provider._accepts(r, pin):
-                    conflicts.append(Conflict(name, r.text, r.origin, where))
-                    ways.append(
-                        f"use a release of {r.origin.split()[0]} that accepts {name} {pin.version}, "
-                        f"or ask for '{r.text}' yourself if a CUDA build of it exists "
-                        f"(builds on offer: {_versions(found.candidates)})"
-                    )
-            continue
-        offered = tuple(_versions(found.candidates).split(", "))
-        conflicts.extend(Conflict(name, r.text, r.origin, None, offered) for r in reqs)
-    if not conflicts:
-        conflicts = [Conflict(i.requirement.name, i.requirement.text, i.requirement.origin) for i in causes]
-    ways.append("a package that only declares a stricter pin but works with the CUDA build can be "
-                "installed with --no-deps; jetpip's own consistency check still runs")
-    return ConflictError(conflicts, "ways out:\n" + "\n".join(f"- {w}" for w in dict.fromkeys(ways)))
-
-
-def _versions(cands: Sequence[Candidate]) -> str:
-    return ", ".join(dict.fromkeys(str(c.version) for c in cands)) or "none"
-
-
-def _no_candidate(
-    provider: _Provider, found: FindResult, reqs: Sequence[Req], target: Target
-) -> NoCandidateError:
-    spec = str(reduce(operator.and_, (r.specifier for r in reqs), SpecifierSet()))
-    rejects = list(found.rejects)
-    for c in found.candidates:
-        rejects.append(Reject(c.link.filename, c.source.name, f"version {c.version} does not match '{spec}'"))
-    tags = [str(t) for t in target.tags()[:6]]
-    who = sorted({r.origin for r in reqs if r.parent is not None})
-    args = (found.name, spec, tags, target.interpreter.version, found.sources_searched, rejects)
-    if found.guarded:
-        return GuardedWheelMissingError(
-            *args,
-            hint=(f"{found.name} is a guarded CUDA package: it only comes from the route's sources, never "
-                  f"from the base index; `jetpip hint {found.name}` prints the source-build recipe"),
-            required_by=who,
-        )
-    return NoCandidateError(*args, required_by=who)
 
 
 __all__ = [

@@ -13,8 +13,9 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from jetpip.errors import UsageError
+from jetpip.errors import UsageError, WheelNameError
 from jetpip.index.config import FileOption, FileSettings, HashCheck
+from jetpip.model.links import SDIST_FORMATS, BinaryPolicy, parse_sdist_name
 from jetpip.model.urls import redact_text
 
 # pip's rules (pip/_internal/req/req_file.py): a comment starts at a '#' at the line's start or after
@@ -37,10 +38,11 @@ _VALUED = {
 }
 _FLAGS = {"--pre", "--no-index", "--require-hashes", "--no-require-hashes", "--prefer-binary"}
 _INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--trusted-host", "--no-index")
+_BINARY_OPTIONS = ("--no-binary", "--only-binary", "--prefer-binary")
 # Why an option cannot be honoured yet: each is refused with the line, never skipped.
 _REFUSED = {
-    "--editable": "an editable project is built from source; jetpip installs wheels only",
-    "--config-settings": "build settings apply to source builds; jetpip installs wheels only",
+    "--editable": "an editable install builds a local project, which jetpip does not do yet",
+    "--config-settings": "jetpip passes no settings to a build backend yet",
     "--pre": "jetpip has no --pre yet: it takes a pre-release only when a requirement names one "
              "(e.g. 'pkg>=2.0rc1') or no final release fits",
     "--use-feature": "pip's feature switches have no meaning for jetpip",
@@ -67,8 +69,8 @@ def parse_pep508(text: str) -> Requirement:
 class RequirementLine:
     """One requirement read from a file, with where it was written.
 
-    A direct URL (``name @ URL``) reads as ``name==version`` from the wheel's filename, with ``url``
-    naming the file itself; the index configuration offers that file first.
+    A direct URL (``name @ URL``) reads as ``name==version`` from the wheel's or sdist's filename,
+    with ``url`` naming the file itself; the index configuration offers that file first.
     """
 
     text: str
@@ -87,7 +89,11 @@ class RequirementInputs:
     requirements: tuple[str | RequirementLine, ...] = ()
     constraints: tuple[RequirementLine, ...] = ()
     options: tuple[FileOption, ...] = ()  # file order; every option line, as pip would apply it
-    only_binary: tuple[str, ...] = ()  # recorded; jetpip takes wheels only anyway
+
+    @property
+    def binary(self) -> BinaryPolicy:
+        """What the files' --no-binary, --only-binary and --prefer-binary lines say, applied in order."""
+        return BinaryPolicy.parse((o.option, o.value) for o in self.options if o.option in _BINARY_OPTIONS)
 
     @property
     def hash_mode(self) -> bool:
@@ -140,8 +146,7 @@ def read_requirement_files(
         reader.read(Path(path), constraint=True, stack=())
     # Hash-checking mode is checked where the lock's files are known (jetpip.lock.hashcheck), as pip
     # checks it after resolving: a hashed 'name>=X' passes there, an unhashed dependency does not.
-    return RequirementInputs(tuple(reader.reqs), tuple(reader.cons), tuple(reader.options),
-                             tuple(reader.only_binary))
+    return RequirementInputs(tuple(reader.reqs), tuple(reader.cons), tuple(reader.options))
 
 
 class _Reader:
@@ -150,7 +155,6 @@ class _Reader:
         self.reqs: list[str | RequirementLine] = []
         self.cons: list[RequirementLine] = []
         self.options: list[FileOption] = []
-        self.only_binary: list[str] = []
 
     def read(self, file: Path, *, constraint: bool, stack: tuple[Path, ...], via: str = "") -> None:
         """Read ``file``; ``via``: the "file:line" of the -r / -c line that names it, for messages."""
@@ -192,13 +196,11 @@ class _Reader:
             elif option in _REFUSED:
                 raise UsageError(f"{where}: the option {option} cannot be honoured: {_REFUSED[option]}",
                                  "remove the line, or install that part with pip itself")
-            elif option == "--no-binary":
-                if value.strip() != ":none:":
-                    raise UsageError(
-                        f"{where}: --no-binary {value} asks for source builds; jetpip installs wheels only",
-                        "remove the line to take those packages as wheels, or build them with pip")
-            elif option == "--only-binary":
-                self.only_binary += [v for v in value.split(",") if v]
+            elif option in ("--no-binary", "--only-binary"):
+                if value.startswith("-") or not value.strip():
+                    raise UsageError(f"{where}: {option} needs project names, ':all:' or ':none:'",
+                                     f"write {option} :all: (or name,name)")
+                self.options.append(FileOption(option, value, where))
             elif option == "--find-links":
                 # As pip: a relative path is taken from the file's folder when it exists there.
                 local = file.parent / value
@@ -243,7 +245,8 @@ def _requirement_line(args: str, where: str, hashes: tuple[str, ...]) -> Require
                          "write it as 'name @ URL', the form pip and PEP 508 both read")
     if not at and _looks_like_path(head):
         raise UsageError(f"{where}: '{shown}' is a local path; jetpip takes a local project only as a "
-                         "wheel named by URL", "build a wheel and write 'name @ file:///path/to/name-X-....whl'")
+                         "wheel or sdist named by URL",
+                         "build one and write 'name @ file:///path/to/name-X-....whl' (or name-X.tar.gz)")
     try:
         req = Requirement(args)
     except InvalidRequirement as err:
@@ -255,20 +258,23 @@ def _requirement_line(args: str, where: str, hashes: tuple[str, ...]) -> Require
 
 
 def _direct_text(req: Requirement, where: str) -> str:
-    """``name[extras]==version ; marker`` for the wheel a direct URL names."""
+    """``name[extras]==version ; marker`` for the wheel or sdist a direct URL names."""
     assert req.url is not None
     path = unquote(urlsplit(req.url).path)
     filename = path.rsplit("/", 1)[-1]
-    if filename.endswith(_SDIST):
-        raise UsageError(f"{where}: {filename} is a source distribution; jetpip installs wheels only",
-                         "name a wheel (.whl) of that project instead, or install it with pip")
+    kind = "an sdist" if filename.endswith(SDIST_FORMATS) else "a wheel"
     try:
-        name, version, _, _ = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        raise UsageError(f"{where}: the direct URL does not name a wheel file ({filename or 'no file'})",
-                         "give the URL of a .whl file") from None
+        if filename.endswith(SDIST_FORMATS):
+            name, version = parse_sdist_name(filename)
+        else:
+            name, version, _, _ = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, WheelNameError):
+        other = " (an sdist is name-version.tar.gz or .zip)" if filename.endswith(_SDIST) else ""
+        raise UsageError(f"{where}: the direct URL names neither a wheel nor an sdist "
+                         f"({filename or 'no file'}){other}",
+                         "give the URL of a .whl, .tar.gz or .zip file") from None
     if name != canonicalize_name(req.name):
-        raise UsageError(f"{where}: the direct URL is a wheel of {name}, not of {req.name}",
+        raise UsageError(f"{where}: the direct URL is {kind} of {name}, not of {req.name}",
                          "fix the name before '@', or the URL")
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
     marker = f" ; {req.marker}" if req.marker else ""

@@ -1,9 +1,11 @@
-"""The Resolution record: pins, the dependency tree, notes, conflicts, and the Target's marker environment."""
+"""The Resolution record: pins, the tree, notes, conflicts, the requirement record, the marker environment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from packaging.specifiers import SpecifierSet
 
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Source
@@ -35,6 +37,24 @@ def marker_environment(target: Target) -> dict[str, str]:
     }
     env.update(target.marker_environment())
     return env
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement as the resolver sees it: what is asked, and who asks."""
+
+    name: str  # canonical
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    text: str  # as written, for messages
+    origin: str  # "your request", "constraint (route jp6-cu126)", or "foo 1.0"
+    parent: str | None = None  # canonical name of the pinned package that asks; None: user or constraint
+    authoritative: bool = True  # user, constraint, or a guarded parent: may steer a guarded pin
+
+    @property
+    def exact(self) -> bool:
+        """True for a ``==X`` / ``===X`` pin (what lets a yanked file be used); ``==X.*`` is not one."""
+        return any(s.operator in ("==", "===") and not s.version.endswith(".*") for s in self.specifier)
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,7 @@ class Resolution:
     route_key: str
     constraints: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    downgrades: tuple[str, ...] = ()  # requests landed far below their newest release (also in warnings)
 
     def by_name(self) -> dict[str, Pin]:
         """Pins keyed by canonical name."""

@@ -364,7 +364,8 @@ def test_http_proxy_and_no_proxy(index_server: IndexServer, make_wheel: MakeWhee
     assert index_server.requests("/simple/demo/")
     bypass = IndexConfig(index_url=url, proxies={"http": index_server.url}, no_proxy=("index.invalid",),
                          retries=0)
-    with client(bypass, cache_dir) as c, pytest.raises(IndexFetchError) as err:
+    # A cold cache: with the page cached, a copy would stand in for the unreachable index.
+    with client(bypass, cache_dir.parent / "cold") as c, pytest.raises(IndexFetchError) as err:
         c.project_page(Source("b", "simple", Url.parse(url)), "demo")
     assert "cannot reach index.invalid" in str(err.value)
 
@@ -383,7 +384,8 @@ def test_proxy_from_the_environment_reaches_the_index(index_server: IndexServer,
         assert c.project_page(Source("b", "simple", Url.parse(url)), "demo").found
     assert index_server.requests("/simple/demo/")
     env["NO_PROXY"] = "*"
-    with client(load_index_config(None, env, {}), cache_dir) as c, pytest.raises(IndexFetchError) as err:
+    cold = cache_dir.parent / "cold"  # no cached copy to stand in for the index it cannot reach
+    with client(load_index_config(None, env, {}), cold) as c, pytest.raises(IndexFetchError) as err:
         c.project_page(Source("b", "simple", Url.parse(url)), "demo")
     assert "cannot reach index.invalid" in str(err.value)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from jetpip.errors import IndexFetchError
 from jetpip.index import config as config_mod
+from jetpip.index.client import IndexClient
 from jetpip.index.config import (
     PIP_DEFAULT_INDEX,
     ConfigError,
@@ -16,8 +18,10 @@ from jetpip.index.config import (
     IndexConfig,
     load_index_config,
 )
+from jetpip.model.sources import Source
 from jetpip.model.target import Interpreter
 from jetpip.model.urls import Url
+from tests.support.server import IndexServer
 
 
 def interp(prefix: Path | None = None, default: str | None = "https://default.example/simple") -> Interpreter:
@@ -251,3 +255,31 @@ def test_every_pip_setting_from_a_file_then_env_then_flag(tmp_path: Path, files_
     assert cfg.origins["cert"] == "--cert" and cfg.origins["client-cert"] == "--client-cert"
     assert cfg.find_links == ("https://env-links.example/", "https://flag-links.example/")
     assert cfg.trusted_hosts == ("file-x", "flag-host")
+
+
+def test_pips_default_timeout_is_the_transports(index_server: IndexServer, tmp_path: Path) -> None:
+    # pip's --default-timeout (PIP_DEFAULT_TIMEOUT, default-timeout in pip.conf) is its --timeout.
+    url = index_server.add("simple", "/simple", [])
+    index_server.fault("/simple/demo/", "stall", seconds=3)
+    env = {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": url, "PIP_DEFAULT_TIMEOUT": "0.3",
+           "PIP_RETRIES": "0"}
+    cfg = load_index_config(None, env, {})
+    assert (cfg.timeout, cfg.origins["timeout"]) == (0.3, "PIP_DEFAULT_TIMEOUT")
+    with IndexClient(cfg, cache_dir=tmp_path / "cache") as c, pytest.raises(IndexFetchError) as err:
+        c.project_page(Source("b", "simple", Url.parse(url)), "demo")
+    assert "no answer within 0.3 s (1 tries)" in str(err.value)
+
+
+def test_an_existing_pip_config_file_hides_the_user_files(tmp_path: Path, files_env: dict[str, str]) -> None:
+    user = write(tmp_path / "home" / ".config" / "pip" / "pip.conf",
+                 "[global]\nindex-url = https://user/simple\nretries = 2\n")
+    legacy = write(tmp_path / "home" / ".pip" / "pip.conf", "[global]\ntimeout = 9\n")
+    explicit = write(tmp_path / "explicit.conf", "[install]\nextra-index-url = https://explicit/simple\n")
+    env = {**files_env, "PIP_CONFIG_FILE": str(explicit)}
+    read = config_mod.config_files(interp(), env)
+    assert user not in read and legacy not in read and read[-1] == explicit
+    cfg = load_index_config(interp(), env, {})
+    assert (cfg.index_url, cfg.retries, cfg.timeout) == ("https://default.example/simple", 5, 15.0)
+    # A PIP_CONFIG_FILE that names no file leaves the user files in place, as pip does.
+    cfg = load_index_config(interp(), {**files_env, "PIP_CONFIG_FILE": str(tmp_path / "missing.conf")}, {})
+    assert (cfg.index_url, cfg.retries, cfg.timeout) == ("https://user/simple", 2, 9.0)

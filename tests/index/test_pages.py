@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from jetpip.index.pages import ProjectPage, parse_flat_page, parse_simple_html, parse_simple_json
 from jetpip.model.links import HASH_NAMES
@@ -120,7 +120,7 @@ def json_oracle(text: str, page_url: str) -> list[Offered]:
 
 
 def expected(offered: list[Offered], *, flat: bool) -> tuple[list[Offered], list[tuple[str, str]]]:
-    """The project's wheels, and the rejects: sdists, and (on a per-project page) other projects' wheels.
+    """The project's wheels and sdists, and the rejects: (on a per-project page) other projects' files.
 
     A flat page is shared by many projects, so it says nothing of the others' files.
     """
@@ -128,12 +128,12 @@ def expected(offered: list[Offered], *, flat: bool) -> tuple[list[Offered], list
     for file in offered:
         if file.filename.endswith(".whl"):
             owner = parse_wheel_filename(file.filename)[0]
-            if owner == PROJECT:
-                files.append(file)
-            elif not flat:
-                rejects.append((file.filename, f"belongs to project '{owner}'"))
-        elif not flat or canonicalize_name(file.filename.split("-")[0]) == PROJECT:
-            rejects.append((file.filename, "source distribution; jetpip installs wheels only"))
+        else:
+            owner = parse_sdist_filename(file.filename)[0]
+        if owner == PROJECT:
+            files.append(file)
+        elif not flat:
+            rejects.append((file.filename, f"belongs to project '{owner}'"))
     return files, rejects
 
 

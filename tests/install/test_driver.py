@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from jetpip.errors import HashMismatchError, PipStepError
+from jetpip.errors import LockedFileError, PipStepError
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.install.driver import InstallOutcome, RunResult, SubprocessRunner, execute
@@ -218,10 +218,13 @@ def test_a_file_that_fails_its_hash_changes_nothing(
         LockedPackage(**{**p.__dict__, "sha256": "0" * 64}) if p.name == "numpy" else p
         for p in good.packages))
 
-    with pytest.raises(HashMismatchError) as err:
+    with pytest.raises(LockedFileError) as err:
         apply(python, bad, "uv", tmp_path / "cache", mode="install")
 
-    assert "does not match its hash" in str(err.value)
+    assert "numpy-1.26.4-py3-none-any.whl (numpy==1.26.4, from " in str(err.value)
+    assert f"no longer has the locked bytes: {served_url(mirror, mirror.wheel('numpy', '1.26.4'), 'pypi')} " \
+        f"now serves sha256 {mirror.wheel('numpy', '1.26.4').sha256}, the lock records sha256 {'0' * 64}" \
+        in str(err.value)
     assert "nothing was installed or removed: every file is fetched before the first step" in str(err.value)
     assert installed(python) == before
 

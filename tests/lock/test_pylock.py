@@ -150,7 +150,7 @@ def test_lock_reads_requirement_and_constraint_files(mirror: dict[str, str], tmp
     (tmp_path / "reqs.txt").write_text("# app\ntorch\n-c cons.txt\n")
     code, _, stderr = _run(_lock_args(mirror, "-r", str(tmp_path / "reqs.txt"), "--dry-run"))
     assert code == 4
-    assert "no wheel of numpy" in stderr and "<1.26.4" in stderr
+    assert "torch 2.8.0 requires numpy; your constraints (-c) say numpy<1.26.4" in stderr
 
 
 def test_lock_guarded_wheel_missing_exits_with_explanation(mirror: dict[str, str]) -> None:
@@ -243,7 +243,7 @@ def test_a_lock_records_urls_without_credentials(kind: str) -> None:
          '[[packages.wheels]]\nname = "six-1.0-py3-none-any.whl"\nurl = "https://h/six-1.0-py3-none-any.whl"\n'
          'hashes = {sha256 = "aa"}\n[[packages.wheels]]\nname = "six-1.0-py2-none-any.whl"\n'
          'url = "https://h/six-1.0-py2-none-any.whl"\nhashes = {sha256 = "bb"}\n',
-         "has 2 wheels; jetpip needs one pinned wheel per package"),
+         "has 2 wheels and no sdist; jetpip needs one pinned file (a wheel or an sdist) per package"),
         ('lock-version = "1.0"\ncreated-by = "x"\npackages = []\ntool = {jetpip = {requested = "six"}}\n',
          "tool.jetpip.requested must be a list of strings"),
     ],
@@ -263,3 +263,35 @@ def test_load_lock_missing_file(tmp_path: Path) -> None:
 def test_replace_keeps_lock_fields() -> None:
     lock = Lock(packages=(_pkg(),), route="jp6-cu126", notes=("n",))
     assert replace(lock, packages=()).route == "jp6-cu126"
+
+
+def _sdist_pkg(**kw: object) -> LockedPackage:
+    return _pkg("gym", version="0.26.2", url="https://example.invalid/gym-0.26.2.tar.gz",
+                filename="gym-0.26.2.tar.gz", **kw)
+
+
+def test_an_sdist_is_written_as_packages_sdist_and_read_back() -> None:
+    lock = Lock(packages=(_pkg(), _sdist_pkg(requires=("numpy>=1.18",))), target={"python": "3.10"},
+                requires_python="==3.10.*", requested=("gym",))
+    text = dump_lock(lock)
+    doc = tomllib.loads(text)
+    pylock = Pylock.from_dict(doc)  # packaging's own validation of [packages.sdist]
+    gym = next(p for p in pylock.packages if p.name == "gym")
+    assert gym.wheels is None and gym.sdist is not None
+    assert (gym.sdist.name, gym.sdist.url, gym.sdist.size) == (
+        "gym-0.26.2.tar.gz", "https://example.invalid/gym-0.26.2.tar.gz", 10)
+    assert gym.sdist.hashes == {"sha256": "a" * 64} and gym.sdist.upload_time is not None
+    back = parse_lock(text)
+    assert back.by_name()["gym"].is_sdist and not back.by_name()["six"].is_sdist
+    assert back.by_name()["gym"].requires == ("numpy>=1.18",)
+    assert dump_lock(back) == text
+
+
+def test_a_package_with_both_a_wheel_and_an_sdist_is_refused() -> None:
+    doc = tomllib.loads(dump_lock(Lock(packages=(_sdist_pkg(),))))
+    doc["packages"][0]["wheels"] = [{"name": "gym-0.26.2-py3-none-any.whl", "url": "https://example.invalid/g.whl",
+                                     "hashes": {"sha256": "b" * 64}}]
+    import tomli_w
+
+    with pytest.raises(LockError, match=r"has 1 wheels and an sdist; jetpip needs one pinned file"):
+        parse_lock(tomli_w.dumps(doc))

@@ -22,7 +22,7 @@ from jetpip.index.pages import (
     parse_simple_html,
     parse_simple_json,
 )
-from jetpip.model.links import parse_wheel_name
+from jetpip.model.links import BinaryPolicy, parse_sdist_name, parse_wheel_name
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
 
@@ -97,11 +97,14 @@ def test_simple_json_reads_every_field() -> None:
             {"filename": "torch-2.6.0-cp310-cp310-linux_aarch64.whl", "url": "/t-2.6.whl",
              "hashes": {}, "yanked": True, "core-metadata": False},
             {"filename": "torch-2.0.tar.gz", "url": "/t.tar.gz", "hashes": {}},
+            {"filename": "torch-1.0.tar.bz2", "url": "/t.tar.bz2", "hashes": {}},
+            {"filename": "other-1.0.zip", "url": "/o.zip", "hashes": {}},
             {"filename": "numpy-2.0-py3-none-any.whl", "url": "/n.whl", "hashes": {}},
         ]),
         "https://idx.example/jp6/cu126/+simple/torch/", SRC, "torch",
     )
-    first, second, third = page.files
+    first, second, third, sdist = page.files
+    assert sdist.is_sdist and not sdist.is_wheel and sdist.url == Url("https://idx.example/t.tar.gz")
     assert first.url == Url("https://idx.example/jp6/cu126/+f/abc/def/torch-2.8.0-cp310-cp310-linux_aarch64.whl")
     assert first.hashes == {"sha256": "ab12"}  # the hashes dict wins over the fragment
     assert first.requires_python == ">=3.9" and first.size == 123
@@ -109,8 +112,10 @@ def test_simple_json_reads_every_field() -> None:
     assert second.yanked == "broken build" and second.metadata_hashes == {}
     assert third.yanked == "" and third.metadata_hashes is None
     assert dict(page.rejects) == {
-        "torch-2.0.tar.gz": "source distribution; jetpip installs wheels only",
         "numpy-2.0-py3-none-any.whl": "belongs to project 'numpy'",
+        "torch-1.0.tar.bz2": (
+            "an old sdist format jetpip does not read (an sdist is a .tar.gz or .zip, PEP 625)"),
+        "other-1.0.zip": "belongs to project 'other'",
     }
 
 
@@ -248,3 +253,61 @@ def test_json_parser_never_crashes_on_odd_entries(files: list[dict[str, object]]
     for link in page.files:
         assert isinstance(link.hashes, dict)
     _same_page(page)
+
+
+# -- sdist filenames and the binary policy, against packaging and pip ---------------------------
+
+_sdist_names = st.from_regex(r"[A-Za-z][A-Za-z0-9._-]{0,10}[A-Za-z0-9]", fullmatch=True)
+_sdist_versions = st.sampled_from(["1.0", "2.8.0", "0.1.dev3", "1!2.0", "3.0rc1", "1.0.post2", "2025.1"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=_sdist_names, version=_sdist_versions, suffix=st.sampled_from([".tar.gz", ".zip"]))
+def test_sdist_names_read_as_packaging_reads_them(name: str, version: str, suffix: str) -> None:
+    from packaging.utils import parse_sdist_filename
+
+    filename = f"{name}-{version}{suffix}"
+    assert parse_sdist_name(filename) == parse_sdist_filename(filename)
+
+
+@pytest.mark.parametrize(("filename", "reason"), [
+    ("torch-2.1.0.tar.bz2", "not a source distribution"),
+    ("nodash.tar.gz", "not a source distribution"),
+    ("-1.0.tar.gz", "not a valid project name"),
+    ("demo-latest.zip", "is not a PEP 440 version"),
+])
+def test_what_is_no_sdist_says_why(filename: str, reason: str) -> None:
+    with pytest.raises(WheelNameError) as err:
+        parse_sdist_name(filename)
+    assert reason in err.value.reason
+
+
+_binary_values = st.lists(st.sampled_from([":all:", ":none:", "numpy", "NumPy", "six", "torch"]),
+                          min_size=1, max_size=3).map(",".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["--no-binary", "--only-binary"]), _binary_values), max_size=5))
+def test_the_binary_policy_is_pips_format_control(options: list[tuple[str, str]]) -> None:
+    from pip._internal.models.format_control import FormatControl
+
+    pip = FormatControl(set(), set())
+    for option, value in options:
+        named, other = (pip.no_binary, pip.only_binary) if option == "--no-binary" else (
+            pip.only_binary, pip.no_binary)
+        FormatControl.handle_mutual_excludes(value, named, other)
+    policy = BinaryPolicy.parse(options)
+    for name in ("numpy", "six", "torch", "other"):
+        allowed = pip.get_allowed_formats(name)
+        assert policy.allows(name) == ("binary" in allowed, "source" in allowed)
+
+
+def test_the_binary_policy_says_which_option_refused_a_file() -> None:
+    policy = BinaryPolicy.parse([("--no-binary", ":all:"), ("--only-binary", "numpy")])
+    assert policy.refusal("numpy", sdist=True) == (
+        "source distribution, and --only-binary numpy takes wheels only")
+    assert policy.refusal("six", sdist=False) == (
+        "a wheel, and --no-binary :all: takes the source distribution only")
+    assert policy.refusal("six", sdist=True) is None
+    assert not BinaryPolicy.parse([]).prefer_binary
+    assert BinaryPolicy.parse([("--prefer-binary", "")]).prefer_binary

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
-from jetpip.model.links import FileLink
+from jetpip.model.links import BinaryPolicy, FileLink
 from jetpip.model.sources import Route, Source
 from jetpip.model.urls import Url
 from jetpip.resolve.finder import Finder
+from tests.support.sdists import build_sdist
 from tests.support.server import IndexServer, ServedFile
 from tests.support.targets import make_target
 from tests.support.wheels import WheelSpec, build_wheel
@@ -197,7 +198,75 @@ def test_the_quick_tag_look_never_drops_a_file_the_full_judgement_would_take(
     filename = f"demo-1.0-{build}{'.'.join(pythons)}-{'.'.join(abis)}-{'.'.join(platforms)}.whl"
     route = Route(key="r", summary="", sources=(), guarded=frozenset())
     source = Source("base index", "simple", Url.parse("http://127.0.0.1:9/simple"), trusted=True)
-    finder = Finder(None, route, [source], make_target())  # type: ignore[arg-type]
+    finder = Finder(None, route, [source], make_target(), binary=BinaryPolicy())  # type: ignore[arg-type]
     link = FileLink(filename=filename, url=Url(f"http://127.0.0.1:9/{filename}"), source=source)
     taken = finder._judge(link, source, False, "demo", 0)[1] is not None
     assert not taken or finder.may_fit(filename)
+
+
+# -- sdists --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def both(index_server: IndexServer, tmp_path: Path) -> Source:
+    """'both' 1.0 as a wheel and an sdist, and 1.1 as an sdist only."""
+    index_server.add("simple", "/simple", [
+        _served(tmp_path, "base", "both", "1.0"),
+        ServedFile.from_path(build_sdist(tmp_path / "sdists", "both", "1.0").path),
+        ServedFile.from_path(build_sdist(tmp_path / "sdists", "both", "1.1").path),
+    ])
+    return Source("base index", "simple", Url.parse(index_server.url + "/simple"))
+
+
+def _offered(client: IndexClient, base: Source, **options: str) -> list[str]:
+    route = Route(key="r", summary="", sources=(), guarded=frozenset())
+    pairs = [(f"--{k.replace('_', '-')}", v) for k, v in options.items()]
+    finder = Finder(client, route, [base], make_target(), binary=BinaryPolicy.parse(pairs))
+    return [c.link.filename for c in finder.find("both").candidates]
+
+
+def test_a_fitting_wheel_wins_within_its_version_and_an_sdist_only_release_is_still_a_candidate(
+    client: IndexClient, both: Source
+) -> None:
+    # As pip: the newest release comes first even when it has only an sdist.
+    assert _offered(client, both) == ["both-1.1.tar.gz", "both-1.0-py3-none-any.whl", "both-1.0.tar.gz"]
+
+
+def test_no_binary_only_binary_and_prefer_binary_are_honoured(client: IndexClient, both: Source) -> None:
+    assert _offered(client, both, only_binary="both") == ["both-1.0-py3-none-any.whl"]
+    assert _offered(client, both, only_binary=":all:") == ["both-1.0-py3-none-any.whl"]
+    assert _offered(client, both, no_binary=":all:") == ["both-1.1.tar.gz", "both-1.0.tar.gz"]
+    assert _offered(client, both, no_binary="other") == _offered(client, both)
+    assert _offered(client, both, prefer_binary="") == [
+        "both-1.0-py3-none-any.whl", "both-1.1.tar.gz", "both-1.0.tar.gz"]
+
+
+def test_a_file_the_binary_policy_refuses_is_a_reject_with_the_option(
+    client: IndexClient, both: Source
+) -> None:
+    route = Route(key="r", summary="", sources=(), guarded=frozenset())
+    policy = BinaryPolicy.parse([("--only-binary", "both")])
+    finder = Finder(client, route, [both], make_target(), binary=policy)
+    assert {r.filename: r.reason for r in finder.find("both").rejects} == {
+        "both-1.0.tar.gz": "source distribution, and --only-binary both takes wheels only",
+        "both-1.1.tar.gz": "source distribution, and --only-binary both takes wheels only",
+    }
+
+
+def test_an_sdist_of_a_guarded_name_is_never_a_candidate_without_a_build_recipe(
+    index_server: IndexServer, tmp_path: Path, client: IndexClient
+) -> None:
+    # A devpi CUDA index shows PyPI's torch sdist too: building it would give a CPU-only torch.
+    jal = index_server.add("devpi", "/jp6/cu126", [
+        ServedFile.from_path(build_sdist(tmp_path / "sdists", "torch", "2.8.0").path),
+    ])
+    cuda = Source("jetson-ai-lab jp6/cu126", "devpi", Url.parse(jal), jetson=True,
+                  platforms=("linux_aarch64",))
+    route = Route(key="jp6-cu126", summary="", sources=(cuda,), guarded=frozenset({"torch"}))
+    found = Finder(client, route, [], make_target()).find("torch")
+    assert found.candidates == ()
+    (reject,) = found.rejects
+    assert reject.filename == "torch-2.8.0.tar.gz"
+    assert "guarded CUDA package" in reject.reason and "build recipe" in reject.reason
+    with_recipe = Finder(client, route, [], make_target(), sdist_recipe=lambda name: name == "torch")
+    assert [c.link.filename for c in with_recipe.find("torch").candidates] == ["torch-2.8.0.tar.gz"]

@@ -18,6 +18,7 @@ from jetpip import api
 from jetpip.cli import cli
 from jetpip.errors import UsageError
 from jetpip.index.config import PIP_DEFAULT_INDEX, load_index_config
+from jetpip.model.links import BinaryPolicy
 from jetpip.resolve.requirements import RequirementLine, read_requirement_files, read_requirements
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
@@ -112,9 +113,11 @@ def test_option_lines_in_every_spelling_are_kept_in_file_order(tmp_path: Path) -
         ("--find-links", str((tmp_path / "wheels").resolve()), "4"),  # relative to the file, as pip
         ("--find-links", "https://redist.example/torch/", "5"),
         ("--trusted-host", "jetson.example", "6"),
+        ("--only-binary", ":all:", "7"),
+        ("--no-binary", ":none:", "8"),
         ("--prefer-binary", "", "9"),
     ]
-    assert inputs.only_binary == (":all:",)
+    assert inputs.binary == BinaryPolicy(frozenset(), frozenset({":all:"}), prefer_binary=True)
     assert [r.text for r in inputs.requirements if isinstance(r, RequirementLine)] == ["six"]
 
 
@@ -152,12 +155,13 @@ def test_a_direct_url_reads_as_its_wheels_name_and_version(tmp_path: Path) -> No
         ("/abs/dist/six-1.0-py3-none-any.whl\n", "is a local path"),
         ("git+https://h.example/x.git@v1#egg=x\n", "is a version-control requirement"),
         ("x @ git+https://h.example/x.git@0123abc\n", "is a version-control requirement"),
-        ("x @ https://h.example/x-1.0.tar.gz\n", "x-1.0.tar.gz is a source distribution"),
+        ("x @ https://h.example/x-1.0.tar.bz2\n", "neither a wheel nor an sdist (x-1.0.tar.bz2) (an sdist"),
+        ("numpy @ https://h.example/six-1.17.0.tar.gz\n", "is an sdist of six, not of numpy"),
         ("https://h.example/six-1.17.0-py3-none-any.whl\n", "is a URL without a project name"),
         ("numpy @ https://h.example/six-1.17.0-py3-none-any.whl\n", "is a wheel of six, not of numpy"),
-        ("x @ https://h.example/download\n", "does not name a wheel file"),
-        ("--no-binary :all:\n", "--no-binary :all: asks for source builds"),
-        ("--no-binary=numpy,scipy\n", "--no-binary numpy,scipy asks for source builds"),
+        ("x @ https://h.example/download\n", "names neither a wheel nor an sdist"),
+        ("--no-binary --pre\n", "--no-binary needs project names"),
+        ("--only-binary=\n", "--only-binary needs project names"),
         ("--pre\n", "the option --pre cannot be honoured"),
         ("--use-feature truststore\n", "the option --use-feature cannot be honoured"),
         ("--hash=sha256:" + "a" * 64 + "\n", "--hash with no requirement before it"),
@@ -181,6 +185,27 @@ def test_what_cannot_be_honoured_is_an_error_naming_the_file_line_and_option(
     if "cannot read " not in message:
         assert f"{tmp_path / 'reqs.txt'}:" in str(info.value)
     assert info.value.hint
+
+
+def test_a_direct_url_of_an_sdist_reads_as_its_name_and_version_with_its_hash(tmp_path: Path) -> None:
+    digest = "ab" * 32
+    url = "https://files.example/src/llama_cpp_python-0.3.16.tar.gz"
+    write(tmp_path / "r.txt", f"llama-cpp-python @ {url} --hash=sha256:{digest}\n")
+    inputs = read_requirement_files([tmp_path / "r.txt"])
+    (line,) = inputs.requirements
+    assert isinstance(line, RequirementLine)
+    assert (line.text, line.url, line.hashes) == ("llama-cpp-python==0.3.16", url, (f"sha256:{digest}",))
+    (direct,) = [o for o in inputs.settings().options if o.option == "direct-url"]
+    assert direct.value == f"{url}#sha256={digest}"  # the download is checked against it
+
+
+def test_binary_lines_apply_in_file_order_as_pip_applies_them(tmp_path: Path) -> None:
+    write(tmp_path / "inner.txt", "--only-binary numpy\n")
+    write(tmp_path / "r.txt", "--no-binary :all:\n-r inner.txt\n--no-binary=six,Scipy\n--only-binary six\n")
+    policy = read_requirement_files([tmp_path / "r.txt"]).binary
+    assert policy == BinaryPolicy(frozenset({":all:", "scipy"}), frozenset({"numpy", "six"}))
+    assert policy.allows("numpy") == (True, False) and policy.allows("scipy") == (False, True)
+    assert policy.allows("other") == (False, True)
 
 
 def test_a_constraint_cannot_be_a_direct_url(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ devpi (``/+simple/`` API, ``+f/`` file paths, and the bare path that serves a we
 page to clients that don't look like pip), and flat link pages (NVIDIA redist
 style, ``+`` percent-encoded). Faults: 5xx then OK, 503 with Retry-After, stall,
 truncated body, wrong advertised hash, no Range support, redirect, hang-up after an
-answer, a request dropped unanswered, per-request delay. Every request is logged with its arrival time and the
-client's port (one port for several requests: one kept-alive connection).
+answer, a request dropped unanswered, a connection reset after some bytes of a file, per-request
+delay. Files carry an ETag and honour Range with If-Range. Every request is logged with its
+arrival time and the client's port (one port for several requests: one kept-alive connection).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import gzip
 import hashlib
 import html
 import json
+import socket
 import ssl
+import struct
 import threading
 import time
 import zipfile
@@ -43,10 +46,15 @@ class ServedFile:
     metadata: bytes | None = None  # PEP 658 body; read from the wheel when None
     pep658: bool = True
     advertised_sha256: str | None = None  # a lie, for the bad-hash case
+    etag: str | None = None  # the file's ETag; derived from its bytes when None (change it: a new upload)
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def validator(self) -> str:
+        return self.etag or f'"{self.sha256[:16]}"'
 
     @property
     def project(self) -> str:
@@ -103,12 +111,14 @@ class Mount:
 @dataclass
 class Fault:
     path_contains: str
-    # "500" | "503" | "stall" | "truncate" | "no-range" | "404" | "redirect" | "hangup" | "drop"
+    # "500" | "503" | "stall" | "truncate" | "no-range" | "404" | "410" | "redirect" | "hangup" | "drop"
+    # | "reset"
     kind: str
     count: int = 1_000_000  # how many requests it hits
     seconds: float = 5.0
     location: str = ""  # where a "redirect" sends the client
     retry_after: str = ""  # the Retry-After header a "503" sends (seconds or an HTTP date)
+    cut: int = 0  # a "reset" sends this many bytes of a file's answer, then resets the connection
 
 
 @dataclass
@@ -157,8 +167,8 @@ class IndexServer:
         raise KeyError(prefix)
 
     def fault(self, path_contains: str, kind: str, count: int = 1_000_000, seconds: float = 5.0,
-              location: str = "", retry_after: str = "") -> None:
-        self.faults.append(Fault(path_contains, kind, count, seconds, location, retry_after))
+              location: str = "", retry_after: str = "", cut: int = 0) -> None:
+        self.faults.append(Fault(path_contains, kind, count, seconds, location, retry_after, cut))
 
     @property
     def url(self) -> str:
@@ -284,6 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(503, b"busy", "text/plain", head, extra)
         if fault and fault.kind == "404":
             return self._send(404, b"not found", "text/plain", head)
+        if fault and fault.kind == "410":  # devpi, at the old URL of a re-uploaded file
+            return self._send(410, b"gone", "text/plain", head)
         if fault and fault.kind == "redirect":
             return self._send(302, b"", "text/plain", head, {"Location": fault.location})
         if fault and fault.kind == "stall":
@@ -301,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         for f in mount.files:
             fp = mount.file_path(f)
             if path == unquote(fp) or path == fp:
-                return self._file(f.data, head, fault)
+                return self._file(f, head, fault)
             if mount.kind != "flat" and (path == unquote(fp) + ".metadata") and f.pep658:
                 meta = f.core_metadata()
                 if meta is not None:
@@ -440,8 +452,12 @@ class _Handler(BaseHTTPRequestHandler):
             extra["Content-Encoding"] = "gzip"
         return self._send(200, body, ctype, head, extra)
 
-    def _file(self, data: bytes, head: bool, fault: Fault | None) -> int:
+    def _file(self, f: ServedFile, head: bool, fault: Fault | None) -> int:
+        data = f.data
         rng = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if rng and if_range is not None and if_range != f.validator:
+            rng = None  # the file changed since the client's copy began: RFC 9110 sends it whole
         if fault and fault.kind == "truncate":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -453,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return 200
         no_range = fault is not None and fault.kind == "no-range"
+        reset = fault.cut if fault is not None and fault.kind == "reset" else None
         if rng and not no_range and rng.startswith("bytes="):
             spec = rng[len("bytes="):]
             start_s, _, end_s = spec.partition("-")
@@ -467,13 +484,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = data[start : end + 1]
             return self._send(
                 206, body, "application/octet-stream", head,
-                {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"},
+                {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes",
+                 "ETag": f.validator},
+                reset,
             )
-        extra = {} if no_range else {"Accept-Ranges": "bytes"}
-        return self._send(200, data, "application/octet-stream", head, extra)
+        extra = {"ETag": f.validator} if no_range else {"Accept-Ranges": "bytes", "ETag": f.validator}
+        return self._send(200, data, "application/octet-stream", head, extra, reset)
 
     def _send(
-        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None
+        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None,
+        reset: int | None = None,
     ) -> int:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -481,7 +501,15 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        if not head:
+        if not head and reset is not None:
+            # The first bytes, then a TCP reset (SO_LINGER 0 on close), as a dropped link ends an answer.
+            # The pause lets the client read them first: a reset drops what its kernel still holds.
+            self.wfile.write(body[:reset])
+            self.wfile.flush()
+            time.sleep(0.5)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+        elif not head:
             self.wfile.write(body)
         return status
 

@@ -1,0 +1,1 @@
+"""Parsers fuzzed against the libraries they stand in for."""
