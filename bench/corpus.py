@@ -446,7 +446,7 @@ def jetpip_round(up: Upstream, todo: list[tuple[Case, CorpusTarget]],
                 print(f"  jetpip {target.key} {case.name}: "
                       f"{'error: ' + got.error.splitlines()[0] if got.error else f'{len(got.pins)} pins'}")
                 lost = [hit.path for hit in server.since(mark) if hit.status == 404]
-                added = sum(_fetch_missed(up, path, projects) for path in lost)
+                added = sum(_fetch_missed(up, path, projects, target) for path in lost)
                 if added:
                     missed += added
                     again.append((case, target))
@@ -455,19 +455,61 @@ def jetpip_round(up: Upstream, todo: list[tuple[Case, CorpusTarget]],
     return missed, again
 
 
-def _fetch_missed(up: Upstream, path: str, projects: dict[str, Project]) -> int:
-    """Record what a 404 of the record's mirror stood for: a page, or a file's metadata."""
+def _fetch_missed(up: Upstream, path: str, projects: dict[str, Project], target: CorpusTarget) -> int:
+    """Record what a 404 of the record's mirror stood for: a page, or a file's metadata.
+
+    A missed file is most often one step of a backtrack down a project's versions, so the files this
+    target can take of the WALK_AHEAD versions below it are recorded too: one round, not one a file.
+    """
     parts = path.strip("/").split("/")
     if len(parts) == 2 and parts[0] == "simple" and canonicalize_name(parts[1]) not in projects:
         return int(up.page(parts[1]) is not None)
-    if len(parts) == 3 and parts[0] == "files":
-        sha, fn = parts[1], parts[2].removesuffix(".metadata")
-        if sha not in up.files:
-            return 0
-        if fn.endswith(".whl") and up.offers_metadata(sha):
-            return int(up.read_metadata(sha, fn) is not None)
-        return int(up.read_file(sha, fn) is not None)
-    return 0
+    if len(parts) != 3 or parts[0] != "files" or parts[1] not in up.files:
+        return 0
+    sha, fn = parts[1], parts[2].removesuffix(".metadata")
+    project, _ = up.files[sha]
+    version = file_version(fn)
+    fits = _fitting_files(up, project, target)
+    below = sorted({v for v, _, _ in fits if version is not None and v <= version}, reverse=True)[:WALK_AHEAD]
+    todo = {(s, f) for v, s, f in fits if v in below} | {(sha, fn)}
+    with ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(lambda item: _read_one(up, *item), sorted(todo)))
+
+
+WALK_AHEAD = 6
+
+
+def _read_one(up: Upstream, sha: str, filename: str) -> int:
+    if filename in up.metadata.get(up.files[sha][0], {}):
+        return 0
+    if filename.endswith(".whl") and up.offers_metadata(sha):
+        return int(up.read_metadata(sha, filename) is not None)
+    return int(up.read_file(sha, filename) is not None)
+
+
+def _fitting_files(up: Upstream, project: str, target: CorpusTarget) -> list[tuple[Version, str, str]]:
+    """(version, sha256, filename) of the files of ``project`` that ``target`` can take."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.utils import parse_wheel_filename
+
+    from jetpip.interpreter.probe import synthesize_interpreter
+
+    interp = synthesize_interpreter(target.python, "linux_aarch64", target.glibc)
+    tags, python = set(interp.tags()), Version(interp.version)
+    out = []
+    for row in (up.pages.get(project) or {}).get("files", []):
+        version, sha, fn = file_version(row["filename"]), row.get("hashes", {}).get("sha256"), row["filename"]
+        if version is None or not sha or row.get("yanked"):
+            continue
+        try:
+            if row.get("requires-python") and python not in SpecifierSet(row["requires-python"]):
+                continue
+        except InvalidSpecifier:
+            pass
+        if fn.endswith(".whl") and not set(parse_wheel_filename(fn)[3]) & tags:
+            continue
+        out.append((version, sha, fn))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
