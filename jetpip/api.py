@@ -66,6 +66,7 @@ class IndexFlags(TypedDict, total=False):
     only_binary: Sequence[str]  # pip's --only-binary values
     prefer_binary: bool
     no_build: bool  # jetpip's own: --only-binary :all:, applied last so no file line undoes it
+    pre: bool  # pip's --pre: pre-releases are candidates as final releases are
 
 
 def load_target(
@@ -194,11 +195,12 @@ def resolve_for(
     """
     from jetpip.resolve.provider import resolve
 
+    requirements, trees = _packed_trees(requirements, target, client, reporter)
     try:
         return resolve(
             requirements, target=target, route=route, kb=kb, client=client,
-            base_sources=client.config.sources(), constraints=constraints, reporter=reporter,
-            strict_versions=strict_versions,
+            base_sources=(*trees, *client.config.sources()), constraints=constraints, reporter=reporter,
+            strict_versions=strict_versions, pre=client.config.pre,
         )
     except GuardedWheelMissingError as err:
         from jetpip.knowledge.hints import build_hint
@@ -211,13 +213,52 @@ def resolve_for(
         raise
 
 
+def _packed_trees(
+    requirements: Sequence[str | RequirementLine], target: Target, client: IndexClient, reporter: Reporter | None,
+) -> tuple[list[str | RequirementLine], list[Source]]:
+    """The requirements with each source tree (a directory, a git URL) read as the sdist it packs into.
+
+    Each packed sdist is offered by a one-file source ahead of the indexes, as a direct URL is; a
+    tree whose marker is false for the Target is left out unpacked, as pip leaves it out.
+    """
+    from packaging.markers import Marker
+
+    from jetpip.index.projects import pack
+    from jetpip.index.sdist import BuildIndexes
+    from jetpip.model.sources import Source
+    from jetpip.model.urls import Url
+    from jetpip.resolve.requirements import RequirementLine
+    from jetpip.resolve.resolution import marker_environment
+
+    if not any(isinstance(r, RequirementLine) and r.project for r in requirements):
+        return list(requirements), []
+    indexes = BuildIndexes.from_config(client.config, offline=client.offline)
+    env = marker_environment(target)
+    out: list[str | RequirementLine] = []
+    sources: list[Source] = []
+    for line in requirements:
+        ref = line.project if isinstance(line, RequirementLine) else None
+        if not isinstance(line, RequirementLine) or ref is None:
+            out.append(line)
+            continue
+        if ref.marker and not Marker(ref.marker).evaluate(dict(env)):
+            continue
+        packed = pack(ref, client.cache, indexes, where=line.where,
+                      on_step=reporter.step if reporter is not None else None)
+        url = packed.sdist.as_uri()
+        out.append(dataclasses.replace(line, text=packed.ref.requirement_text(packed.name, packed.version),
+                                       url=url, project=packed.ref))
+        sources.append(Source(f"project {packed.ref.shown()}", "flat", Url(url), trusted=True))
+    return out, sources
+
+
 def hashed_lock(resolution: Resolution, client: IndexClient, workdir: Path) -> Lock:
     """The Lock of a resolution, every file with a sha256 (flat pages publish none; one download)."""
     from jetpip.lock.hashcheck import check_file_hashes
-    from jetpip.lock.pylock import fill_hashes, lock_from_resolution
+    from jetpip.lock.pylock import fill_hashes, lock_from_resolution, with_trees
 
     links = {p.name: p.link for p in resolution.pins}
-    locked = lock_from_resolution(resolution)
+    locked = with_trees(lock_from_resolution(resolution))
     locked = fill_hashes(locked, lambda pkg: client.download(links[pkg.name], workdir))
     # The requirements files' --hash, hash-checking mode and direct URLs, as pip checks them.
     check_file_hashes(locked, client.config, lambda pkg: client.download(links[pkg.name], workdir))
@@ -511,12 +552,12 @@ def resolve_and_lock(
     """Resolve for the Target and lock the result; ``hashes`` gives every file its sha256."""
     import tempfile
 
-    from jetpip.lock.pylock import lock_from_resolution
+    from jetpip.lock.pylock import lock_from_resolution, with_trees
 
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route, client=client,
                              reporter=reporter, strict_versions=strict_versions)
     if not hashes:
-        return resolution, lock_from_resolution(resolution)
+        return resolution, with_trees(lock_from_resolution(resolution))
     with tempfile.TemporaryDirectory(prefix="jetpip-lock-") as tmp:
         return resolution, hashed_lock(resolution, client, Path(tmp))
 

@@ -84,6 +84,7 @@ class IndexOptions:
     only_binary: tuple[str, ...] = ()
     prefer_binary: bool = False
     no_build: bool = False
+    pre: bool = False
 
     def flags(self, *, no_index: bool = False) -> IndexFlags:
         """The pip-like settings, as ``api.index_client`` reads them."""
@@ -92,7 +93,7 @@ class IndexOptions:
             "find_links": self.find_links, "trusted_host": self.trusted_host, "cert": self.cert,
             "client_cert": self.client_cert, "timeout": self.timeout, "retries": self.retries,
             "no_index": no_index, "no_binary": self.no_binary, "only_binary": self.only_binary,
-            "prefer_binary": self.prefer_binary, "no_build": self.no_build,
+            "prefer_binary": self.prefer_binary, "no_build": self.no_build, "pre": self.pre,
         }
 
     def client(self, interpreter: Interpreter | None, reporter: Reporter, *,
@@ -157,6 +158,7 @@ _INDEX_OPTIONS = (
     click.option("--only-binary", multiple=True, metavar="NAMES",
                  help="Take these projects (comma-separated, :all:, :none:) as wheels only, as pip does."),
     click.option("--prefer-binary", is_flag=True, help="Take an older wheel over a newer sdist."),
+    click.option("--pre", is_flag=True, help="Take pre-releases as final releases are taken, as pip does."),
     click.option("--no-build", is_flag=True, help="Never take an sdist (--only-binary :all:, and no "
                                                   "requirements-file line undoes it)."),
 )

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
-import os
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -18,17 +15,11 @@ from typing import TYPE_CHECKING, TypeVar
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jetpip.errors import (
-    HashMismatchError,
-    IndexUnreachableError,
-    MetadataError,
-    OfflineMissError,
-    UntrustedFileError,
-    WheelNameError,
-)
-from jetpip.index.cache import CHUNK, Cache, CachedPage, Partial, default_cache_dir, file_hash, parse_max_age
+from jetpip.errors import IndexUnreachableError, MetadataError, OfflineMissError, WheelNameError
+from jetpip.index.cache import Cache, CachedPage, default_cache_dir, file_hash, parse_max_age
 from jetpip.index.config import IndexConfig
-from jetpip.index.local import DIR_LISTING, local_page, local_path
+from jetpip.index.files import FileFetcher, cache_key, place, verify_bytes
+from jetpip.index.local import DIR_LISTING, local_page
 from jetpip.index.metadata import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
 from jetpip.index.pages import (
     PageScan,
@@ -41,7 +32,7 @@ from jetpip.index.pages import (
     scan_page,
 )
 from jetpip.index.stale import StaleCopy, StalePages, refresh_hint
-from jetpip.model.links import HASH_NAMES, SDIST_FORMATS, BinaryPolicy, FileLink, WheelName, parse_wheel_name
+from jetpip.model.links import SDIST_FORMATS, BinaryPolicy, FileLink, WheelName, parse_wheel_name
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
 from jetpip.report import NullReporter, Reporter
@@ -71,10 +62,6 @@ SIMPLE_ACCEPT = (
 # (about 20 names in a transformers closure); a smaller pool queues part of it behind the rest.
 MAX_WORKERS = 32
 _SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.index.pages), not as the page itself
-_REUPLOAD_NOTE = (
-    " This is a Jetson index, which is known to re-upload files under the same name:"
-    " the file probably changed after its hash was recorded."
-)
 
 
 class IndexClient:
@@ -105,6 +92,7 @@ class IndexClient:
         self._memo: dict[tuple[str, object], Future[object]] = {}
         self._devpi_roots: set[Url] = set()
         self._stale = StalePages(self.reporter)  # pages read from the cache because their index was down
+        self._files = FileFetcher(self.cache, config, self.reporter, lambda: self.http, offline=offline)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -244,7 +232,7 @@ class IndexClient:
         When ``index`` (the page itself for a flat page) cannot be reached, a cached copy stands in.
         """
         shown = str(url)
-        key = _cache_key(url)
+        key = cache_key(url)
         cached = self.cache.page(key, form)
         scan = None
         if cached is not None and form == "simple" and cached.status == 200:
@@ -267,7 +255,7 @@ class IndexClient:
         if cached is not None and not self.refresh and cached.is_fresh():
             self.reporter.page_fetched(shown, from_cache=True)
             return cached, scan
-        index_key = _cache_key(index or url)
+        index_key = cache_key(index or url)
         down = self._stale.down(index_key) if cached is not None else None
         if cached is not None and down is not None:  # down earlier in this run: no more tries
             self._stale.use(StaleCopy(index_key, key, cached.fetched_at, down))
@@ -333,7 +321,7 @@ class IndexClient:
     def _metadata_keys(self, link: FileLink) -> list[str]:
         keys = [f"metadata\n{a}:{d}" for a, d in sorted((link.metadata_hashes or {}).items())]
         keys += [f"file\n{a}:{d}" for a, d in sorted(link.hashes.items())]
-        return keys or [f"url\n{_cache_key(link.url)}\n{link.size}"]
+        return keys or [f"url\n{cache_key(link.url)}\n{link.size}"]
 
     def _metadata(self, link: FileLink) -> DistMetadata:
         keys = self._metadata_keys(link)
@@ -380,7 +368,7 @@ class IndexClient:
         if link.metadata_hashes is not None and scheme != "file":
             resp = self.http.get(link.metadata_url.secret(), {}, ok=(200, 404), what="metadata file")
             if resp.status == 200:
-                self._verify_bytes(link, resp.body, link.metadata_hashes, what="metadata file",
+                verify_bytes(link, resp.body, link.metadata_hashes, what="metadata file",
                                    url=link.metadata_url)
                 return resp.body, "pep658"
         if link.is_wheel and scheme != "file":
@@ -426,19 +414,7 @@ class IndexClient:
     # -- files -------------------------------------------------------------------
     def download(self, link: FileLink, dest_dir: Path) -> Path:
         """Put the hash-checked file into ``dest_dir`` (from the cache when it has it)."""
-        cached = self._cached_file(link)
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / link.filename
-        if dest.exists() and os.path.samefile(dest, cached):
-            return dest
-        tmp = dest.with_name(f".{dest.name}.part")
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(cached, tmp)
-        except OSError:
-            shutil.copyfile(cached, tmp)
-        os.replace(tmp, dest)
-        return dest
+        return place(self._cached_file(link), dest_dir, link.filename)
 
     def fetch(self, link: FileLink, *, on_fetch: Callable[[Path], None] | None = None) -> Path:
         """The hash-checked file in the cache: once per run, and never again once the cache holds its hash.
@@ -446,116 +422,16 @@ class IndexClient:
         ``on_fetch`` gets the path the file is being written to when it is fetched now (not from
         the cache), so a caller can watch the download grow.
         """
-        return self._once("file", link.url, lambda: self._fetch_file(link, on_fetch))
+        return self._once("file", link.url, lambda: self._files.fetch(link, on_fetch))
 
     def _cached_file(self, link: FileLink) -> Path:
-        return self._once("file", link.url, lambda: self._fetch_file(link))
-
-    def _fetch_file(self, link: FileLink, on_fetch: Callable[[Path], None] | None = None) -> Path:
-        best = link.best_hash
-        if best is not None:
-            hit = self.cache.wheel(*best)
-            if hit is not None:
-                return hit
-        else:
-            if not (link.source.trusted or self.config.is_trusted(link.url)):
-                host = link.url.host or link.url.origin
-                raise UntrustedFileError(
-                    f"{link.filename} from {link.source.name} ({link.url}) has no hash "
-                    "to check it against, and its source is not trusted",
-                    f"if you trust {host}, pass --trusted-host {host} (or set trusted-host in pip.conf)",
-                )
-            self.reporter.warning(
-                f"{link.filename} ({link.url}) has no published hash; accepted unchecked "
-                f"because {link.source.name} is trusted"
-            )
-            known = self.cache.url_hash(_cache_key(link.url))
-            hit = self.cache.wheel("sha256", known) if known else None
-            if hit is not None:
-                return hit
-        if self.offline:
-            raise OfflineMissError(
-                f"offline, and the cache has no copy of {link.filename} ({link.url})",
-                "run once without --offline to fill the cache, or drop --offline",
-            )
-        if link.url.scheme == "file":
-            src = local_path(link.url)
-            fd, tmp = self.cache.temp_file()
-            if on_fetch is not None:
-                on_fetch(tmp)
-            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-                shutil.copyfileobj(f, out, CHUNK)
-            return self._accept(link, tmp, None)
-        plain = _cache_key(link.url)
-        # Filed by hash where there is one: the same file from another URL resumes too (it is checked).
-        with self.cache.partial(f"{best[0]}:{best[1]}" if best else f"url\n{plain}") as part:
-            if on_fetch is not None:
-                on_fetch(part.path)
-            kept = part.path.is_file() and part.path.stat().st_size > 0
-            resumed = kept and (best is not None or part.validator(plain) is not None)
-            try:
-                return self._download(link, part, plain)
-            except HashMismatchError as err:
-                if err.cut_short or not resumed:
-                    raise
-            return self._download(link, part, plain)  # the kept bytes did not fit the rest: whole, once
-
-    def _download(self, link: FileLink, part: Partial, plain: str) -> Path:
-        short = self.http.download(
-            link.url.secret(), part.path, what="file", validator=part.validator(plain),
-            resume=link.best_hash is not None, remember=lambda v: part.remember(plain, v),
-        )
-        try:
-            return self._accept(link, part.path, short)
-        except HashMismatchError:
-            if short is None:
-                part.discard()  # bytes that proved wrong are never resumed
-            raise
+        return self._once("file", link.url, lambda: self._files.fetch(link))
 
     def _store_body(self, link: FileLink, body: bytes) -> None:
-        fd, tmp = self.cache.temp_file()
-        with os.fdopen(fd, "wb") as out:
-            out.write(body)
-        try:
-            path = self._accept(link, tmp, None)
-        finally:
-            tmp.unlink(missing_ok=True)
+        path = self._files.store(link, body)
         fut, mine = self._claim("file", link.url)
         if mine:
             fut.set_result(path)
-
-    def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None) -> Path:
-        best = link.best_hash
-        algo, expected = best if best is not None else ("sha256", None)
-        actual = file_hash(tmp, algo)
-        if short is not None or (expected is not None and actual != expected):
-            self._mismatch(link, link.url, algo, expected, actual, short, what="file")
-        if expected is None:
-            self.cache.store_url_hash(_cache_key(link.url), actual)
-        return self.cache.store_wheel(algo, actual, tmp)
-
-    def _verify_bytes(self, link: FileLink, data: bytes, hashes: Mapping[str, str], *, what: str,
-                      url: Url) -> None:
-        for algo in HASH_NAMES:  # the strongest advertised hash decides
-            if algo in hashes:
-                actual = hashlib.new(algo, data).hexdigest()
-                if actual != hashes[algo]:
-                    self._mismatch(link, url, algo, hashes[algo], actual, None, what=what)
-                return
-
-    def _mismatch(self, link: FileLink, url: Url, algo: str, expected: str | None, actual: str,
-                  short: tuple[int, int] | None, *, what: str) -> None:
-        cut = (f" The download was cut short: {short[0]} of {short[1]} bytes arrived (kept: the next try "
-               "resumes from there)." if short else "")
-        note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
-        err = HashMismatchError(
-            f"the {what} {url} does not match its hash.{cut}\n"
-            f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
-            "run again to retry the download; if it keeps failing, refresh the index page with "
-            "--refresh (and re-lock if a lock recorded the old hash)",
-        )
-        err.cut_short, err.actual = short is not None, actual
-        raise err
 
 
 def _content_range_total(value: str | None) -> int | None:
@@ -564,7 +440,3 @@ def _content_range_total(value: str | None) -> int | None:
     total = value.rsplit("/", 1)[1].strip()
     return int(total) if total.isdigit() else None
 
-
-def _cache_key(url: Url) -> str:
-    """The text the cache files ``url`` under: credentials change who asks, not what is there."""
-    return str(url.without_credentials())

@@ -85,6 +85,7 @@ class IndexConfig:
     direct_urls: tuple[str, ...] = ()  # wheels named by URL in a requirements file: offered first
     hash_checks: tuple[HashCheck, ...] = ()
     require_hashes: bool = False
+    pre: bool = False  # pip's --pre: pre-releases are candidates as final releases are
     origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)  # key -> where
 
     def __repr__(self) -> str:
@@ -301,6 +302,7 @@ def load_index_config(
         direct_urls=tuple(o.value for o in files.options if o.option == "direct-url"),
         hash_checks=files.hash_checks,
         require_hashes=files.require_hashes,
+        pre=bool(cli.get("pre")) or any(o.option == "--pre" for o in files.options),
         origins=origins,
     )
 

@@ -154,6 +154,34 @@ def prepare_metadata(archive: Path, indexes: BuildIndexes, python: str | None = 
                                 "report it to the project; a release with a wheel avoids the build") from err
 
 
+def pack_project(project: Path, out: Path, indexes: BuildIndexes, what: str) -> tuple[Path, bytes]:
+    """(sdist, METADATA) of the source tree ``project``: its backend's build_sdist and metadata hooks.
+
+    Both run in one isolated environment, so a source tree costs one environment, as an sdist does.
+    ``what`` names the tree in messages (a path, or a repository URL without its password).
+    """
+    from build import BuildBackendException, BuildException, ProjectBuilder
+    from pyproject_hooks import BuildBackendWarning
+
+    with tempfile.TemporaryDirectory(prefix="jetpip-project-") as tmp, _HOOKS, warnings.catch_warnings():
+        warnings.simplefilter("ignore", BuildBackendWarning)
+        work = Path(tmp)
+        env = _BuildEnv(work / "env", indexes, sys.executable, what)
+        try:
+            builder = ProjectBuilder.from_isolated_env(env, project, runner=_quiet_runner)
+            env.install(builder.build_system_requires)
+            env.install({*builder.get_requires_for_build("sdist"), *builder.get_requires_for_build("wheel")})
+            sdist = Path(builder.build("sdist", out))
+            dist_info = Path(builder.metadata_path(work / "meta"))
+            return sdist, (dist_info / "METADATA").read_bytes()
+        except BuildBackendException as err:
+            raise _backend_error(what, err.exception) from None
+        except (BuildException, OSError) as err:
+            raise MetadataError(f"cannot prepare the metadata of {what}: {err}",
+                                "the project's pyproject.toml (or setup.py) is not one a build frontend "
+                                "can use; `python -m build` in its folder shows the same error") from None
+
+
 class _BuildEnv:
     """A fresh virtual environment for one backend run (``build.env.IsolatedEnv``), filled by uv."""
 

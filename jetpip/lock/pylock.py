@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from jetpip.errors import LockError
 from jetpip.index.cache import file_hash
 from jetpip.lock.tomlwrite import dumps as toml_dumps
 from jetpip.model.links import is_sdist_filename
+from jetpip.model.projects import ProjectRef
 from jetpip.model.urls import Url
 
 if sys.version_info >= (3, 11):
@@ -51,6 +53,10 @@ class LockedPackage:
     requires: tuple[str, ...] = ()  # Requires-Dist, for jetpip's own consistency check
     requested: bool = False  # named by the user (top level)
     required_by: tuple[str, ...] = ()  # canonical names of the packages that need it
+    # A source tree (a directory, a git commit): written as [packages.directory] or [packages.vcs].
+    # In a lock just made, url, filename and sha256 name the sdist the tree was packed into; in a
+    # lock read back they are empty until the tree is packed again.
+    project: ProjectRef | None = None
 
     @property
     def is_sdist(self) -> bool:
@@ -152,6 +158,17 @@ def lock_from_resolution(resolution: Resolution) -> Lock:
     )
 
 
+def with_trees(lock: Lock) -> Lock:
+    """``lock`` with each package packed from a source tree marked with that tree (read beside the sdist)."""
+    from jetpip.index.projects import packed_origin
+
+    packages = []
+    for pkg in lock.packages:
+        ref = packed_origin(pkg.url) if pkg.url.startswith("file:") else None
+        packages.append(replace(pkg, project=ref, index=None) if ref is not None else pkg)
+    return replace(lock, packages=tuple(packages))
+
+
 def fill_hashes(lock: Lock, fetch: Callable[[LockedPackage], Path]) -> Lock:
     """Give every package without a published sha256 the hash of its file (``fetch`` downloads it).
 
@@ -171,15 +188,19 @@ def fill_hashes(lock: Lock, fetch: Callable[[LockedPackage], Path]) -> Lock:
 # -- writing -------------------------------------------------------------------
 
 
-def lock_to_dict(lock: Lock) -> dict[str, Any]:
-    """The pylock.toml document as a dict, keys in a fixed order."""
+def lock_to_dict(lock: Lock, base: Path | None = None) -> dict[str, Any]:
+    """The pylock.toml document as a dict, keys in a fixed order.
+
+    ``base``: the lock file's folder; a source directory's path is written relative to it (absolute
+    when None), as PEP 751 asks.
+    """
     doc: dict[str, Any] = {"lock-version": "1.0"}
     if lock.environments:
         doc["environments"] = list(lock.environments)
     if lock.requires_python:
         doc["requires-python"] = lock.requires_python
     doc["created-by"] = "jetpip"
-    doc["packages"] = [_package_dict(p) for p in sorted(lock.packages, key=lambda p: p.name)]
+    doc["packages"] = [_package_dict(p, base) for p in sorted(lock.packages, key=lambda p: p.name)]
     tool: dict[str, Any] = {"format": LOCK_FORMAT, "version": __version__}
     if lock.route:
         tool["route"] = lock.route
@@ -198,27 +219,50 @@ def lock_to_dict(lock: Lock) -> dict[str, Any]:
     return doc
 
 
-def dump_lock(lock: Lock) -> str:
+def dump_lock(lock: Lock, base: Path | None = None) -> str:
     """Render ``lock`` as pylock.toml text; the same lock always gives the same bytes."""
     for pkg in lock.packages:
-        if not pkg.sha256:
+        if not pkg.sha256 and pkg.project is None:
             raise LockError(
                 f"{pkg.filename} has no sha256, and a pylock.toml needs a hash for every file",
                 "the source did not publish one; download the file once so its hash can be recorded",
             )
     # Not validated here: the tests read the locks this writes back through packaging.pylock.
-    return toml_dumps(lock_to_dict(lock))
+    return toml_dumps(lock_to_dict(lock, base))
 
 
 def write_lock(lock: Lock, path: Path) -> None:
     """Write ``lock`` to ``path`` (replacing it only once the new text is complete)."""
-    text = dump_lock(lock)
+    text = dump_lock(lock, path.resolve().parent)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
-def _package_dict(pkg: LockedPackage) -> dict[str, Any]:
+def _tree_dict(pkg: LockedPackage, ref: ProjectRef, base: Path | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": pkg.name}
+    if ref.kind == "directory":
+        # No version: a directory's files (and so its version) may change after the lock (PEP 751).
+        path = os.path.relpath(ref.location, base) if base is not None else ref.location
+        out["directory"] = {"path": Path(path).as_posix(), "editable": ref.editable}
+    else:
+        out["version"] = pkg.version
+        vcs: dict[str, Any] = {"type": ref.vcs or "git", "url": ref.public_url()}
+        if ref.revision:
+            vcs["requested-revision"] = ref.revision
+        vcs["commit-id"] = ref.commit or ""
+        if ref.subdirectory:
+            vcs["subdirectory"] = ref.subdirectory
+        out["vcs"] = vcs
+    meta: dict[str, Any] = {"guarded": pkg.guarded, "requested": pkg.requested, "version": pkg.version,
+                            "requires": list(pkg.requires), "required-by": sorted(pkg.required_by)}
+    out["tool"] = {"jetpip": meta}
+    return out
+
+
+def _package_dict(pkg: LockedPackage, base: Path | None = None) -> dict[str, Any]:
+    if pkg.project is not None:
+        return _tree_dict(pkg, pkg.project, base)
     file: dict[str, Any] = {"name": pkg.filename, "url": pkg.url}
     if pkg.upload_time:
         file["upload-time"] = _parse_time(pkg.upload_time)
@@ -282,6 +326,9 @@ def parse_lock(text: str, origin: str = "pylock.toml") -> Lock:
         )
     packages = []
     for i, pkg in enumerate(pylock.packages):
+        if pkg.directory is not None or pkg.vcs is not None:
+            packages.append(_read_tree(pkg, i, doc["packages"][i], origin))
+            continue
         files: list[PackageWheel | PackageSdist] = [*(pkg.wheels or []), *([pkg.sdist] if pkg.sdist else [])]
         if len(files) != 1 or pkg.version is None:
             raise LockError(
@@ -327,6 +374,33 @@ def parse_lock(text: str, origin: str = "pylock.toml") -> Lock:
         notes=_str_tuple(tool.get("notes", ()), "tool.jetpip.notes", origin),
         command=_str_tuple(tool.get("command", ()), "tool.jetpip.command", origin),
         stale=_str_tuple(tool.get("stale", ()), "tool.jetpip.stale", origin),
+    )
+
+
+def _read_tree(pkg: Any, i: int, raw: Mapping[str, Any], origin: str) -> LockedPackage:
+    """A [packages.directory] or [packages.vcs] entry; a relative path is read from the lock's folder."""
+    meta = _table((pkg.tool or {}).get("jetpip", {}), f"packages[{i}].tool.jetpip", origin)
+    version = raw.get("version", meta.get("version"))
+    if not isinstance(version, str):
+        raise LockError(f"{origin}: packages[{i}] ({pkg.name}) gives no version, in the package or in "
+                        "[packages.tool.jetpip]", "regenerate it with `jetpip lock`")
+    if pkg.directory is not None:
+        folder = Path(origin).parent if origin.endswith(".toml") else Path.cwd()
+        location = os.path.normpath(folder.resolve() / pkg.directory.path)
+        ref = ProjectRef("directory", location, bool(pkg.directory.editable), canonicalize_name(pkg.name),
+                         subdirectory=pkg.directory.subdirectory)
+    else:
+        vcs = pkg.vcs
+        location = vcs.url or (Path(vcs.path).resolve().as_uri() if vcs.path else "")
+        ref = ProjectRef("vcs", location, False, canonicalize_name(pkg.name), vcs.type, vcs.requested_revision,
+                         vcs.commit_id, vcs.subdirectory)
+    return LockedPackage(
+        name=canonicalize_name(pkg.name), version=version, url="", filename="", sha256=None,
+        guarded=bool(meta.get("guarded", False)),
+        requires=_str_tuple(meta.get("requires", ()), f"packages[{i}].tool.jetpip.requires", origin),
+        requested=bool(meta.get("requested", False)),
+        required_by=_str_tuple(meta.get("required-by", ()), f"packages[{i}].tool.jetpip.required-by", origin),
+        project=ref,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from jetpip.model.urls import redact_text
 
@@ -29,6 +29,8 @@ class ProjectRef:
     revision: str | None = None  # as requested: a branch, tag or commit; None = the default branch
     commit: str | None = None  # the full commit id the revision resolved to
     subdirectory: str | None = None  # of the project inside the checkout
+    extras: tuple[str, ...] = ()  # asked of the project by the line, sorted
+    marker: str | None = None  # the line's environment marker
 
     def __repr__(self) -> str:
         return redact_text(f"ProjectRef({self.kind!r}, {self.location!r}, editable={self.editable}, "
@@ -48,6 +50,13 @@ class ProjectRef:
         netloc = f"{host}:{parts.port}" if parts.port else host
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
+    def requirement_text(self, name: str, version: str | None = None) -> str:
+        """``name[extras]==version ; marker``: the line as a requirement, once the tree's metadata is read."""
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        pin = f"=={version}" if version else ""
+        marker = f" ; {self.marker}" if self.marker else ""
+        return f"{name}{extras}{pin}{marker}"
+
     def with_commit(self, commit: str) -> ProjectRef:
         """The same reference, resolved to ``commit``."""
         return replace(self, commit=commit)
@@ -56,7 +65,7 @@ class ProjectRef:
         """JSON form (the packed sdist's provenance record); the location as written."""
         return {"kind": self.kind, "location": self.location, "editable": self.editable, "name": self.name,
                 "vcs": self.vcs, "revision": self.revision, "commit": self.commit,
-                "subdirectory": self.subdirectory}
+                "subdirectory": self.subdirectory}  # extras and marker belong to the line, not the tree
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ProjectRef:
@@ -72,8 +81,3 @@ class ProjectRef:
 
         return cls("directory" if kind == "directory" else "vcs", location, data.get("editable") is True,
                    text("name"), text("vcs"), text("revision"), text("commit"), text("subdirectory"))
-
-
-def file_url(path: str) -> str:
-    """``file://`` URL of an absolute path, as pip writes one."""
-    return "file://" + quote(path)

@@ -142,14 +142,16 @@ class _Group:
 class _SourceOffer:
     """One source's page for one name, its versions best first, each parsed when first reached."""
 
-    def __init__(self, page: ProjectPage, rank: int) -> None:
+    def __init__(self, page: ProjectPage, rank: int, pre: bool = False) -> None:
         self.page = page
         self.rank = rank
         self._order = page.version_order()
+        if pre:  # pip's --pre: one order, newest first, pre-releases among the final releases
+            self._order = sorted(self._order, key=_version_of, reverse=True)
         self._groups: dict[int, _Group | None] = {}
 
     def groups(self) -> Iterator[_Group]:
-        """Final releases newest first, then pre-releases."""
+        """Final releases newest first, then pre-releases (under --pre: every version, newest first)."""
         for i, texts in enumerate(self._order):
             group = self._groups.get(i, _MISSING)
             if group is _MISSING:
@@ -163,6 +165,13 @@ class _SourceOffer:
 
 
 _MISSING: Any = object()
+
+
+def _version_of(texts: tuple[str, ...]) -> Version:
+    try:
+        return lenient_version(unquote(texts[0]), texts[0])
+    except WheelNameError:
+        return Version("0")  # its files show in the rejects, with the reason
 
 
 class FindResult:
@@ -262,13 +271,17 @@ class Finder:
         *,
         binary: BinaryPolicy | None = None,
         sdist_recipe: Callable[[str], bool] | None = None,
+        pre: bool = False,
     ) -> None:
         """``binary``: the run's --no-binary / --only-binary (default: the client's).
+
+        ``pre`` is pip's --pre: pre-releases rank with final releases, by version.
 
         ``sdist_recipe`` says whether the knowledge base has a build recipe for a guarded name;
         without one (the default) an sdist of a guarded name is never a candidate.
         """
         self.client = client
+        self.pre = pre
         self.binary = binary if binary is not None else client.binary
         self._sdist_recipe = sdist_recipe or (lambda name: False)
         self.route = route
@@ -341,9 +354,9 @@ class Finder:
             searched.append(source)
             page = self.client.project_page(source, name)  # the client reports the fetch
             if not page.found:
-                offers.append(_SourceOffer(page, rank))  # its unreadable files still show in rejects
+                offers.append(_SourceOffer(page, rank, self.pre))  # its unreadable files still show in rejects
                 continue
-            offers.append(_SourceOffer(page, rank if guarded else 0))
+            offers.append(_SourceOffer(page, rank if guarded else 0, self.pre))
             if not guarded:
                 # First-index: the first source that has the name at all is the only one used.
                 return FindResult(self, name, offers, searched, guarded, source)

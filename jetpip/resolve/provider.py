@@ -181,7 +181,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         guarded = found.guarded
         skip = set(bad)
         version_ok = versions_within((r.specifier for r in reqs), guarded)
-        asked_pre = any(r.specifier.prereleases for r in reqs)
+        asked_pre = self.finder.guarded_finder.pre or any(r.specifier.prereleases for r in reqs)
         finals = False
         exact = any(r.exact for r in reqs)
         for cand in found.iter_candidates(version_ok, include_yanked=exact):
@@ -197,11 +197,12 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
             yield cand
 
     def python_excluded(self, cand: Candidate) -> bool:
-        """True for a wheel whose page gives no Requires-Python but whose metadata excludes the Target.
+        """True for a file whose page gives no Requires-Python but whose metadata excludes the Target.
 
-        pip reads it from the metadata too. An sdist's is read when it is built, once pinned.
+        pip reads it from the metadata too. An sdist's metadata is its static PKG-INFO (PEP 643), else
+        what its build backend prepared: the same metadata its dependencies come from.
         """
-        if cand.link.requires_python or not cand.link.is_wheel:
+        if cand.link.requires_python:
             return False  # the finder judged the page's own
         spec = self.client.metadata(cand.link).requires_python
         python = self.env.get("python_full_version", "")
@@ -403,8 +404,11 @@ def resolve(
     constraints: Sequence[str | RequirementLine] = (),
     reporter: Reporter | None = None,
     strict_versions: bool = False,
+    pre: bool = False,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``: guarded names from the route's sources, pinned first.
+
+    ``pre`` is pip's --pre: pre-releases are candidates as final releases are.
 
     A request that lands more than one major release below its newest release for the Target
     is a warning naming the cause; ``strict_versions`` makes it a ResolutionError.
@@ -433,7 +437,7 @@ def resolve(
     companions = route.companions or (kb.companions if kb is not None else {})
     builds = kb.builds if kb is not None else {}  # an sdist of a guarded name needs a build recipe
     finder = PolicyFinder(route, lambda r: Finder(client, r, base_sources, target, reporter,
-                                                  sdist_recipe=lambda name: name in builds))
+                                                  sdist_recipe=lambda name: name in builds, pre=pre))
     provider = _Provider(finder, client, env, cons, route, companions, reporter)
     asked = tuple(r.text for r in roots)  # as the user wrote them, before any substitution
     roots = [provider.substitute(r, None) for r in roots]

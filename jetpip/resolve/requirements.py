@@ -8,14 +8,16 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from jetpip.errors import UsageError, WheelNameError
 from jetpip.index.config import FileOption, FileSettings, HashCheck
 from jetpip.model.links import SDIST_FORMATS, BinaryPolicy, parse_sdist_name
+from jetpip.model.projects import ProjectRef
 from jetpip.model.urls import redact_text
 
 # pip's rules (pip/_internal/req/req_file.py): a comment starts at a '#' at the line's start or after
@@ -24,6 +26,8 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _HASH = re.compile(r"^(sha256|sha384|sha512):([0-9a-fA-F]+)$")
 _VCS = ("git+", "hg+", "svn+", "bzr+")
+# 'name[extras] @ URL': PEP 508's direct reference (the name does not look like a path).
+_NAMED_URL = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _SDIST = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
 
 # Each option a requirements file may hold, by every spelling pip takes, under its long name.
@@ -37,14 +41,11 @@ _VALUED = {
     "--all-releases": "--all-releases", "--only-final": "--only-final",
 }
 _FLAGS = {"--pre", "--no-index", "--require-hashes", "--no-require-hashes", "--prefer-binary"}
-_INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--trusted-host", "--no-index")
+_INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--trusted-host", "--no-index", "--pre")
 _BINARY_OPTIONS = ("--no-binary", "--only-binary", "--prefer-binary")
 # Why an option cannot be honoured yet: each is refused with the line, never skipped.
 _REFUSED = {
-    "--editable": "an editable install builds a local project, which jetpip does not do yet",
     "--config-settings": "jetpip passes no settings to a build backend yet",
-    "--pre": "jetpip has no --pre yet: it takes a pre-release only when a requirement names one "
-             "(e.g. 'pkg>=2.0rc1') or no final release fits",
     "--use-feature": "pip's feature switches have no meaning for jetpip",
     "--no-require-hashes": "jetpip checks every --hash it is given",
     "--all-releases": "jetpip has no per-package pre-release switch yet",
@@ -77,9 +78,13 @@ class RequirementLine:
     where: str  # "requirements.txt:3"
     hashes: tuple[str, ...] = ()  # "sha256:<hex>", from --hash
     url: str | None = None  # the direct URL as written, credentials included
+    # A source tree (a directory, -e, a VCS URL): ``text`` is its name (or location) until its
+    # metadata is read (jetpip.index.projects), then ``name==version`` with ``url`` the packed sdist.
+    project: ProjectRef | None = None
 
     def __repr__(self) -> str:
-        return redact_text(f"RequirementLine({self.text!r}, {self.where!r}, {self.hashes!r}, {self.url!r})")
+        return redact_text(f"RequirementLine({self.text!r}, {self.where!r}, {self.hashes!r}, {self.url!r}, "
+                           f"{self.project!r})")
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,16 @@ class RequirementInputs:
         return BinaryPolicy.parse((o.option, o.value) for o in self.options if o.option in _BINARY_OPTIONS)
 
     @property
+    def pre(self) -> bool:
+        """True when a file says --pre: pre-releases are candidates as final releases are (pip's --pre)."""
+        return any(o.option == "--pre" for o in self.options)
+
+    @property
+    def projects(self) -> tuple[RequirementLine, ...]:
+        """The lines that name a source tree (a directory or a VCS URL), in file order."""
+        return tuple(r for r in self.requirements if isinstance(r, RequirementLine) and r.project)
+
+    @property
     def hash_mode(self) -> bool:
         """True in pip's hash-checking mode: --require-hashes given, or a requirement has a --hash."""
         return any(o.option == "--require-hashes" for o in self.options) or any(
@@ -104,7 +119,8 @@ class RequirementInputs:
     def settings(self) -> FileSettings:
         """What the files add to the index configuration: index options, direct URLs, hash checks."""
         lines = [r for r in self.requirements if isinstance(r, RequirementLine)]
-        direct = tuple(FileOption("direct-url", _with_hash(r.url, r.hashes), r.where) for r in lines if r.url)
+        direct = tuple(FileOption("direct-url", _with_hash(r.url, r.hashes), r.where) for r in lines
+                       if r.url and r.project is None)
         checks = tuple(HashCheck(_name(r.text), r.hashes, r.where) for r in lines if r.hashes)
         return FileSettings(options=self.options + direct, hash_checks=checks, require_hashes=self.hash_mode)
 
@@ -113,7 +129,7 @@ class RequirementInputs:
         if self.options:
             return self.options[0]
         return next((r for r in self.requirements if isinstance(r, RequirementLine)
-                     and (r.hashes or r.url)), None)
+                     and (r.hashes or r.url or r.project)), None)
 
 
 def _with_hash(url: str, hashes: Sequence[str]) -> str:
@@ -190,6 +206,8 @@ class _Reader:
                 # As pip: what a nested file holds depends on the option naming it, so a -r inside
                 # a constraints file reads requirements.
                 self.read(file.parent / value, constraint=option == "--constraint", stack=stack, via=where)
+            elif option == "--editable":
+                self._requirement(value, [], where, file, constraint, editable=True)
             elif option == "--hash":
                 raise UsageError(f"{where}: --hash with no requirement before it",
                                  "put --hash on the requirement's own line (or its continuation)")
@@ -210,7 +228,7 @@ class _Reader:
                 self.options.append(FileOption(option, value, where))
 
     def _requirement(self, args: str, parsed: list[tuple[str, str]], where: str, file: Path,
-                     constraint: bool) -> None:
+                     constraint: bool, *, editable: bool = False) -> None:
         hashes: list[str] = []
         for option, value in parsed:
             if option != "--hash":
@@ -222,7 +240,12 @@ class _Reader:
                 raise UsageError(f"{where}: --hash={value} is not algorithm:hexdigest",
                                  "write --hash=sha256:<64 hex digits> (sha384 and sha512 also work)")
             hashes.append(f"{match[1]}:{match[2].lower()}")
-        line = _requirement_line(args, where, tuple(hashes))
+        line = _requirement_line(args, where, tuple(hashes), editable)
+        if line.project is not None and (hashes or constraint):
+            what = "a constraint" if constraint else "--hash"
+            raise UsageError(f"{where}: {what} cannot name a source tree ({line.project.shown()})",
+                             "pip refuses this too: a directory or VCS checkout has no archive to hash or "
+                             "to constrain; name it in a requirements file, without --hash")
         if constraint:
             if line.url:
                 raise UsageError(f"{where}: a constraint cannot be a direct URL",
@@ -232,21 +255,19 @@ class _Reader:
             self.reqs.append(line)
 
 
-def _requirement_line(args: str, where: str, hashes: tuple[str, ...]) -> RequirementLine:
-    head = args.split(";", 1)[0].strip()
+def _requirement_line(args: str, where: str, hashes: tuple[str, ...], editable: bool = False) -> RequirementLine:
     shown = redact_text(args)
-    _, at, location = head.partition("@")
-    location = location.strip() if at else head
-    if head.startswith(_VCS) or location.startswith(_VCS):
-        raise UsageError(f"{where}: '{shown}' is a version-control requirement; jetpip cannot build it yet",
-                         "install it with pip, or build a wheel and name that file instead")
+    local = _source_line(args, where, hashes, editable)
+    if local is not None:
+        return local
+    if editable:
+        raise UsageError(f"{where}: the option --editable needs a local project directory or a VCS URL, "
+                         f"not '{shown}'", "write -e ./path/to/project (a folder with pyproject.toml)")
+    head = args.split(";", 1)[0].strip()
+    _, at, _ = head.partition("@")
     if not at and "://" in head:
         raise UsageError(f"{where}: '{shown}' is a URL without a project name",
                          "write it as 'name @ URL', the form pip and PEP 508 both read")
-    if not at and _looks_like_path(head):
-        raise UsageError(f"{where}: '{shown}' is a local path; jetpip takes a local project only as a "
-                         "wheel or sdist named by URL",
-                         "build one and write 'name @ file:///path/to/name-X-....whl' (or name-X.tar.gz)")
     try:
         req = Requirement(args)
     except InvalidRequirement as err:
@@ -255,6 +276,123 @@ def _requirement_line(args: str, where: str, hashes: tuple[str, ...]) -> Require
     if not req.url:
         return RequirementLine(args, where, hashes)
     return RequirementLine(_direct_text(req, where), where, hashes, req.url)
+
+
+def _source_line(args: str, where: str, hashes: tuple[str, ...], editable: bool) -> RequirementLine | None:
+    """A line naming a local path, a ``file:`` URL or a VCS URL, as pip reads it; None for any other."""
+    shown = redact_text(args)
+    named = _NAMED_URL.match(args)
+    if named:  # 'name[extras] @ URL ; marker': packaging reads it, the URL says what it is
+        try:
+            req = Requirement(args)
+        except InvalidRequirement:
+            return None  # the caller reports it as written
+        url = req.url or ""
+        extras, marker = tuple(sorted(req.extras)), str(req.marker) if req.marker else None
+        if url.startswith(_VCS):
+            return _vcs_line(url, where, shown, editable, req.name, extras, marker)
+        if url.startswith("file:"):
+            return _path_line(_file_path(url), where, shown, hashes, editable, req.name, extras, marker)
+        return None
+    # pip splits a URL's marker at '; ', a path's at ';' (pip/_internal/req/constructors.py).
+    url_like = "://" in args.split(";", 1)[0] or args.startswith(_VCS)
+    head, _, marker_text = args.partition("; " if url_like else ";")
+    head, marker = head.strip(), marker_text.strip() or None
+    if marker is not None:
+        try:
+            marker = str(Marker(marker))
+        except InvalidMarker as err:
+            raise UsageError(f"{where}: cannot read the marker of '{shown}': {err}",
+                             "write the marker after ' ; ' as PEP 508 does") from None
+    if head.startswith(_VCS):
+        return _vcs_line(head, where, shown, editable, None, (), marker)
+    if head.startswith("file:"):
+        url, _, fragment = head.partition("#")
+        return _path_line(_file_path(url), where, shown, hashes, editable, _egg(fragment), (), marker)
+    path_text, extras = _strip_extras(head)
+    if not _looks_like_path(path_text) and not editable:
+        return None
+    return _path_line(os.path.normpath(os.path.abspath(path_text)), where, shown, hashes, editable, None,
+                      extras, marker)
+
+
+def _path_line(path: str, where: str, shown: str, hashes: tuple[str, ...], editable: bool, name: str | None,
+               extras: tuple[str, ...], marker: str | None) -> RequirementLine:
+    """A directory becomes a project; a wheel or sdist file, the direct URL of that file."""
+    folder = Path(path)
+    if folder.is_dir():
+        if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
+            raise UsageError(f"{where}: the directory {path} is not installable: it holds neither "
+                             "pyproject.toml nor setup.py", "name the project's own folder")
+        project = ProjectRef("directory", path, editable, canonicalize_name(name) if name else None,
+                             extras=extras, marker=marker)
+        return RequirementLine(project.requirement_text(name or path), where, hashes, None, project)
+    if editable:
+        raise UsageError(f"{where}: the option --editable needs a local project directory, and {path} is "
+                         f"{'a file' if folder.exists() else 'not there'}",
+                         "pip installs only a directory (or a VCS checkout) in editable mode")
+    if not folder.is_file():
+        raise UsageError(f"{where}: '{shown}' names {path}, which does not exist",
+                         "a relative path is taken from the working directory, as pip takes it")
+    filename = folder.name
+    try:
+        if filename.endswith(SDIST_FORMATS):
+            found, _ = parse_sdist_name(filename)
+        else:
+            found = parse_wheel_filename(filename)[0]
+    except (InvalidWheelFilename, WheelNameError):
+        raise UsageError(f"{where}: {path} is neither a project directory, a wheel nor an sdist",
+                         "name a folder with pyproject.toml, a .whl, or a .tar.gz / .zip sdist") from None
+    extra_text = f"[{','.join(extras)}]" if extras else ""
+    marker_text = f" ; {marker}" if marker else ""
+    req = Requirement(f"{name or found}{extra_text} @ {folder.as_uri()}{marker_text}")
+    return RequirementLine(_direct_text(req, where), where, hashes, req.url)
+
+
+def _vcs_line(url: str, where: str, shown: str, editable: bool, name: str | None, extras: tuple[str, ...],
+              marker: str | None) -> RequirementLine:
+    scheme = url.split("+", 1)[0]
+    if scheme != "git":
+        raise UsageError(f"{where}: '{shown}' is a {scheme} requirement; jetpip checks out git only",
+                         "install it with pip itself, or build a wheel and name that file")
+    if editable:
+        raise UsageError(f"{where}: the option --editable cannot be honoured for '{shown}': jetpip does not "
+                         "keep an editable VCS checkout", "clone it yourself and write -e ./path/to/clone")
+    plain, _, fragment = url[len("git+"):].partition("#")
+    parts = urlsplit(plain)
+    path, at, revision = parts.path.rpartition("@") if "@" in parts.path else (parts.path, "", "")
+    if not parts.scheme or not (parts.netloc or parts.scheme == "file") or not path:
+        raise UsageError(f"{where}: '{shown}' is not a git URL jetpip can clone",
+                         "write git+https://host/owner/repo.git@REV (or git+file:///path/to/repo)")
+    fields = dict(f.split("=", 1) for f in fragment.split("&") if "=" in f)
+    name = name or _egg(fragment)
+    location = urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+    project = ProjectRef("vcs", location, False, canonicalize_name(name) if name else None, "git",
+                         revision if at else None, None, fields.get("subdirectory"), extras, marker)
+    return RequirementLine(project.requirement_text(name or project.shown()), where, (), None, project)
+
+
+def _egg(fragment: str) -> str | None:
+    for field in fragment.split("&"):
+        key, _, value = field.partition("=")
+        if key == "egg" and value:
+            return value
+    return None
+
+
+def _strip_extras(text: str) -> tuple[str, tuple[str, ...]]:
+    match = re.match(r"^(.+?)(\[([^\]]+)\])?$", text)
+    if match is None or not match[3]:
+        return text, ()
+    return match[1], tuple(sorted(canonicalize_name(e) for e in match[3].split(",") if e.strip()))
+
+
+def _file_path(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise UsageError(f"file URL {url} names another host ({parts.netloc})",
+                         "write file:///absolute/path (three slashes)")
+    return os.path.normpath(unquote(parts.path))
 
 
 def _direct_text(req: Requirement, where: str) -> str:
@@ -282,7 +420,8 @@ def _direct_text(req: Requirement, where: str) -> str:
 
 
 def _looks_like_path(text: str) -> bool:
-    # pip's test: a path separator, or a leading '.', marks a local project (a name has neither).
+    # pip's test: a path separator, or a leading '.', marks a local project (a name has neither);
+    # an archive's name marks a local file.
     return "/" in text or text.startswith(".") or text.endswith((".whl", *_SDIST))
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
+from typing import Any
+
+import tomli_w
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +21,6 @@ from packaging.pylock import Pylock
 
 from jetpip.errors import LockError
 from jetpip.lock.pylock import Lock, LockedPackage, dump_lock, lock_to_dict, parse_lock
-from jetpip.lock.tomlwrite import dumps
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +48,7 @@ def packages(draw: st.DrawFn) -> list[LockedPackage]:
             name=name, version=version, filename=filename, sha256=draw(_sha),
             url=f"https://idx.example/+f/{draw(_url_tail)}/{filename}",
             size=draw(st.none() | st.integers(0, 2**40)), upload_time=draw(st.none() | _time),
-            index=draw(st.none() | st.just("https://idx.example/+simple/")), source=draw(st.none() | _text),
+            index=draw(st.none() | st.just("https://idx.example/+simple/")), source=draw(st.none() | _text.filter(bool)),  # a source always has a name
             guarded=draw(st.booleans()), requires=tuple(draw(st.lists(_text, max_size=3))),
             requested=draw(st.booleans()), required_by=tuple(sorted(draw(st.lists(_name, max_size=3)))),
         ))
@@ -103,9 +105,42 @@ _toml = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.di
 @given(st.dictionaries(_keys, _toml, max_size=5))
 def test_any_toml_is_a_lock_or_a_lock_error(doc: dict[str, object]) -> None:
     """300 TOML documents tomllib accepts: a Lock, or a LockError, never another exception."""
-    text = dumps(doc)
+    text = tomli_w.dumps(doc)  # any document: inline tables too, which a lock never holds
     assert tomllib.loads(text) == doc
     try:
         parse_lock(text)
     except LockError as err:
         assert err.hint
+
+
+def _paths(doc: object, at: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [at] if at else []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            out += _paths(value, (*at, key))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            out += _paths(value, (*at, i))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(locks().filter(lambda lock: bool(lock.packages)), st.data())
+def test_a_lock_with_one_value_changed_is_a_lock_or_a_lock_error(lock: Lock, data: st.DataObject) -> None:
+    """300 locks with one value anywhere replaced by another of any type, or removed."""
+    doc = tomllib.loads(dump_lock(lock))
+    path = data.draw(st.sampled_from(_paths(doc)))
+    parent: Any = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(_toml)
+    try:
+        read = parse_lock(tomli_w.dumps(doc))
+    except LockError as err:
+        assert err.hint
+        return
+    for pkg in read.packages:  # what it accepts, it read from the document as written
+        assert pkg.url and pkg.filename and isinstance(pkg.version, str)

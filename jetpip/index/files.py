@@ -1,0 +1,167 @@
+"""Index files: fetched into the cache by hash, resumed when cut short, checked before use."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from jetpip.errors import HashMismatchError, OfflineMissError, UntrustedFileError
+from jetpip.index.cache import CHUNK, Cache, Partial, file_hash
+from jetpip.index.config import IndexConfig
+from jetpip.index.local import local_path
+from jetpip.model.links import HASH_NAMES, FileLink
+from jetpip.model.urls import Url
+from jetpip.report import Reporter
+
+if TYPE_CHECKING:  # loaded by the first request: a warm run needs no HTTP
+    from jetpip.index.transport import Http
+
+_REUPLOAD_NOTE = (
+    " This is a Jetson index, which is known to re-upload files under the same name:"
+    " the file probably changed after its hash was recorded."
+)
+
+
+class FileFetcher:
+    """Brings index files into the cache, hash-checked; the index client runs it once per file per run."""
+
+    def __init__(self, cache: Cache, config: IndexConfig, reporter: Reporter, http: Callable[[], Http], *,
+                 offline: bool) -> None:
+        self.cache = cache
+        self.config = config
+        self.reporter = reporter
+        self.offline = offline
+        self._http = http  # started by the first request that needs it
+
+    def fetch(self, link: FileLink, on_fetch: Callable[[Path], None] | None = None) -> Path:
+        """The hash-checked file in the cache; fetched only when the cache does not hold its hash."""
+        best = link.best_hash
+        if best is not None:
+            hit = self.cache.wheel(*best)
+            if hit is not None:
+                return hit
+        else:
+            if not (link.source.trusted or self.config.is_trusted(link.url)):
+                host = link.url.host or link.url.origin
+                raise UntrustedFileError(
+                    f"{link.filename} from {link.source.name} ({link.url}) has no hash "
+                    "to check it against, and its source is not trusted",
+                    f"if you trust {host}, pass --trusted-host {host} (or set trusted-host in pip.conf)",
+                )
+            self.reporter.warning(
+                f"{link.filename} ({link.url}) has no published hash; accepted unchecked "
+                f"because {link.source.name} is trusted"
+            )
+            known = self.cache.url_hash(cache_key(link.url))
+            hit = self.cache.wheel("sha256", known) if known else None
+            if hit is not None:
+                return hit
+        if self.offline:
+            raise OfflineMissError(
+                f"offline, and the cache has no copy of {link.filename} ({link.url})",
+                "run once without --offline to fill the cache, or drop --offline",
+            )
+        if link.url.scheme == "file":
+            src = local_path(link.url)
+            fd, tmp = self.cache.temp_file()
+            if on_fetch is not None:
+                on_fetch(tmp)
+            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
+                shutil.copyfileobj(f, out, CHUNK)
+            return self._accept(link, tmp, None)
+        plain = cache_key(link.url)
+        # Filed by hash where there is one: the same file from another URL resumes too (it is checked).
+        with self.cache.partial(f"{best[0]}:{best[1]}" if best else f"url\n{plain}") as part:
+            if on_fetch is not None:
+                on_fetch(part.path)
+            kept = part.path.is_file() and part.path.stat().st_size > 0
+            resumed = kept and (best is not None or part.validator(plain) is not None)
+            try:
+                return self._download(link, part, plain)
+            except HashMismatchError as err:
+                if err.cut_short or not resumed:
+                    raise
+            return self._download(link, part, plain)  # the kept bytes did not fit the rest: whole, once
+
+    def store(self, link: FileLink, body: bytes) -> Path:
+        """Keep ``body``, already fetched whole, as the hash-checked file of ``link``."""
+        fd, tmp = self.cache.temp_file()
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+        try:
+            return self._accept(link, tmp, None)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _download(self, link: FileLink, part: Partial, plain: str) -> Path:
+        short = self._http().download(
+            link.url.secret(), part.path, what="file", validator=part.validator(plain),
+            resume=link.best_hash is not None, remember=lambda v: part.remember(plain, v),
+        )
+        try:
+            return self._accept(link, part.path, short)
+        except HashMismatchError:
+            if short is None:
+                part.discard()  # bytes that proved wrong are never resumed
+            raise
+
+    def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None) -> Path:
+        best = link.best_hash
+        algo, expected = best if best is not None else ("sha256", None)
+        actual = file_hash(tmp, algo)
+        if short is not None or (expected is not None and actual != expected):
+            hash_mismatch(link, link.url, algo, expected, actual, short, what="file")
+        if expected is None:
+            self.cache.store_url_hash(cache_key(link.url), actual)
+        return self.cache.store_wheel(algo, actual, tmp)
+
+
+def place(cached: Path, dest_dir: Path, filename: str) -> Path:
+    """Put the cached file into ``dest_dir`` as ``filename``: a hard link where the filesystem allows."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / filename
+    if dest.exists() and os.path.samefile(dest, cached):
+        return dest
+    tmp = dest.with_name(f".{dest.name}.part")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(cached, tmp)
+    except OSError:
+        shutil.copyfile(cached, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+def verify_bytes(link: FileLink, data: bytes, hashes: Mapping[str, str], *, what: str, url: Url) -> None:
+    """Raise HashMismatchError unless ``data`` has the strongest of the advertised ``hashes``."""
+    for algo in HASH_NAMES:  # the strongest advertised hash decides
+        if algo in hashes:
+            actual = hashlib.new(algo, data).hexdigest()
+            if actual != hashes[algo]:
+                hash_mismatch(link, url, algo, hashes[algo], actual, None, what=what)
+            return
+
+
+def hash_mismatch(link: FileLink, url: Url, algo: str, expected: str | None, actual: str,
+                  short: tuple[int, int] | None, *, what: str) -> NoReturn:
+    """Raise the error for a file that does not match its hash, or that was cut ``short`` (got, total)."""
+    cut = (f" The download was cut short: {short[0]} of {short[1]} bytes arrived (kept: the next try "
+           "resumes from there)." if short else "")
+    note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
+    err = HashMismatchError(
+        f"the {what} {url} does not match its hash.{cut}\n"
+        f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
+        "run again to retry the download; if it keeps failing, refresh the index page with "
+        "--refresh (and re-lock if a lock recorded the old hash)",
+    )
+    err.cut_short, err.actual = short is not None, actual
+    raise err
+
+
+def cache_key(url: Url) -> str:
+    """The text the cache files ``url`` under: credentials change who asks, not what is there."""
+    return str(url.without_credentials())
