@@ -330,11 +330,12 @@ def _from_causes(
     for name, reqs in sorted(by_name.items()):
         found = o.finder.find(name)
         reqs = [*dict.fromkeys(reqs), *o.constraints.get(name, ())]
-        usable = list(o.iter_ordered(name, [r for r in reqs if r.authoritative] if found.guarded else []))
-        if not usable or all(r.parent is None for r in reqs):
+        # The best usable file only: listing them all would read (or prepare) every release's metadata.
+        best = next(o.iter_ordered(name, [r for r in reqs if r.authoritative] if found.guarded else []), None)
+        if best is None or all(r.parent is None for r in reqs):
             return no_candidate(o, found, reqs, target)
         if o.is_anchor(name):
-            pin = usable[0]
+            pin = best
             conflicts.extend(Conflict(name, r.text, r.origin, f"{pin.version} from {pin.source.name}")
                              for r in reqs if not r.authoritative and not o.accepts(r, pin))
             continue
