@@ -306,7 +306,7 @@ def corpus_block(results: dict[str, Any]) -> str:
         CORPUS_BEGIN,
         f"Run of {meta['date']} on {meta['machine']}; {meta['repeat']} cold run(s) per tool and case, "
         "median; "
-        f"{', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
+        f"{', '.join(meta['versions'].values())}.",
         "",
         "| case | target | " + " | ".join(f"{t} s" for t in tools) + " | jetpip/uv |",
         "| --- | --- | " + " | ".join("---" for _ in tools) + " | --- |",

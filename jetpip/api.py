@@ -194,8 +194,9 @@ def resolve_for(
     for the Target is an error, not a warning.
     """
     from jetpip.resolve.provider import resolve
+    from jetpip.resolve.trees import packed_trees
 
-    requirements, trees = _packed_trees(requirements, target, client, reporter)
+    requirements, trees = packed_trees(requirements, target, client, reporter)
     try:
         return resolve(
             requirements, target=target, route=route, kb=kb, client=client,
@@ -211,45 +212,6 @@ def resolve_for(
         if offline_hint:
             err.hint = offline_hint
         raise
-
-
-def _packed_trees(
-    requirements: Sequence[str | RequirementLine], target: Target, client: IndexClient, reporter: Reporter | None,
-) -> tuple[list[str | RequirementLine], list[Source]]:
-    """The requirements with each source tree (a directory, a git URL) read as the sdist it packs into.
-
-    Each packed sdist is offered by a one-file source ahead of the indexes, as a direct URL is; a
-    tree whose marker is false for the Target is left out unpacked, as pip leaves it out.
-    """
-    from packaging.markers import Marker
-
-    from jetpip.index.projects import pack
-    from jetpip.index.sdist import BuildIndexes
-    from jetpip.model.sources import Source
-    from jetpip.model.urls import Url
-    from jetpip.resolve.requirements import RequirementLine
-    from jetpip.resolve.resolution import marker_environment
-
-    if not any(isinstance(r, RequirementLine) and r.project for r in requirements):
-        return list(requirements), []
-    indexes = BuildIndexes.from_config(client.config, offline=client.offline)
-    env = marker_environment(target)
-    out: list[str | RequirementLine] = []
-    sources: list[Source] = []
-    for line in requirements:
-        ref = line.project if isinstance(line, RequirementLine) else None
-        if not isinstance(line, RequirementLine) or ref is None:
-            out.append(line)
-            continue
-        if ref.marker and not Marker(ref.marker).evaluate(dict(env)):
-            continue
-        packed = pack(ref, client.cache, indexes, where=line.where,
-                      on_step=reporter.step if reporter is not None else None)
-        url = packed.sdist.as_uri()
-        out.append(dataclasses.replace(line, text=packed.ref.requirement_text(packed.name, packed.version),
-                                       url=url, project=packed.ref))
-        sources.append(Source(f"project {packed.ref.shown()}", "flat", Url(url), trusted=True))
-    return out, sources
 
 
 def hashed_lock(resolution: Resolution, client: IndexClient, workdir: Path) -> Lock:
@@ -533,6 +495,8 @@ def detect_document(target: Target, route: Route) -> DetectDocument:
         "schema": "jetpip.detect/1",
         "target": target_json,
         "route": route_json,
+        "guard_policy": {name: "preferred" if name in route.preferred else "required"
+                         for name in sorted(route.guarded)},
         "warnings": target_json["warnings"] + route_json["warnings"],
     }
 

@@ -233,7 +233,7 @@ class NoCandidateError(ResolutionError):
         self.required_by = tuple(required_by)
         wanted = f"{package}{specifier}" if specifier else f"{package} (any version)"
         shown_tags = ", ".join(self.tags[:3]) + (", ..." if len(self.tags) > 3 else "")
-        lines = [f"no wheel of {wanted} fits the Target (Python {python}; tags {shown_tags})"]
+        lines = [f"no wheel or sdist of {wanted} fits the Target (Python {python}; tags {shown_tags})"]
         if self.required_by:
             lines.append(f"required by: {', '.join(self.required_by)}")
         lines.append("searched:")

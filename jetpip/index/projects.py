@@ -119,7 +119,8 @@ def clone(ref: ProjectRef, dest: Path, at: str = "") -> str:
     rev = ref.revision or "HEAD"
     commit = None
     for spelling in (rev, f"origin/{rev}"):
-        proc = _git(["rev-parse", "--verify", "--quiet", f"{spelling}^{{commit}}"], dest, ref, at, "", check=False)
+        proc = _git(["rev-parse", "--verify", "--quiet", f"{spelling}^{{commit}}"], dest, ref, at, "",
+                    check=False)
         if proc.returncode == 0:
             commit = proc.stdout.strip()
             break
@@ -128,7 +129,8 @@ def clone(ref: ProjectRef, dest: Path, at: str = "") -> str:
                          "name a revision the repository has (git ls-remote URL lists its branches and tags)")
     _git(["checkout", "--quiet", "--detach", commit], dest, ref, at, "check out")
     if (dest / ".gitmodules").is_file():  # as pip: a project's submodules are part of its tree
-        _git(["submodule", "update", "--quiet", "--init", "--recursive"], dest, ref, at, "fetch the submodules of")
+        _git(["submodule", "update", "--quiet", "--init", "--recursive"], dest, ref, at,
+             "fetch the submodules of")
     return commit
 
 

@@ -16,7 +16,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -167,14 +167,21 @@ class WheelBuilder:
     def _build_in(self, item: SdistBuild, sdist: Path, work: Path, runner: HookRunner) -> Path:
         from build import ProjectBuilder
 
-        source = unpack_sdist(sdist, work / "src")
+        project = item.package.project
+        editable = project is not None and project.editable
+        # An editable install points at the project's own folder (PEP 660), never at a copy of it.
+        if editable and project is not None:
+            source = Path(project.location)
+        else:
+            source = unpack_sdist(sdist, work / "src")
         python = self._make_env(work / "env", runner)
         if item.recipe is not None and item.recipe.target_site:
             self._see_target_site(python, runner)
         builder = ProjectBuilder(source, python_executable=str(python), runner=runner)
         self._install(item, python, builder.build_system_requires, runner)
-        self._install(item, python, builder.get_requires_for_build("wheel"), runner)
-        out = Path(builder.build("wheel", work / "out"))
+        kind: Literal["editable", "wheel"] = "editable" if editable else "wheel"
+        self._install(item, python, builder.get_requires_for_build(kind), runner)
+        out = Path(builder.build(kind, work / "out"))
         _check_wheel(item.package, out)
         return out
 
@@ -188,8 +195,7 @@ class WheelBuilder:
         env["PIP_CONFIG_FILE"] = os.devnull
         path = [str(env_dir / "bin")]
         if recipe is not None:
-            # A variable the user set wins (MAX_JOBS=2 after a build ran out of memory).
-            env.update({k: v for k, v in recipe.env if k not in self.environ})
+            env.update(recipe.applied_to(self.environ))
             path += list(recipe.path)
         env["PATH"] = os.pathsep.join([*path, env.get("PATH", os.defpath)])
         env.setdefault("PYTHONIOENCODING", "utf-8")

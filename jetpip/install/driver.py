@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from jetpip.errors import ExternallyManagedError, JetpipError, NoPipError, PipStepError, UsageError
@@ -81,6 +82,7 @@ class InstallOutcome:
 
     plan: InstallPlan
     fetched: FetchSummary = field(default_factory=lambda: FetchSummary(0, 0, 0, 0.0))
+    from_build_cache: frozenset[str] = frozenset()  # sdists whose wheel an earlier install built
     ran: list[Step] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)  # direct_url.json rewritten to the locked file
     reinstalled: list[Mismatch] = field(default_factory=list)  # fixed by re-assert
@@ -101,6 +103,10 @@ class InstallOutcome:
             "engine": self.plan.engine.name,
             "fetched": {"files": f.files, "downloaded": f.downloaded, "bytes": f.size,
                         "seconds": round(f.seconds, 3)},
+            "built": [{"name": b.package.name, "sdist_sha256": b.package.sha256,
+                       "wheel": os.path.basename(self.plan.built[b.package.filename]),
+                       "from_cache": b.package.filename in self.from_build_cache}
+                      for b in self.plan.builds if b.package.filename in self.plan.built],
             "ran": [s.kind for s in self.ran],
             "reasserted": [str(m) for m in self.reinstalled],
             "origins": sorted(set(self.origins)),
@@ -170,7 +176,8 @@ def execute(
         os.makedirs(plan.workdir, exist_ok=True)
         try:
             outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED)
-            plan = outcome.plan = _build(plan, builder, rep)
+            plan, outcome.from_build_cache = _build(plan, builder, rep)
+            outcome.plan = plan
             for number, step in enumerate(plan.steps, 1):
                 _run_step(plan, step, number, runner, rep, outcome.ran)
             interpreter = _after_steps(plan, plan.lock.packages, probe, outcome)
@@ -218,14 +225,18 @@ def _fetch(fetches: Sequence[Fetch], files: FileStore | None, rep: Reporter, sta
         raise stop from None
 
 
-def _build(plan: InstallPlan, builder: WheelBuilder | None, rep: Reporter) -> InstallPlan:
-    """The plan whose steps install the wheels built from its sdists."""
+def _build(plan: InstallPlan, builder: WheelBuilder | None,
+           rep: Reporter) -> tuple[InstallPlan, frozenset[str]]:
+    """The plan whose steps install the wheels built from its sdists; the sdists the build cache served."""
     if not plan.builds:
-        return plan
+        return plan, frozenset()
     if builder is None:
         raise ValueError("the plan has sdists to build, and no builder was given")
+    from jetpip.install.build import cached_wheel
+
+    cached = frozenset(b.package.filename for b in plan.builds if cached_wheel(Path(b.wheel_dir)))
     sdists = {b.package.filename: plan.path_of(b.package) for b in plan.builds}
-    return plan.with_built(builder.build_all(plan.builds, sdists, rep))
+    return plan.with_built(builder.build_all(plan.builds, sdists, rep)), cached
 
 
 def _after_steps(plan: InstallPlan, packages: Sequence[LockedPackage], probe: Probe,

@@ -37,6 +37,14 @@ _INSTALLER_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", DIRECT_URL})
 
 def origin_document(pkg: LockedPackage) -> dict[str, object]:
     """The direct_url.json of ``pkg`` installed from its locked URL (credentials never written)."""
+    ref = pkg.project
+    if ref is not None and ref.kind == "directory":  # PEP 610, as pip records a local project
+        return {"url": Path(ref.location).as_uri(), "dir_info": {"editable": ref.editable}}
+    if ref is not None:
+        vcs = {"vcs": ref.vcs or "git", "commit_id": ref.commit or ""}
+        vcs |= {"requested_revision": ref.revision} if ref.revision else {}
+        sub = {"subdirectory": ref.subdirectory} if ref.subdirectory else {}
+        return {"url": ref.public_url(), "vcs_info": vcs, **sub}
     archive: dict[str, object] = {}
     if pkg.sha256:
         archive = {"hash": f"sha256={pkg.sha256}", "hashes": {"sha256": pkg.sha256}}

@@ -351,6 +351,9 @@ def build_plan(
 def _decide(pkg: LockedPackage, dist: InstalledDist | None, wheel: Path | None = None) -> Action:
     if dist is None:
         return Action(pkg.name, "install", pkg.version, None, "not installed", pkg.guarded)
+    if pkg.project is not None:  # as pip: a source tree's files may have changed since it was installed
+        return Action(pkg.name, "replace", pkg.version, dist.version,
+                      f"built from {pkg.project.shown()}, which is installed afresh each time", pkg.guarded)
     if pkg.guarded:
         why = mismatch(pkg, dist, wheel)
         if why is None:

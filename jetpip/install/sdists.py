@@ -75,6 +75,14 @@ def plan_builds(
     ``--no-build`` refuses every sdist. A guarded name builds only with a ``[builds]`` recipe and a
     CUDA toolkit on the target: its CPU variant never stands in for the CUDA build.
     """
+    trees = [p for p in lock.packages if p.project is not None and not p.is_sdist]
+    if trees:  # read back from a pylock.toml: the tree was not packed in this run
+        raise BuildError(
+            "the lock names source trees, which `jetpip sync` does not build yet:\n"
+            + "\n".join(f"  - {p.name} {p.version} ({p.project.shown()})" for p in trees if p.project),
+            "install them from the requirements file (`jetpip install -r requirements.txt`), which reads "
+            "each tree again; or build a wheel of each (`python -m build`) and lock that file instead",
+        )
     sdists = [p for p in lock.packages if p.is_sdist]
     if not sdists:
         return ()
@@ -104,6 +112,8 @@ def plan_builds(
             warning = (f"{pkg.name} builds its CUDA variant only on a target with a CUDA toolkit, and none "
                        "was found: this build is CPU-only")
         key = cache_key(pkg.sha256, target.interpreter, env)
+        if pkg.project is not None and pkg.project.editable:
+            key += "-editable"  # the editable wheel of the tree (PEP 660), not its packed sdist's wheel
         out.append(SdistBuild(pkg, str(cache_dir / "builds" / f"v{BUILDS_FORMAT}" / key), env, warning))
     return tuple(out)
 

@@ -51,6 +51,17 @@ class BuildEnvironment:
         """The value the recipe gives ``name``, if it sets it."""
         return dict(self.env).get(name)
 
+    def applied_to(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The recipe's variables a build adds to ``environ``: a variable the user set wins.
+
+        A MAX_JOBS the user set (MAX_JOBS=2 after a build ran out of memory) sets the CMake
+        parallel level too: CMake builds read that in its place, and the limit must hold for both.
+        """
+        out = {k: v for k, v in self.env if k not in environ}
+        if "MAX_JOBS" in environ and "CMAKE_BUILD_PARALLEL_LEVEL" in out:
+            out["CMAKE_BUILD_PARALLEL_LEVEL"] = environ["MAX_JOBS"]
+        return out
+
     def describe(self) -> str:
         """One line: the recipe and the settings that decide the CUDA variant."""
         shown = [f"{k}={v}" for k, v in self.env if k in _SHOWN]
@@ -111,6 +122,19 @@ def memory_gib(target: Target) -> float | None:
     return value if value > 0 and math.isfinite(value) else None
 
 
+def max_jobs(target: Target, gib_per_job: float, cap: int) -> tuple[int | None, str]:
+    """(compile jobs for ``target``: one per ``gib_per_job`` GiB of memory, at most ``cap``; why in a line).
+
+    The jobs are None when the memory is unknown, or is this machine's and not the target's.
+    """
+    memory = memory_gib(target)
+    if memory is None:
+        return None, f"MAX_JOBS: memory size unknown; allow one compile job per {gib_per_job:g} GiB"
+    jobs = max(1, min(cap, math.floor(memory / gib_per_job)))
+    return jobs, (f"MAX_JOBS={jobs}: {memory:g} GiB of memory, one compile job per {gib_per_job:g} GiB "
+                  f"(at most {cap}); lower it if the build runs out of memory")
+
+
 def build_environment(recipe: BuildRecipe, target: Target) -> BuildEnvironment:
     """The variables that make ``recipe``'s sdist build its CUDA variant for ``target``."""
     home = cuda_home(target)
@@ -132,15 +156,10 @@ def build_environment(recipe: BuildRecipe, target: Target) -> BuildEnvironment:
                    "list (slower); pass --soc or --compute-capability")
     if cmake:
         env["CMAKE_ARGS"] = " ".join(cmake)
-    memory = memory_gib(target)
-    if memory is not None:
-        jobs = max(1, min(recipe.max_jobs_cap, math.floor(memory / recipe.gib_per_job)))
+    jobs, reason = max_jobs(target, recipe.gib_per_job, recipe.max_jobs_cap)
+    if jobs is not None:
         env["MAX_JOBS"] = env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
-        why.append(f"MAX_JOBS={jobs}: {memory:g} GiB of memory, one compile job per "
-                   f"{recipe.gib_per_job:g} GiB (at most {recipe.max_jobs_cap}); lower it if the build "
-                   "runs out of memory")
-    else:
-        why.append(f"MAX_JOBS: memory size unknown; allow one compile job per {recipe.gib_per_job:g} GiB")
+    why.append(reason)
     if recipe.note:
         why.append(recipe.note)
     soc = target.soc.value if target.soc else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from packaging.utils import canonicalize_name
 
 from jetpip.errors import RejectLike, SourceLike
 from jetpip.knowledge.base import KnowledgeBase
+from jetpip.knowledge.builds import max_jobs
 from jetpip.knowledge.schema import Recipe, RecipeTag, VersionRow, version_tuple
 from jetpip.model.sources import Route, Source, arch_list_covers
 from jetpip.model.target import Target
@@ -200,15 +200,10 @@ def _with_recipe(hint: Hint, kb: KnowledgeBase, target: Target, recipe: Recipe) 
             env.update({k: v.replace("{cuda}", cuda) for k, v in when.env.items()})
             names = " ".join(f"{k}={v.replace('{cuda}', cuda)}" for k, v in when.env.items())
             why.append(f"{names}: {when.why}" if names else when.why)
-    memory = _memory_gib(target)
-    if memory is not None:
-        jobs = max(1, min(recipe.max_jobs_cap, math.floor(memory / recipe.gib_per_job)))
+    jobs, reason = max_jobs(target, recipe.gib_per_job, recipe.max_jobs_cap)
+    if jobs is not None:
         env["MAX_JOBS"] = str(jobs)
-        why.append(f"MAX_JOBS={jobs}: {memory:g} GiB of memory, one compile job per "
-                   f"{recipe.gib_per_job:g} GiB (at most {recipe.max_jobs_cap}); lower it if the build "
-                   "runs out of memory")
-    else:
-        why.append(f"MAX_JOBS: memory size unknown; allow one compile job per {recipe.gib_per_job:g} GiB")
+    why.append(reason)
     if "CMAKE_POLICY_VERSION_MINIMUM" in env:
         why.append("CMAKE_POLICY_VERSION_MINIMUM=3.5: CMake 4 refuses the bundled protobuf's old "
                    "cmake_minimum_required")
@@ -262,18 +257,6 @@ def _applies(want: object, have: object) -> bool:
 
 def _arch(target: Target) -> str | None:
     return target.arch_kind.value if target.arch_kind else None
-
-
-def _memory_gib(target: Target) -> float | None:
-    fact = target.device.memory_gib
-    if fact is None or (target.is_jetson and not target.device.is_jetson):
-        # A cross target: the memory read is this machine's, not the Jetson's.
-        return None
-    try:
-        value = float(fact.value)
-    except ValueError:
-        return None
-    return value if value > 0 and math.isfinite(value) else None
 
 
 def _expand(text: str, values: dict[str, str]) -> str:

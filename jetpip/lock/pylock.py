@@ -392,8 +392,8 @@ def _read_tree(pkg: Any, i: int, raw: Mapping[str, Any], origin: str) -> LockedP
     else:
         vcs = pkg.vcs
         location = vcs.url or (Path(vcs.path).resolve().as_uri() if vcs.path else "")
-        ref = ProjectRef("vcs", location, False, canonicalize_name(pkg.name), vcs.type, vcs.requested_revision,
-                         vcs.commit_id, vcs.subdirectory)
+        ref = ProjectRef("vcs", location, False, canonicalize_name(pkg.name), vcs.type,
+                         vcs.requested_revision, vcs.commit_id, vcs.subdirectory)
     return LockedPackage(
         name=canonicalize_name(pkg.name), version=version, url="", filename="", sha256=None,
         guarded=bool(meta.get("guarded", False)),

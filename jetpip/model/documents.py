@@ -124,6 +124,9 @@ class DetectDocument(TypedDict):
     schema: Literal["jetpip.detect/1"]
     target: TargetDocument
     route: RouteDocument
+    # Each guarded name's policy: "required" (the route's CUDA sources or nothing) or "preferred"
+    # (the base index's build may stand in when the route has none for the Target; docs/policies.md).
+    guard_policy: dict[str, Literal["required", "preferred"]]
     warnings: list[str]  # every warning of the device, the Target and the Route
 
 
@@ -264,6 +267,15 @@ class FetchSummaryDocument(TypedDict):
     seconds: float
 
 
+class BuiltWheelDocument(TypedDict):
+    """One wheel the install built from an sdist of the plan, or took from the build cache."""
+
+    name: str
+    sdist_sha256: str | None  # the checked sdist's: the wheel's provenance
+    wheel: str  # the built wheel's filename
+    from_cache: bool  # built by an earlier install, for the same sdist, target and recipe
+
+
 class InstallDocument(TypedDict):
     """Schema ``jetpip.install/1`` (docs/install.md): the plan and what running it found."""
 
@@ -271,6 +283,7 @@ class InstallDocument(TypedDict):
     plan: PlanDocument
     engine: Literal["uv", "pip"]
     fetched: FetchSummaryDocument
+    built: list[BuiltWheelDocument]
     ran: list[StepKind]
     reasserted: list[str]
     origins: list[str]  # distributions whose direct_url.json now names the locked URL and hash

@@ -354,7 +354,8 @@ class Finder:
             searched.append(source)
             page = self.client.project_page(source, name)  # the client reports the fetch
             if not page.found:
-                offers.append(_SourceOffer(page, rank, self.pre))  # its unreadable files still show in rejects
+                # its unreadable files still show in rejects
+                offers.append(_SourceOffer(page, rank, self.pre))
                 continue
             offers.append(_SourceOffer(page, rank if guarded else 0, self.pre))
             if not guarded:

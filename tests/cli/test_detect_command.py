@@ -94,6 +94,16 @@ def test_thor_jp70_route_and_facts() -> None:
     assert "torch" in route["guarded"]
 
 
+def test_json_gives_each_guarded_name_its_guard_policy() -> None:
+    doc = _detect_json("--root", str(ROOTS / "jp62-agx-orin-r36.4.3"), "--python", sys.executable)
+    policy = doc["guard_policy"]
+    assert sorted(policy) == doc["route"]["guarded"]
+    assert policy["torch"] == "required" and policy["opencv-python"] == "preferred"
+    assert set(policy.values()) == {"required", "preferred"}
+    plain = _detect_json("--root", str(ROOTS / "x86-workstation"), "--python", sys.executable)
+    assert plain["guard_policy"] == {}
+
+
 def test_jp72_orin_keeps_every_source_the_finder_judges_each_wheel() -> None:
     doc = _detect_json("--root", str(ROOTS / "jp72-agx-orin-r39.0"), "--python", sys.executable)
     assert doc["route"]["dropped"] == []

@@ -58,16 +58,16 @@ def test_header_fields_are_those_packaging_reads(
     try:
         meta = DistMetadata.parse(data)
     except MetadataError:
-        # Only a header without a Name or Version is refused; packaging finds none either
-        # (or only empty ones, which it keeps and the reader takes as missing).
-        assert not (raw.get("name") or unparsed.get("name")) or not (raw.get("version") or unparsed.get(
-            "version"))
+        # Only a header without a Name or Version is refused: packaging finds none either, or the
+        # first it finds is empty (packaging keeps it; the reader takes it as missing).
+        first = {f: raw.get(f) or (unparsed.get(f) or [""])[0] for f in ("name", "version")}
+        assert not first["name"] or not first["version"]
         return
     for field, key in _SINGLE.items():
         got = getattr(meta, key)
         if field in unparsed:  # written twice: packaging keeps every value, the reader the first
-            assert got == (_unfolded(unparsed[field][0]) or None)
+            assert (got or None) == (_unfolded(unparsed[field][0]) or None)
         else:
             assert (got or None) == (_unfolded(raw.get(key)) or None)  # type: ignore[misc]
-    for field, key in _MULTI.items():
+    for key in _MULTI.values():
         assert list(getattr(meta, key)) == _unfolded(raw.get(key, []))  # type: ignore[misc]

@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import tomli_w
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.pylock import Pylock
@@ -43,12 +42,14 @@ def packages(draw: st.DrawFn) -> list[LockedPackage]:
     for name in draw(st.lists(_name, max_size=5, unique=True)):
         version = draw(_version)
         sdist = draw(st.booleans())
-        filename = f"{name.replace('-', '_')}-{version}" + (".tar.gz" if sdist else "-cp310-cp310-linux_aarch64.whl")
+        tail = ".tar.gz" if sdist else "-cp310-cp310-linux_aarch64.whl"
+        filename = f"{name.replace('-', '_')}-{version}{tail}"
         out.append(LockedPackage(
             name=name, version=version, filename=filename, sha256=draw(_sha),
             url=f"https://idx.example/+f/{draw(_url_tail)}/{filename}",
             size=draw(st.none() | st.integers(0, 2**40)), upload_time=draw(st.none() | _time),
-            index=draw(st.none() | st.just("https://idx.example/+simple/")), source=draw(st.none() | _text.filter(bool)),  # a source always has a name
+            index=draw(st.none() | st.just("https://idx.example/+simple/")),
+            source=draw(st.none() | _text.filter(bool)),  # a source always has a name
             guarded=draw(st.booleans()), requires=tuple(draw(st.lists(_text, max_size=3))),
             requested=draw(st.booleans()), required_by=tuple(sorted(draw(st.lists(_name, max_size=3)))),
         ))
@@ -97,8 +98,10 @@ _scalars = st.one_of(st.booleans(), st.integers(-5, 5), st.sampled_from(["1.0", 
 _keys = st.sampled_from(["lock-version", "packages", "name", "version", "wheels", "sdist", "url", "hashes",
                          "sha256", "tool", "jetpip", "format", "target", "requested", "created-by",
                          "environments", "requires-python", "size", "upload-time", "path"])
-_toml = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
-                     max_leaves=16)
+_toml = st.recursive(
+    _scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=16,
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -74,9 +74,10 @@ def pip_reads(path: Path) -> list[tuple[str, list[str]]]:
     """What pip reads from the file: each requirement (normalized) and its hashes."""
     session = pip_session.PipSession()
     try:
-        return [(_normal(r.requirement), sorted(f"{a}:{d.lower()}" for a, ds in r.options.get("hashes", {}).items()
-                                                for d in ds))
-                for r in pip_req_file.parse_requirements(str(path), session=session)]
+        read = pip_req_file.parse_requirements(str(path), session=session)
+        return [(_normal(r.requirement),
+                 sorted(f"{a}:{d.lower()}" for a, ds in r.options.get("hashes", {}).items() for d in ds))
+                for r in read]
     finally:
         session.close()
 

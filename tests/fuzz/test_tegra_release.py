@@ -2,8 +2,9 @@
 
 No library reads this file, so the oracle is a second reader written from the layout NVIDIA ships,
 the other way round from the parser: split the first line that reads as a release on its commas
-into ``KEY: value`` fields (no space before the colon, as written). Files are written with the fields NVIDIA writes, in its spacing and in
-others, with lines before and after; then the same lines with characters put in anywhere.
+into ``KEY: value`` fields (no space before the colon, as written). Files are written with the
+fields NVIDIA writes, in its spacing and in others, with lines before and after; then the same
+lines with characters put in anywhere.
 """
 
 from __future__ import annotations

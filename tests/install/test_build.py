@@ -180,13 +180,18 @@ def test_an_sdist_is_built_installed_and_the_second_environment_reuses_the_wheel
     assert record["url"] == lock.packages[0].url
     assert record["archive_info"]["hashes"] == {"sha256": lock.packages[0].sha256}
     assert outcome.ok and outcome.origins == ["tiny-sdist"]
+    built = {"name": "tiny-sdist", "sdist_sha256": lock.packages[0].sha256,
+             "wheel": "tiny_sdist-1.0-py3-none-any.whl", "from_cache": False}
+    assert outcome.to_json()["built"] == [built]
 
     rep = RecordingReporter()
-    install(second, lock, plain_target(probe_interpreter(str(second))), engine, cache, reporter=rep)
+    target = plain_target(probe_interpreter(str(second)))
+    _, again = install(second, lock, target, engine, cache, reporter=rep)
 
     assert run_python(second, "import tiny_sdist; print(tiny_sdist.VERSION)") == "1.0"
     assert builds_logged(marker) == 1  # no second build
     assert any("taken from the build cache" in n for n in rep.notes)
+    assert again.to_json()["built"] == [{**built, "from_cache": True}]
 
 
 def test_build_requirements_come_from_the_install_s_index(
@@ -280,8 +285,8 @@ def test_the_build_sees_the_recipe_environment(
     assert seen["TORCH_CUDA_ARCH_LIST"] == "8.7"
     assert "-DGGML_CUDA=on" in seen["CMAKE_ARGS"] and "-DCMAKE_CUDA_ARCHITECTURES=87" in seen["CMAKE_ARGS"]
     recipe = plan.builds[0].recipe
-    assert recipe is not None and seen["CMAKE_BUILD_PARALLEL_LEVEL"] == recipe.value("MAX_JOBS")
-    assert seen["MAX_JOBS"] == "1" and recipe.value("MAX_JOBS") != "1"
+    assert recipe is not None and seen["MAX_JOBS"] == "1" and recipe.value("MAX_JOBS") != "1"
+    assert seen["CMAKE_BUILD_PARALLEL_LEVEL"] == "1"  # follows the user's limit, not the recipe's
     said = f"MAX_JOBS=1 from your environment, in place of the recipe's {recipe.value('MAX_JOBS')}"
     assert said in rep.notes
     assert "/usr/local/cuda-12.6/bin" in seen["PATH"].split(":")

@@ -156,7 +156,7 @@ def test_lock_reads_requirement_and_constraint_files(mirror: dict[str, str], tmp
 def test_lock_guarded_wheel_missing_exits_with_explanation(mirror: dict[str, str]) -> None:
     code, _, stderr = _run([*_lock_args(mirror, "torch", "--dry-run"), "--python-version", "3.12"])
     assert code == 4
-    assert "no wheel of torch" in stderr
+    assert "no wheel or sdist of torch" in stderr
     assert "jetson-ai-lab jp6/cu126" in stderr
     assert "built for another Python (cp310)" in stderr
     assert "manylinux_2_28_aarch64 is not one of linux_aarch64" in stderr

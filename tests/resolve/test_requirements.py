@@ -149,12 +149,17 @@ def test_a_direct_url_reads_as_its_wheels_name_and_version(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("-e .\n", "the option --editable cannot be honoured"),
-        ("--editable=git+https://h.example/x.git#egg=x\n", "the option --editable cannot be honoured"),
-        ("./local/project\n", "is a local path"),
-        ("/abs/dist/six-1.0-py3-none-any.whl\n", "is a local path"),
-        ("git+https://h.example/x.git@v1#egg=x\n", "is a version-control requirement"),
-        ("x @ git+https://h.example/x.git@0123abc\n", "is a version-control requirement"),
+        ("-e ./nowhere\n", "the option --editable needs a local project directory"),
+        ("-e six\n", "six is not there"),
+        ("-e ./sub/six-1.0-py3-none-any.whl\n", "is a file"),
+        ("--editable=git+https://h.example/x.git#egg=x\n", "the option --editable cannot be honoured for"),
+        ("./local/project\n", "which does not exist"),
+        ("/abs/dist/six-1.0-py3-none-any.whl\n", "which does not exist"),
+        ("./sub\n", "is not installable: it holds neither pyproject.toml nor setup.py"),
+        ("hg+https://h.example/x@v1#egg=x\n", "is a hg requirement; jetpip checks out git only"),
+        ("git+https://h.example/x.git@v1#egg=x --hash=sha256:" + "a" * 64 + "\n",
+         "--hash cannot name a source"),
+        ("file://other.example/abs/pkg\n", "names another host"),
         ("x @ https://h.example/x-1.0.tar.bz2\n", "neither a wheel nor an sdist (x-1.0.tar.bz2) (an sdist"),
         ("numpy @ https://h.example/six-1.17.0.tar.gz\n", "is an sdist of six, not of numpy"),
         ("https://h.example/six-1.17.0-py3-none-any.whl\n", "is a URL without a project name"),
@@ -162,7 +167,7 @@ def test_a_direct_url_reads_as_its_wheels_name_and_version(tmp_path: Path) -> No
         ("x @ https://h.example/download\n", "names neither a wheel nor an sdist"),
         ("--no-binary --pre\n", "--no-binary needs project names"),
         ("--only-binary=\n", "--only-binary needs project names"),
-        ("--pre\n", "the option --pre cannot be honoured"),
+        ("--only-final :all:\n", "the option --only-final cannot be honoured"),
         ("--use-feature truststore\n", "the option --use-feature cannot be honoured"),
         ("--hash=sha256:" + "a" * 64 + "\n", "--hash with no requirement before it"),
         ("six --config-settings=x=y\n", "the option --config-settings cannot follow a requirement"),
@@ -176,9 +181,11 @@ def test_a_direct_url_reads_as_its_wheels_name_and_version(tmp_path: Path) -> No
     ],
 )
 def test_what_cannot_be_honoured_is_an_error_naming_the_file_line_and_option(
-    tmp_path: Path, text: str, message: str,
+    tmp_path: Path, text: str, message: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     write(tmp_path / "reqs.txt", text)
+    write(tmp_path / "sub" / "six-1.0-py3-none-any.whl", "")
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError) as info:
         read_requirement_files([tmp_path / "reqs.txt"])
     assert message in str(info.value)
@@ -495,3 +502,23 @@ def test_install_takes_a_files_extra_index_and_checks_its_hashes(
     assert result.exit_code == 0, result.output
     assert installed(python)["onlyextra"] == "1.0"
 
+
+
+@pytest.mark.parametrize(
+    ("line", "flag", "expected"),
+    [("prepkg", False, "1.0"), ("prepkg", True, "2.0rc1"), ("prepkg<2", True, "1.5rc1"),
+     ("prepkg<1.5", True, "1.0"), ("prepkg>=2.0rc1", False, "2.0rc1")],
+)
+def test_pre_ranks_pre_releases_with_final_releases_as_pip_does(
+    tmp_path: Path, index_server: IndexServer, line: str, flag: bool, expected: str,
+) -> None:
+    built = [build_wheel(tmp_path / "idx", WheelSpec(name="prepkg", version=v)).path
+             for v in ("1.0", "1.5rc1", "2.0rc1")]
+    base = index_server.add("simple", "/pre/simple", built)
+    write(tmp_path / "r.txt", line + "\n")
+    picked, _ = pip_dry_run(tmp_path, *(["--pre"] if flag else []), "--index-url", base,
+                            "-r", tmp_path / "r.txt", env={"PIP_CONFIG_FILE": os.devnull})
+    result = lock_file(tmp_path, base) if not flag else cross_lock(
+        tmp_path, "--pre", "--index-url", base, "-r", tmp_path / "r.txt", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 0, result.output
+    assert locked(tmp_path / "l.toml")["prepkg"][0] == picked["prepkg"][0] == expected

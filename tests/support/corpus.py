@@ -15,7 +15,7 @@ from tests.support.wheels import WheelSpec
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CORPUS = ROOT / "tests" / "corpus"
@@ -25,7 +25,7 @@ PROJECTS = DATA / "projects"
 EXPECTED = DATA / "expected.json"
 ROOTS = ROOT / "tests" / "fixtures" / "roots"
 # The newest versions a recorded page keeps, beside every version whose metadata was read.
-KEEP_VERSIONS = 40
+KEEP_VERSIONS = 25
 
 
 @dataclass(frozen=True)

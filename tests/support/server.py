@@ -5,8 +5,9 @@ devpi (``/+simple/`` API, ``+f/`` file paths, and the bare path that serves a we
 page to clients that don't look like pip), and flat link pages (NVIDIA redist
 style, ``+`` percent-encoded). Faults: 5xx then OK, 503 with Retry-After, stall,
 truncated body, wrong advertised hash, no Range support, redirect, hang-up after an
-answer, a request dropped unanswered, a connection reset after some bytes of a file, per-request
-delay. Files carry an ETag and honour Range with If-Range. Every request is logged with its
+answer, a request dropped unanswered, a connection reset after some bytes of a file, a page
+reset or cut short, a file served with other bytes, per-request delay. Files carry an ETag and
+honour Range with If-Range. Every request is logged with its
 arrival time and the client's port (one port for several requests: one kept-alive connection).
 """
 
@@ -112,13 +113,14 @@ class Mount:
 class Fault:
     path_contains: str
     # "500" | "503" | "stall" | "truncate" | "no-range" | "404" | "410" | "redirect" | "hangup" | "drop"
-    # | "reset"
+    # | "reset" | "page-reset" | "page-truncate" | "corrupt" (PAGE_FAULTS and _corrupted, below)
     kind: str
     count: int = 1_000_000  # how many requests it hits
     seconds: float = 5.0
     location: str = ""  # where a "redirect" sends the client
     retry_after: str = ""  # the Retry-After header a "503" sends (seconds or an HTTP date)
     cut: int = 0  # a "reset" sends this many bytes of a file's answer, then resets the connection
+    exact: bool = False  # path_contains is the whole path (a file's, and not its .metadata)
 
 
 @dataclass
@@ -218,7 +220,7 @@ class IndexServer:
     def take_fault(self, path: str) -> Fault | None:
         with self._lock:
             for f in self.faults:
-                if f.path_contains in path and f.count > 0:
+                if (path == f.path_contains if f.exact else f.path_contains in path) and f.count > 0:
                     f.count -= 1
                     return f
         return None
@@ -238,6 +240,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     index: IndexServer
+    page_fault: Fault | None = None  # the fault the page answered now breaks with (PAGE_FAULTS)
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, a kept-alive connection waits for the
     # client's delayed ACK (~40 ms) on every request, which would swamp the injected latency.
@@ -271,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(srv.delay)
         path = urlsplit(self.path).path
         fault = srv.take_fault(path)
+        self.page_fault = fault if fault is not None and fault.kind in PAGE_FAULTS else None
         status = self._dispatch(path, head, fault)
         if fault and fault.kind == "hangup":
             self.close_connection = True  # after a whole answer, without saying so beforehand
@@ -450,10 +454,12 @@ class _Handler(BaseHTTPRequestHandler):
         if mount.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
             body = gzip.compress(body)
             extra["Content-Encoding"] = "gzip"
+        if self.page_fault is not None:
+            return _faulty_page(self, self.page_fault, body, ctype, head, extra)
         return self._send(200, body, ctype, head, extra)
 
     def _file(self, f: ServedFile, head: bool, fault: Fault | None) -> int:
-        data = f.data
+        data = _corrupted(f.data) if fault is not None and fault.kind == "corrupt" else f.data
         rng = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
         if rng and if_range is not None and if_range != f.validator:
@@ -526,3 +532,33 @@ def _q(accept: str, media: str) -> float:
                         return 0.0
             return 1.0
     return 0.0
+
+
+# -- faults of whole answers: a page cut short, a file with other bytes ------------------------------
+
+# A page answer that breaks: "page-reset" sends half the page, then a TCP reset; "page-truncate"
+# sends half the page and closes the connection, short of its Content-Length.
+PAGE_FAULTS = ("page-reset", "page-truncate")
+
+
+def _faulty_page(
+    handler: _Handler, fault: Fault, body: bytes, ctype: str, head: bool, extra: dict[str, str]
+) -> int:
+    if fault.kind == "page-reset":
+        return handler._send(200, body, ctype, head, extra, len(body) // 2)
+    handler.send_response(200)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for key, value in extra.items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    if not head:
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+    handler.close_connection = True
+    return 200
+
+
+def _corrupted(data: bytes) -> bytes:
+    """The same number of bytes, none the same: a file replaced under its URL (a re-upload, a bad disk)."""
+    return bytes(b ^ 0xFF for b in data)
