@@ -414,6 +414,35 @@ def downgrades(o: Oracle, resolution: Resolution, roots: Sequence[Req],
     return out
 
 
+def held_by_route(o: Oracle, resolution: Resolution, roots: Sequence[Req], far: Sequence[str]) -> list[str]:
+    """A line per request that a route constraint alone holds below its newest release for the Target.
+
+    The route's pins are policy, not a conflict, but a request held back by one is never silent: the
+    user asked for the package and gets an older major or minor release than the index offers.
+    Requests already named by ``downgrades`` (``far``) are left to it.
+    """
+    pins = resolution.by_name()
+    named = {line.split(" ", 1)[0] for line in far}
+    out: list[str] = []
+    for root in roots:
+        pin = pins.get(root.name)
+        route_reqs = [c for c in o.constraints.get(root.name, ()) if c.origin.startswith("constraint (route")]
+        if pin is None or root.name in named or not route_reqs:
+            continue
+        found = o.finder.find(root.name)
+        own = [root.specifier, *(c.specifier for c in o.constraints.get(root.name, ()) if c not in route_reqs)]
+        newest = next((c for c in found.iter_candidates(versions_within(own, found.guarded))
+                       if not c.version.is_prerelease), None)
+        if newest is None or str(newest.version) == pin.version:
+            continue
+        against = [r for r in route_reqs if not o.accepts(r, newest)]
+        if against:
+            why = "; ".join(dict.fromkeys(_who(r, o.route) for r in against))
+            out.append(f"{root.name} {pin.version} is locked, below {newest.version}, the newest release "
+                       f"for this Target: {why}")
+    return out
+
+
 def _why_below(o: Oracle, newest: Candidate, roots: Sequence[Req], incoming: Sequence[Req],
                pins: Mapping[str, Pin]) -> str:
     against = [r for r in (*incoming, *o.constraints.get(newest.name, ())) if not o.accepts(r, newest)]
@@ -437,5 +466,5 @@ def strict_versions_error(lines: Sequence[str]) -> ResolutionError:
 
 __all__ = [
     "NO_BUILD_RELEASES", "OUT_OF_RANGE_RELEASES", "Cause", "DeadEnd", "Oracle", "blockers",
-    "dead_end_error", "downgrades", "failure", "no_candidate", "strict_versions_error",
+    "dead_end_error", "downgrades", "failure", "held_by_route", "no_candidate", "strict_versions_error",
 ]

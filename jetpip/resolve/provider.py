@@ -134,7 +134,13 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         idents = list(identifiers)
         # Guarded names first, so their pins are fixed before anything can lean on them.
         guarded = [i for i in idents if self.finder.is_guarded(i.partition("[")[0])]
-        return guarded or idents
+        if guarded:
+            return guarded
+        # After a conflict, work on the names that caused it, as pip does: otherwise the walk back
+        # wanders through releases of packages that have nothing to do with it.
+        causes = {info.requirement.name for info in backtrack_causes}
+        causes.update(info.parent.name for info in backtrack_causes if info.parent is not None)
+        return [i for i in idents if i.partition("[")[0] in causes] or idents
 
     def get_preference(
         self,
@@ -184,11 +190,21 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         asked_pre = self.finder.guarded_finder.pre or any(r.specifier.prereleases for r in reqs)
         finals = False
         exact = any(r.exact for r in reqs)
+        # One file per release for an unguarded name, as pip: when a release's wheel was rejected for
+        # its requirements, its sdist states the same ones, and reading it could mean a build.
+        # A guarded name keeps every build: another source's build of a release may well fit.
+        taken: set[Version] = set()
         for cand in found.iter_candidates(version_ok, include_yanked=exact):
-            if cand.link.url in skip or not all(self.accepts(r, cand) for r in reqs):
+            if not guarded and cand.version in taken:
+                continue
+            if cand.link.url in skip:
+                taken.add(cand.version)
+                continue
+            if not all(self.accepts(r, cand) for r in reqs):
                 continue
             if self.python_excluded(cand):
                 continue
+            taken.add(cand.version)
             # Best first puts final releases before pre-releases: once a final one was offered, the
             # pre-releases are left out unless asked for (guarded names keep every build).
             if cand.version.is_prerelease and not guarded and finals and not asked_pre:
@@ -460,9 +476,10 @@ def resolve(
     resolution = _build(provider, result, roots, applied, target, route, reporter)
     fallbacks = finder.warnings(resolution, kb)
     downgrades = explain.downgrades(provider, resolution, roots, _incoming(result))
-    for line in (*fallbacks, *downgrades):
+    held = explain.held_by_route(provider, resolution, roots, downgrades)
+    for line in (*fallbacks, *held, *downgrades):
         reporter.warning(line)
-    resolution = replace(resolution, requested=asked, warnings=(*resolution.warnings, *fallbacks))
+    resolution = replace(resolution, requested=asked, warnings=(*resolution.warnings, *fallbacks, *held))
     if downgrades and strict_versions:
         raise explain.strict_versions_error(downgrades)
     return replace(resolution, warnings=(*resolution.warnings, *downgrades), downgrades=tuple(downgrades))
