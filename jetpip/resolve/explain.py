@@ -430,7 +430,8 @@ def held_by_route(o: Oracle, resolution: Resolution, roots: Sequence[Req], far: 
         if pin is None or root.name in named or not route_reqs:
             continue
         found = o.finder.find(root.name)
-        own = [root.specifier, *(c.specifier for c in o.constraints.get(root.name, ()) if c not in route_reqs)]
+        others = (c.specifier for c in o.constraints.get(root.name, ()) if c not in route_reqs)
+        own = [root.specifier, *others]
         newest = next((c for c in found.iter_candidates(versions_within(own, found.guarded))
                        if not c.version.is_prerelease), None)
         if newest is None or str(newest.version) == pin.version:

@@ -73,7 +73,8 @@ def _json_section(page: str, heading: str) -> str:
 def test_docs_detect_names_every_key_of_the_detect_document_and_no_other() -> None:
     section = _json_section("detect.md", "## `--json` schema (`jetpip.detect/1`)")
     # The words the section writes in backticks as values, not keys.
-    values = {"tegra", "sbsa", "yes", "no", "null", "devpi", "simple", "flat", "aarch64", "required", "preferred"}
+    values = {"tegra", "sbsa", "yes", "no", "null", "devpi", "simple", "flat", "aarch64", "required",
+              "preferred"}
     words = re.findall(r"`([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)`", section)
     named = {part for w in words for part in w.split(".")} - values
     keys = set().union(*(set(t.__annotations__) for t in (
