@@ -379,8 +379,12 @@ def record(args: argparse.Namespace) -> int:
         raise SystemExit("uv is needed to record the expected sets: pip install uv")
     up = Upstream()
     old = json.loads(EXPECTED.read_text())["cases"] if EXPECTED.is_file() else {}
-    expected: dict[str, dict[str, Any]] = {c: v for c, v in old.items() if not args.case or c in args.case}
-    errors: dict[str, str] = {}
+    # Cases not recorded this time keep their sets (and uv's errors); a case gone from cases.toml goes.
+    known = {c.name for c in load_cases()}
+    expected: dict[str, dict[str, Any]] = {c: v for c, v in old.items() if c in known}
+    old_errors = json.loads(EXPECTED.read_text()).get("uv_errors", {}) if EXPECTED.is_file() else {}
+    errors: dict[str, str] = {k: v for k, v in old_errors.items()
+                              if k.split("/")[0] in known and k.split("/")[0] not in {c.name for c in cases}}
     work = Path(tempfile.mkdtemp(prefix="jetpip-corpus-"))
     try:
         up.load_cache()  # the record is every read made through this cache, by any case and run

@@ -388,16 +388,21 @@ def dead_end_error(o: Oracle, dead: DeadEnd, target: Target) -> NoCandidateError
 
 
 def downgrades(o: Oracle, resolution: Resolution, roots: Sequence[Req],
-               incoming: Mapping[str, Sequence[Req]]) -> list[str]:
-    """A line per request pinned more than one major release below its newest release for the Target."""
+               incoming: Mapping[str, Sequence[Req]]) -> tuple[list[str], list[str]]:
+    """Lines for the requests locked below their newest release for the Target, each with its cause.
+
+    Two lists: those more than one major release below (``--strict-versions`` refuses them), and the
+    rest. The user's own limits (the request, -c) count; the route's constraints and other packages'
+    requirements are the causes to name. A request held back is never silent.
+    """
     pins = resolution.by_name()
-    out: list[str] = []
+    far: list[str] = []
+    near: list[str] = []
     for root in roots:
         pin = pins.get(root.name)
         if pin is None:
             continue
         found = o.finder.find(root.name)
-        # The user's own limits count; the route's constraints are one of the causes to name.
         specs = [root.specifier, *(c.specifier for c in o.constraints.get(root.name, ())
                                    if not c.origin.startswith("constraint (route"))]
         newest = next((c for c in found.iter_candidates(versions_within(specs, found.guarded))
@@ -406,42 +411,17 @@ def downgrades(o: Oracle, resolution: Resolution, roots: Sequence[Req],
             pinned = Version(pin.version)
         except InvalidVersion:
             continue
-        if newest is None or newest.version.release[0] - pinned.release[0] <= 1:
+        if newest is None or pinned >= newest.version:
             continue
         why = _why_below(o, newest, roots, incoming.get(root.name, ()), pins)
-        out.append(f"{root.name} {pin.version} is locked, {newest.version.release[0] - pinned.release[0]} "
-                   f"major releases below {newest.version}, the newest release for this Target: {why}")
-    return out
-
-
-def held_by_route(o: Oracle, resolution: Resolution, roots: Sequence[Req], far: Sequence[str]) -> list[str]:
-    """A line per request that a route constraint alone holds below its newest release for the Target.
-
-    The route's pins are policy, not a conflict, but a request held back by one is never silent: the
-    user asked for the package and gets an older major or minor release than the index offers.
-    Requests already named by ``downgrades`` (``far``) are left to it.
-    """
-    pins = resolution.by_name()
-    named = {line.split(" ", 1)[0] for line in far}
-    out: list[str] = []
-    for root in roots:
-        pin = pins.get(root.name)
-        route_reqs = [c for c in o.constraints.get(root.name, ()) if c.origin.startswith("constraint (route")]
-        if pin is None or root.name in named or not route_reqs:
-            continue
-        found = o.finder.find(root.name)
-        others = (c.specifier for c in o.constraints.get(root.name, ()) if c not in route_reqs)
-        own = [root.specifier, *others]
-        newest = next((c for c in found.iter_candidates(versions_within(own, found.guarded))
-                       if not c.version.is_prerelease), None)
-        if newest is None or str(newest.version) == pin.version:
-            continue
-        against = [r for r in route_reqs if not o.accepts(r, newest)]
-        if against:
-            why = "; ".join(dict.fromkeys(_who(r, o.route) for r in against))
-            out.append(f"{root.name} {pin.version} is locked, below {newest.version}, the newest release "
-                       f"for this Target: {why}")
-    return out
+        gap = newest.version.release[0] - pinned.release[0]
+        if gap > 1:
+            far.append(f"{root.name} {pin.version} is locked, {gap} major releases below {newest.version}, "
+                       f"the newest release for this Target: {why}")
+        else:
+            near.append(f"{root.name} {pin.version} is locked, below {newest.version}, the newest release "
+                        f"for this Target: {why}")
+    return far, near
 
 
 def _why_below(o: Oracle, newest: Candidate, roots: Sequence[Req], incoming: Sequence[Req],
@@ -467,5 +447,5 @@ def strict_versions_error(lines: Sequence[str]) -> ResolutionError:
 
 __all__ = [
     "NO_BUILD_RELEASES", "OUT_OF_RANGE_RELEASES", "Cause", "DeadEnd", "Oracle", "blockers",
-    "dead_end_error", "downgrades", "failure", "held_by_route", "no_candidate", "strict_versions_error",
+    "dead_end_error", "downgrades", "failure", "no_candidate", "strict_versions_error",
 ]

@@ -92,6 +92,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.client = client
         self.env = env
         self.constraints = constraints
+        self._blocked: dict[Url, Req | None] = {}
         self.route = route
         self.reporter = reporter
         self.substitutions: dict[str, str] = {
@@ -202,7 +203,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                 continue
             if not all(self.accepts(r, cand) for r in reqs):
                 continue
-            if self.python_excluded(cand):
+            if self.python_excluded(cand) or self.blocked(cand) is not None:
                 continue
             taken.add(cand.version)
             # Best first puts final releases before pre-releases: once a final one was offered, the
@@ -211,6 +212,33 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                 return
             finals = finals or not cand.version.is_prerelease
             yield cand
+
+    def blocked(self, cand: Candidate) -> Req | None:
+        """A requirement of ``cand`` for which the fixed constraints (the route's, -c) leave no release.
+
+        Such a release can never be pinned, whatever else is chosen. Passing it over here spares
+        resolvelib the walk back through every package pinned since: a route's numpy<2 against the
+        newest releases of half a closure, which need numpy>=2. Guarded names have their own rule.
+        """
+        if not self.constraints or cand.guarded:
+            return None
+        key = cand.link.url
+        if key in self._blocked:
+            return self._blocked[key]
+        found: Req | None = None
+        for dep in self.requirements_of(cand):
+            fixed = self.constraints.get(dep.name)
+            if not fixed or self.finder.is_guarded(dep.name):
+                continue
+            reqs = [dep, *fixed]
+            offer = self.finder.find(dep.name)
+            within = versions_within((r.specifier for r in reqs), offer.guarded)
+            if next((c for c in offer.iter_candidates(within) if all(self.accepts(r, c) for r in reqs)),
+                    None) is None:
+                found = dep
+                break
+        self._blocked[key] = found
+        return found
 
     def python_excluded(self, cand: Candidate) -> bool:
         """True for a file whose page gives no Requires-Python but whose metadata excludes the Target.
@@ -475,11 +503,10 @@ def resolve(
         provider.lookahead.close()
     resolution = _build(provider, result, roots, applied, target, route, reporter)
     fallbacks = finder.warnings(resolution, kb)
-    downgrades = explain.downgrades(provider, resolution, roots, _incoming(result))
-    held = explain.held_by_route(provider, resolution, roots, downgrades)
-    for line in (*fallbacks, *held, *downgrades):
+    downgrades, below = explain.downgrades(provider, resolution, roots, _incoming(result))
+    for line in (*fallbacks, *below, *downgrades):
         reporter.warning(line)
-    resolution = replace(resolution, requested=asked, warnings=(*resolution.warnings, *fallbacks, *held))
+    resolution = replace(resolution, requested=asked, warnings=(*resolution.warnings, *fallbacks, *below))
     if downgrades and strict_versions:
         raise explain.strict_versions_error(downgrades)
     return replace(resolution, warnings=(*resolution.warnings, *downgrades), downgrades=tuple(downgrades))

@@ -1,0 +1,1 @@
+"""The corpus: real projects' requirements, locked from a record of their real pages."""
