@@ -163,17 +163,17 @@ def _binary_policy(flags: IndexFlags, files: FileSettings | None) -> BinaryPolic
 
 def read_requirement_inputs(
     reqs: Sequence[str], req_files: Sequence[str] = (), con_files: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, editables: Sequence[str] = (),
 ) -> RequirementInputs:
     """Requirements from the command line, then pip requirements (-r) and constraints (-c) files.
 
+    An argument (``editables``: each -e value) reads as the same line of a requirements file does.
     The result's ``settings()`` goes to ``index_client(files=...)``: the files' index options,
     direct URLs and --hash checks, applied as pip applies them.
     """
     from jetpip.resolve.requirements import read_requirement_files
 
-    inputs = read_requirement_files(req_files, con_files, env=env)
-    return dataclasses.replace(inputs, requirements=(*reqs, *inputs.requirements))
+    return read_requirement_files(req_files, con_files, env=env, args=reqs, editables=editables)
 
 
 def resolve_for(
@@ -187,16 +187,18 @@ def resolve_for(
     reporter: Reporter | None = None,
     offline_hint: str | None = None,
     strict_versions: bool = False,
+    no_build: bool = False,
 ) -> Resolution:
     """Resolve for the Target; a guarded name with no wheel gets the source-build hint attached.
 
     ``strict_versions``: a request locked more than one major release below its newest release
-    for the Target is an error, not a warning.
+    for the Target is an error, not a warning. ``no_build`` refuses a source tree (a folder, a
+    git URL), which only a build can read.
     """
     from jetpip.resolve.provider import resolve
     from jetpip.resolve.trees import packed_trees
 
-    requirements, trees = packed_trees(requirements, target, client, reporter)
+    requirements, trees = packed_trees(requirements, target, client, reporter, no_build=no_build)
     try:
         return resolve(
             requirements, target=target, route=route, kb=kb, client=client,
@@ -305,6 +307,7 @@ def plan_install(
     """
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan
+    from jetpip.install.trees import tree_files
 
     # A cross target cannot be installed into, but it still resolves first, so a missing CUDA
     # wheel gets its source-build hint before the refusal.
@@ -318,15 +321,16 @@ def plan_install(
         requirements = [*requirements, *repair_pins(
             requirements, constraints, target=target, route=route, reporter=reporter, strict=strict,
             resolve=lambda reqs, cons: resolve_for(reqs, cons, kb=kb, target=target, route=route,
-                                                   client=client, offline_hint=OFFLINE_INSTALL_HINT))]
+                                                   client=client, offline_hint=OFFLINE_INSTALL_HINT,
+                                                   no_build=no_build))]
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
                              client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT,
-                             strict_versions=strict_versions)
+                             strict_versions=strict_versions, no_build=no_build)
     if cross:
         check_target(target.interpreter, break_system_packages=break_system_packages)
     locked = hashed_lock(resolution, client, workdir)
     return build_plan(locked, target.interpreter, mode="install", engine=engine,
-                      substitutions=route.substitutions,
+                      substitutions=route.substitutions, local_files=tree_files(locked),
                       builds=_sdist_builds(locked, target, kb, route, no_build))
 
 
@@ -344,18 +348,28 @@ def plan_sync(
     reporter: Reporter | None = None,
     kb: KnowledgeBase | None = None,
     no_build: bool = False,
+    client: IndexClient | None = None,
 ) -> InstallPlan:
     """Check the lock fits this Target and build the plan that makes the environment match it.
 
-    ``kb`` gives the build recipes of the lock's sdists; ``no_build`` refuses sdists instead.
+    ``kb`` gives the build recipes of the lock's sdists; ``no_build`` refuses sdists and source
+    trees instead. A source tree is packed here, through ``client`` (its cache, and the indexes
+    its build requirements come from; None: pip's configuration), and built when the plan runs.
     """
     from jetpip.install.fits import check_lock_fits
     from jetpip.install.plan import build_plan
+    from jetpip.install.trees import packed_lock, tree_files, unpacked_trees
 
     engine = choose_engine(target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
                            break_system_packages=break_system_packages, reporter=reporter)
     check_lock_fits(lock, target, route.key, origin=origin)
-    local = wheelhouse_files(lock, find_links, offline)
+    if unpacked_trees(lock) and not no_build:
+        if client is None:
+            with index_client(target.interpreter, {}, reporter=reporter, offline=offline) as made:
+                lock = packed_lock(lock, made, reporter, origin=origin)
+        else:
+            lock = packed_lock(lock, client, reporter, origin=origin)
+    local = {**wheelhouse_files(lock, find_links, offline), **tree_files(lock)}
     plan = build_plan(lock, target.interpreter, mode="sync", engine=engine,
                       substitutions=route.substitutions, local_files=local,
                       builds=_sdist_builds(lock, target, kb, route, no_build))
@@ -388,7 +402,7 @@ def wheelhouse_files(lock: Lock, dirs: Sequence[str], offline: bool) -> dict[str
                 )
             found[pkg.filename] = path
             break
-    missing = [p.filename for p in lock.packages if p.filename not in found]
+    missing = [p.filename for p in lock.packages if p.filename not in found and p.project is None]
     if offline and missing:
         where = ", ".join(local) or "(no local --find-links directory given)"
         raise OfflineMissError(
@@ -412,7 +426,12 @@ def download_lock(
     """
     from jetpip.install.fetch import Fetch, fetch_all
 
-    fetches = [Fetch(pkg, str(dest / pkg.filename)) for pkg in lock.packages]
+    trees = [p for p in lock.packages if p.project is not None and not p.filename]
+    for pkg in trees:  # a folder or a git commit is no file to fetch; the lock names where it is
+        if reporter is not None and pkg.project is not None:
+            reporter.warning(f"{pkg.name} is locked from the source tree {pkg.project.shown()}; it has no "
+                             "file to download")
+    fetches = [Fetch(pkg, str(dest / pkg.filename)) for pkg in lock.packages if pkg not in trees]
     try:
         fetch_all(fetches, client, reporter, copy=True)
     except LockedFileError as err:
@@ -512,6 +531,7 @@ def resolve_and_lock(
     reporter: Reporter | None = None,
     hashes: bool = True,
     strict_versions: bool = False,
+    no_build: bool = False,
 ) -> tuple[Resolution, Lock]:
     """Resolve for the Target and lock the result; ``hashes`` gives every file its sha256."""
     import tempfile
@@ -519,7 +539,7 @@ def resolve_and_lock(
     from jetpip.lock.pylock import lock_from_resolution, with_trees
 
     resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route, client=client,
-                             reporter=reporter, strict_versions=strict_versions)
+                             reporter=reporter, strict_versions=strict_versions, no_build=no_build)
     if not hashes:
         return resolution, with_trees(lock_from_resolution(resolution))
     with tempfile.TemporaryDirectory(prefix="jetpip-lock-") as tmp:

@@ -29,6 +29,6 @@ def download(lockfile: str, dest: str, index: IndexOptions, reporter: TerminalRe
     target_dir = Path(dest)
     # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply.
     with index.client(None, reporter, no_index=True) as client:
-        download_lock(lock, target_dir, client, reporter, origin=lockfile)
-    click.echo(f"{len(lock.packages)} files in {target_dir}, each matching the lock's sha256; on the "
+        files = download_lock(lock, target_dir, client, reporter, origin=lockfile)
+    click.echo(f"{len(files)} files in {target_dir}, each matching the lock's sha256; on the "
                f"offline machine: jetpip sync {lockfile} --find-links {target_dir} --offline")

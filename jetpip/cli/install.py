@@ -10,6 +10,7 @@ from jetpip.cli.options import (
     EngineOptions,
     IndexOptions,
     TargetOptions,
+    editable_option,
     engine_options,
     index_options,
     strict_versions_option,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("reqs", nargs=-1)
+@editable_option
 @click.option("-r", "--requirement", "req_files", multiple=True, type=click.Path(dir_okay=False),
               help="Install from a pip requirements file (repeatable).")
 @click.option("-c", "--constraint", "con_files", multiple=True, type=click.Path(dir_okay=False),
@@ -45,11 +47,14 @@ if TYPE_CHECKING:
 @index_options
 @verbosity_options
 def install(
-    reqs: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...], dry_run: bool,
-    as_json: bool, break_system_packages: bool, strict_versions: bool, strict: bool, engine: EngineOptions,
-    options: TargetOptions, index: IndexOptions, reporter: TerminalReporter,
+    reqs: tuple[str, ...], editables: tuple[str, ...], req_files: tuple[str, ...], con_files: tuple[str, ...],
+    dry_run: bool, as_json: bool, break_system_packages: bool, strict_versions: bool, strict: bool,
+    engine: EngineOptions, options: TargetOptions, index: IndexOptions, reporter: TerminalReporter,
 ) -> None:
     """Install REQS into the target interpreter with CUDA builds for this Jetson, and keep them.
+
+    REQS are read as lines of a requirements file are: names, project folders (./app), and
+    file:, git+ and direct URLs.
 
     jetpip resolves for the Target and fetches every file into its cache (in parallel, each
     hash-checked). Then uv (or the target's pip) installs them from disk: shadowing builds out,
@@ -63,7 +68,7 @@ def install(
     from jetpip.api import plan_install, read_requirement_inputs, satisfied_already
 
     target_warnings(reporter, target, route)
-    inputs = read_requirement_inputs(reqs, req_files, con_files)
+    inputs = read_requirement_inputs(reqs, req_files, con_files, editables=editables)
     requirements, constraints = list(inputs.requirements), list(inputs.constraints)
     # As pip's "Requirement already satisfied": no index is asked when nothing would change. A file
     # with index options, --hash or direct URLs is checked against the index, as pip checks it.

@@ -173,6 +173,11 @@ _ENGINE_OPTIONS = (
 )
 
 
+editable_option = click.option(
+    "-e", "--editable", "editables", multiple=True, metavar="PATH",
+    help="A local project folder, installed in editable mode (PEP 660), as pip's -e (repeatable).")
+
+
 strict_versions_option = click.option(
     "--strict-versions", is_flag=True,
     help="Fail when a requested package would be locked more than one major release below its newest "

@@ -35,7 +35,8 @@ def sync(
 
     Installs what is missing or different and removes what the lock does not list, except
     pip, setuptools, wheel, jetpip and a venv's system site-packages. With --find-links DIR
-    (a wheelhouse from `jetpip download`) and --offline it needs no network.
+    (a wheelhouse from `jetpip download`) and --offline it needs no network. A project folder
+    is built from its path (relative to the lock), a git entry at its locked commit.
     """
     from jetpip.lock.pylock import load_lock
 
@@ -45,12 +46,13 @@ def sync(
     from jetpip.api import plan_sync
 
     target_warnings(reporter, target, route)
-    plan = plan_sync(lock, target=target, route=route, find_links=index.find_links, offline=index.offline,
-                     installer=engine.installer, compile_bytecode=engine.compile_bytecode,
-                     break_system_packages=break_system_packages, origin=lockfile, reporter=reporter,
-                     kb=kb, no_build=index.no_build)
     # The lock names every file's URL: no index is read, only pip's trust and TLS settings apply;
-    # except that an sdist's build requirements come from the indexes, as pip's would.
-    with index.client(None, reporter, no_index=not plan.builds) as client:
+    # except that a build's requirements (an sdist's, a source tree's) come from the indexes, as pip's would.
+    builds = any(p.is_sdist or p.project is not None for p in lock.packages)
+    with index.client(None, reporter, no_index=not builds) as client:
+        plan = plan_sync(lock, target=target, route=route, find_links=index.find_links, offline=index.offline,
+                         installer=engine.installer, compile_bytecode=engine.compile_bytecode,
+                         break_system_packages=break_system_packages, origin=lockfile, reporter=reporter,
+                         kb=kb, no_build=index.no_build, client=client)
         carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
                   reporter=reporter)

@@ -10,6 +10,7 @@ import mmap
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -76,6 +77,11 @@ def _header(line: bytes) -> dict[str, object] | None:
 
 def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stamp(st: os.stat_result) -> str:
+    """What identifies one state of a file: rewritten or replaced, it has another stamp."""
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
 
 
 def file_hash(path: Path, algo: str) -> str:
@@ -227,14 +233,34 @@ class Cache:
     def _wheel_path(self, algo: str, digest: str) -> Path:
         return self.root / "wheels" / algo / digest[:2] / digest
 
+    def _checked_path(self, algo: str, digest: str) -> Path:
+        return self.root / "checked" / algo / digest[:2] / digest
+
     def wheel(self, algo: str, digest: str) -> Path | None:
-        """The cached file with this hash, re-hashed on read; a corrupt one is dropped."""
+        """The cached file with this hash; a corrupt one is dropped.
+
+        It is hashed again unless it is the very file last found whole (same inode, size and
+        modification time): hashing every file of a warm install again took 40 ms for the 45
+        files of the bench closure, and 0.17 s for a 262 MB wheel, on every run.
+        """
         path = self._wheel_path(algo, digest)
-        if not path.is_file():
+        try:
+            st = path.stat()
+        except OSError:
             return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        mark = self._checked_path(algo, digest)
+        try:
+            if mark.read_text(encoding="ascii") == _stamp(st):
+                return path
+        except (OSError, UnicodeDecodeError):
+            pass
         if file_hash(path, algo) != digest:
             path.unlink(missing_ok=True)
+            mark.unlink(missing_ok=True)
             return None
+        self._mark_checked(mark, st)
         return path
 
     def store_wheel(self, algo: str, digest: str, src: Path) -> Path:
@@ -242,7 +268,15 @@ class Cache:
         path = self._wheel_path(algo, digest)
         path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, path)
+        self._mark_checked(self._checked_path(algo, digest), path.stat())
         return path
+
+    @staticmethod
+    def _mark_checked(mark: Path, st: os.stat_result) -> None:
+        # A torn or missing mark only costs one more hash of the file.
+        with contextlib.suppress(OSError):
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_text(_stamp(st), encoding="ascii")
 
     def temp_file(self) -> tuple[int, Path]:
         """An open temporary file on the cache's filesystem, for a download in progress."""

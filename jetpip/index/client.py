@@ -240,6 +240,10 @@ class IndexClient:
                     if cached.content_type == _SCANNED else None)
             if scan is None:
                 cached = None  # kept by an older jetpip, or unreadable: fetch it again
+        if url.scheme == "file":  # this machine's own folder (a packed source tree too): read offline as well
+            page = local_page(url)
+            self.reporter.page_fetched(shown, from_cache=False)
+            return page, self._scan_fresh(page, form)
         if self.offline:
             if cached is None:
                 raise OfflineMissError(
@@ -248,10 +252,6 @@ class IndexClient:
                 )
             self.reporter.page_fetched(shown, from_cache=True)
             return cached, scan
-        if url.scheme == "file":
-            page = local_page(url)
-            self.reporter.page_fetched(shown, from_cache=False)
-            return page, self._scan_fresh(page, form)
         if cached is not None and not self.refresh and cached.is_fresh():
             self.reporter.page_fetched(shown, from_cache=True)
             return cached, scan

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -98,26 +100,93 @@ class FileFetcher:
             tmp.unlink(missing_ok=True)
 
     def _download(self, link: FileLink, part: Partial, plain: str) -> Path:
-        short = self._http().download(
-            link.url.secret(), part.path, what="file", validator=part.validator(plain),
-            resume=link.best_hash is not None, remember=lambda v: part.remember(plain, v),
-        )
+        best = link.best_hash
+        running = _RunningHash(best[0] if best is not None else "sha256")
         try:
-            return self._accept(link, part.path, short)
+            short = self._http().download(
+                link.url.secret(), part.path, what="file", validator=part.validator(plain),
+                resume=best is not None, remember=lambda v: part.remember(plain, v), on_bytes=running.update,
+            )
+        finally:
+            running.close()
+        try:
+            return self._accept(link, part.path, short, running.digest_of(part.path))
         except HashMismatchError:
             if short is None:
                 part.discard()  # bytes that proved wrong are never resumed
             raise
 
-    def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None) -> Path:
+    def _accept(self, link: FileLink, tmp: Path, short: tuple[int, int] | None,
+                known: str | None = None) -> Path:
+        """Check ``tmp`` (``known``: its hash, taken as it was written) and file it in the cache."""
         best = link.best_hash
         algo, expected = best if best is not None else ("sha256", None)
-        actual = file_hash(tmp, algo)
+        actual = known or file_hash(tmp, algo)
         if short is not None or (expected is not None and actual != expected):
             hash_mismatch(link, link.url, algo, expected, actual, short, what="file")
         if expected is None:
             self.cache.store_url_hash(cache_key(link.url), actual)
         return self.cache.store_wheel(algo, actual, tmp)
+
+
+class _RunningHash:
+    """The hash of a file taken from its bytes as they are written, when they come in order.
+
+    Hashing a big file after its download costs as long again as reading it (0.17 s for a 262 MB
+    wheel). Here a thread of its own hashes each piece while the next one arrives (hashlib lets go
+    of the interpreter lock), from the second piece on: a file of one piece is hashed at once.
+    Bytes that an earlier try left in the file are not seen here: that file is hashed from disk.
+    """
+
+    def __init__(self, algo: str) -> None:
+        self.algo = algo
+        self._restart()
+        self._pieces: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=8)
+        self._worker: threading.Thread | None = None
+
+    def _restart(self) -> None:
+        self._hash = hashlib.new(self.algo)
+        self._seen = 0
+        self._whole = True
+
+    def update(self, offset: int, chunk: bytes) -> None:
+        """Take ``chunk``, written at ``offset``."""
+        if self._worker is None and offset == self._seen and offset:
+            self._worker = threading.Thread(target=self._work, name="jetpip-hash", daemon=True)
+            self._worker.start()
+        if self._worker is None:
+            self._take(offset, chunk)
+        else:
+            self._pieces.put((offset, chunk))
+
+    def _take(self, offset: int, chunk: bytes) -> None:
+        if offset == 0:  # the file is written from its start (again, after a server ignored a range)
+            self._restart()
+        if offset != self._seen:
+            self._whole = False
+            return
+        self._hash.update(chunk)
+        self._seen += len(chunk)
+
+    def _work(self) -> None:
+        while (piece := self._pieces.get()) is not None:
+            self._take(*piece)
+
+    def close(self) -> None:
+        """Wait until every piece taken so far is hashed."""
+        if self._worker is not None:
+            self._pieces.put(None)
+            self._worker.join()
+            self._worker = None
+
+    def digest_of(self, path: Path) -> str | None:
+        """The hex digest of ``path`` if every byte in it went through ``update``; else None."""
+        self.close()
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        return self._hash.hexdigest() if self._whole and self._seen == size else None
 
 
 def place(cached: Path, dest_dir: Path, filename: str) -> Path:

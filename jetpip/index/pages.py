@@ -35,7 +35,9 @@ from jetpip.model.sources import Source
 from jetpip.model.urls import Url
 
 # Bump when the scan layout changes; a cached scan of another format is fetched again.
-SCAN_FORMAT = 3  # 2: comments dropped, padded hrefs stripped, raw ">" in quoted values; 3: sdists by version
+# 2: comments dropped, padded hrefs stripped, raw ">" in quoted values; 3: sdists by version;
+# 4: every <a> start tag a link, closed or not, its attributes read by HTML's rules.
+SCAN_FORMAT = 4
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 Row = Any  # a PEP 691 file entry (a dict), or the attribute text of an HTML anchor (a str)

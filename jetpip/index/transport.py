@@ -334,6 +334,7 @@ class Http:
     def download(
         self, url: str, dest: Path, *, what: str, validator: str | None = None, resume: bool = False,
         remember: Callable[[str | None], None] | None = None,
+        on_bytes: Callable[[int, bytes], None] | None = None,
     ) -> tuple[int, int] | None:
         """Stream ``url`` into ``dest``; return (bytes in ``dest``, expected) if every try was cut short.
 
@@ -341,7 +342,8 @@ class Http:
         be told to belong to the same file: ``If-Range`` with the ``validator`` they came with, so a
         changed file comes whole, or, with ``resume``, a hash the caller checks at the end. A server
         that ignores the range sends the whole file, which is then written from the start.
-        ``remember`` hears each answer's validator before its bytes are written.
+        ``remember`` hears each answer's validator before its bytes are written, and ``on_bytes``
+        each chunk as it is written, with its offset in ``dest`` (a caller hashes the file meanwhile).
         """
         target, auth = _plain(url), self._auth(url)
         last: tuple[str, object] = ("none", None)
@@ -389,6 +391,8 @@ class Http:
                         # The bytes as sent, as pip keeps them: the hash is of the file the index serves.
                         for chunk in r.iter_raw(CHUNK):
                             out.write(chunk)
+                            if on_bytes is not None:
+                                on_bytes(got, chunk)
                             got += len(chunk)
                 if expected >= 0 and got != expected:
                     short = (got, expected)

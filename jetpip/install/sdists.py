@@ -75,24 +75,24 @@ def plan_builds(
     ``--no-build`` refuses every sdist. A guarded name builds only with a ``[builds]`` recipe and a
     CUDA toolkit on the target: its CPU variant never stands in for the CUDA build.
     """
-    trees = [p for p in lock.packages if p.project is not None and not p.is_sdist]
-    if trees:  # read back from a pylock.toml: the tree was not packed in this run
-        raise BuildError(
-            "the lock names source trees, which `jetpip sync` does not build yet:\n"
-            + "\n".join(f"  - {p.name} {p.version} ({p.project.shown()})" for p in trees if p.project),
-            "install them from the requirements file (`jetpip install -r requirements.txt`), which reads "
-            "each tree again; or build a wheel of each (`python -m build`) and lock that file instead",
-        )
     sdists = [p for p in lock.packages if p.is_sdist]
+    trees = [p for p in lock.packages if p.project is not None and not p.is_sdist]
+    if no_build and (sdists or trees):
+        raise BuildError(
+            "--no-build, and the lock names source distributions or source trees, which would be built "
+            "here:\n" + "\n".join(f"  - {p.name} {p.version} ({_where(p)})" for p in (*sdists, *trees)),
+            "drop --no-build to build them in the target's interpreter; or lock again with "
+            "--only-binary :all: to take only releases that publish wheels, naming a wheel of each "
+            "project folder or repository instead of the tree",
+        )
+    if trees:  # read back from a pylock.toml, and not packed (jetpip.install.trees does that)
+        raise BuildError(
+            "the lock's source trees were not packed into sdists:\n"
+            + "\n".join(f"  - {p.name} ({p.project.shown()})" for p in trees if p.project),
+            "plan the sync with jetpip.api.plan_sync, which packs each tree before it plans the builds",
+        )
     if not sdists:
         return ()
-    if no_build:
-        raise BuildError(
-            "--no-build, and the lock names source distributions, which would be built here:\n"
-            + "\n".join(f"  - {p.name} {p.version} ({p.filename})" for p in sdists),
-            "drop --no-build to build them in the target's interpreter; or lock again with "
-            "--only-binary :all: to take only releases that publish wheels",
-        )
     guarded = set(route.guarded) if route is not None else set()
     recipes = kb.builds if kb is not None else {}
     out = []
@@ -116,6 +116,10 @@ def plan_builds(
             key += "-editable"  # the editable wheel of the tree (PEP 660), not its packed sdist's wheel
         out.append(SdistBuild(pkg, str(cache_dir / "builds" / f"v{BUILDS_FORMAT}" / key), env, warning))
     return tuple(out)
+
+
+def _where(pkg: LockedPackage) -> str:
+    return pkg.project.shown() if pkg.project is not None else pkg.filename
 
 
 def _refusal(pkg: LockedPackage, kb: KnowledgeBase | None, target: Target, route: Route | None,

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 from jetpip.model.urls import redact_text
 
 ProjectKind = Literal["directory", "vcs"]
+#: The ``Source.id`` of the one-file source that offers a packed source tree to the resolver.
+TREE_SOURCE_ID = "source-tree"
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ class Oracle(Protocol):
         """Candidates meeting ``reqs`` and the constraints, best first."""
         ...
 
+    def python_excluded(self, cand: Candidate) -> bool:
+        """True for a file whose metadata's Requires-Python excludes the Target."""
+        ...
+
     def fixed_pin(self, name: str, reqs: Sequence[Req]) -> Candidate | None:
         """A guarded name's pin for the user's requests and the constraints."""
         ...
@@ -406,7 +410,7 @@ def downgrades(o: Oracle, resolution: Resolution, roots: Sequence[Req],
         specs = [root.specifier, *(c.specifier for c in o.constraints.get(root.name, ())
                                    if not c.origin.startswith("constraint (route"))]
         newest = next((c for c in found.iter_candidates(versions_within(specs, found.guarded))
-                       if not c.version.is_prerelease), None)
+                       if not c.version.is_prerelease and not o.python_excluded(c)), None)
         try:
             pinned = Version(pin.version)
         except InvalidVersion:

@@ -26,6 +26,7 @@ from jetpip.model.links import (
     parse_sdist_name,
     parse_wheel_name,
 )
+from jetpip.model.projects import TREE_SOURCE_ID
 from jetpip.model.sources import Route, Source, arch_list_covers
 from jetpip.model.target import Target
 from jetpip.report import NullReporter, Reporter
@@ -446,7 +447,9 @@ class Finder:
             return f"unparseable filename: {err.reason}", None
         if project != name:
             return f"belongs to project '{project}'", None
-        why = self._file_reason(link, source) or self.binary.refusal(name, sdist=True)
+        # As pip: the binary options choose among an index's files; a named source tree is built anyway.
+        policy = None if source.id == TREE_SOURCE_ID else self.binary.refusal(name, sdist=True)
+        why = self._file_reason(link, source) or policy
         if why:
             return why, None
         if guarded and not self._sdist_recipe(name):

@@ -144,7 +144,7 @@ def _file_path(url: str, where: str) -> str:
     if parts.netloc not in ("", "localhost"):
         raise UsageError(f"{where}: the file URL {url} names another host ({parts.netloc})",
                          "write file:///absolute/path (three slashes)")
-    return os.path.normpath(unquote(parts.path))
+    return os.path.normpath(os.path.abspath(unquote(parts.path)))  # pip reads file:../x from the cwd too
 
 
 def _looks_like_path(text: str) -> bool:

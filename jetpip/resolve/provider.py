@@ -93,6 +93,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.env = env
         self.constraints = constraints
         self._blocked: dict[Url, Req | None] = {}
+        self.pruning = True  # pass over releases the fixed constraints rule out (off to explain)
         self.route = route
         self.reporter = reporter
         self.substitutions: dict[str, str] = {
@@ -203,7 +204,7 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
                 continue
             if not all(self.accepts(r, cand) for r in reqs):
                 continue
-            if self.python_excluded(cand) or self.blocked(cand) is not None:
+            if self.python_excluded(cand) or (self.pruning and self.blocked(cand) is not None):
                 continue
             taken.add(cand.version)
             # Best first puts final releases before pre-releases: once a final one was offered, the
@@ -491,16 +492,18 @@ def resolve(
         provider.substitutions,
     )
     try:
-        provider.lookahead.start([_want(r) for r in roots])
-        result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=MAX_ROUNDS)
+        try:
+            provider.lookahead.start([_want(r) for r in roots])
+            result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=MAX_ROUNDS)
+        finally:
+            provider.lookahead.close()
+            provider.pruning = False  # explanations judge every release, blocked ones too
     except ResolutionImpossible as exc:
         raise explain.failure(provider, roots, target, list(exc.causes)) from None
     except ResolutionTooDeep as exc:
         raise explain.failure(provider, roots, target, (), rounds=exc.round_count) from None
     except explain.DeadEnd as exc:
         raise explain.dead_end_error(provider, exc, target) from None
-    finally:
-        provider.lookahead.close()
     resolution = _build(provider, result, roots, applied, target, route, reporter)
     fallbacks = finder.warnings(resolution, kb)
     downgrades, below = explain.downgrades(provider, resolution, roots, _incoming(result))

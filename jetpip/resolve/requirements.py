@@ -38,6 +38,7 @@ _VALUED = {
     "--all-releases": "--all-releases", "--only-final": "--only-final",
 }
 _FLAGS = {"--pre", "--no-index", "--require-hashes", "--no-require-hashes", "--prefer-binary"}
+_ARGUMENT = "command line"  # the "where" of a requirement given as an argument
 _INDEX_OPTIONS = ("--index-url", "--extra-index-url", "--find-links", "--trusted-host", "--no-index", "--pre")
 _BINARY_OPTIONS = ("--no-binary", "--only-binary", "--prefer-binary")
 # Why an option cannot be honoured yet: each is refused with the line, never skipped.
@@ -149,17 +150,35 @@ def read_requirements(
 
 def read_requirement_files(
     req_files: Sequence[str | Path], con_files: Sequence[str | Path] = (), *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, args: Sequence[str] = (), editables: Sequence[str] = (),
 ) -> RequirementInputs:
-    """Read pip requirements (``-r``) and constraints (``-c``) files, nested files included."""
+    """Read pip requirements (``-r``) and constraints (``-c``) files, nested files included.
+
+    ``args`` and ``editables`` (``-e``) come from the command line and go first: each is read as the
+    same line of a requirements file, a relative path from the working directory. A plain
+    ``name<spec>`` among them stays a string.
+    """
     reader = _Reader(os.environ if env is None else env)
+    for arg in args:
+        line = _requirement_line(arg, _ARGUMENT, ())
+        reader.reqs.append(line if line.url or line.project else arg)
+    reader.reqs += [_requirement_line(value, _ARGUMENT, (), editable=True) for value in editables]
     for path in req_files:
         reader.read(Path(path), constraint=False, stack=())
     for path in con_files:
         reader.read(Path(path), constraint=True, stack=())
     # Hash-checking mode is checked where the lock's files are known (jetpip.lock.hashcheck), as pip
     # checks it after resolving: a hashed 'name>=X' passes there, an unhashed dependency does not.
-    return RequirementInputs(tuple(reader.reqs), tuple(reader.cons), tuple(reader.options))
+    inputs = RequirementInputs(tuple(reader.reqs), tuple(reader.cons), tuple(reader.options))
+    if inputs.hash_mode and inputs.projects:
+        # As pip: a folder or a checkout has no archive whose hash a --hash could give.
+        tree = inputs.projects[0]
+        shown = tree.project.shown() if tree.project else tree.text
+        raise UsageError(f"{tree.where}: hash-checking mode (--require-hashes, or a --hash on any line) "
+                         f"cannot check the source tree {shown}",
+                         "build a wheel or sdist of it and name that file with its --hash, or drop the "
+                         "hashes")
+    return inputs
 
 
 class _Reader:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,6 +71,29 @@ def test_corrupt_entries_are_refetched(index_server: IndexServer,
     assert [r.status for r in index_server.requests("/simple/demo/")] == [200, 200]  # no 304 on garbage
     assert len(index_server.requests(".metadata")) == 2
     assert len([r for r in index_server.requests(w.filename) if not r.path.endswith(".metadata")]) == 2
+
+
+def test_a_cached_file_changed_after_its_check_is_hashed_again_and_dropped(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    data = b"the bytes of a wheel " * 100
+    digest = hashlib.sha256(data).hexdigest()
+    (tmp_path / "dl").write_bytes(data)
+    path = cache.store_wheel("sha256", digest, tmp_path / "dl")
+    assert cache.wheel("sha256", digest) == path
+    assert cache.wheel("sha256", digest) == path  # unchanged since it was checked
+
+    time.sleep(0.05)  # past the file system's clock tick, so the write shows in the modification time
+    with path.open("r+b") as f:  # the same size, other bytes: as a disk error or a stray write leaves it
+        f.write(b"X")
+    assert cache.wheel("sha256", digest) is None
+    assert not path.exists()
+
+    (tmp_path / "dl").write_bytes(data)
+    path = cache.store_wheel("sha256", digest, tmp_path / "dl")
+    other = tmp_path / "other"
+    other.write_bytes(b"X" + data[1:])
+    os.replace(other, path)  # another file put in its place
+    assert cache.wheel("sha256", digest) is None
 
 
 def test_a_page_kept_in_an_older_form_is_fetched_again(

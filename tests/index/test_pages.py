@@ -6,8 +6,8 @@ must find exactly those, in page order, with the same URL, hashes, Requires-Pyth
 metadata, and must file every other project's wheel and every sdist as a reject.
 
 Where the scanner reads less than html.parser, by design, the pages written here stay inside it:
-it reads only anchors closed by ``</a>`` (every index closes them; html.parser also takes an
-unclosed one), only the first ``<base>`` tag, and no ``<script>`` or ``<style>`` content as code.
+it reads only the first ``<base>`` tag, and no ``<script>`` or ``<style>`` content as code
+(tests/fuzz/test_pages_oracle.py reads pages of any shape).
 """
 
 from __future__ import annotations

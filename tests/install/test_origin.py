@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -56,3 +60,27 @@ def test_a_missing_record_line_is_added(tmp_path: Path) -> None:
     write_origin(Path(dist.location), origin_document(torch()))
     rows = (Path(dist.location) / "RECORD").read_text().splitlines()
     assert rows[-1].startswith("torch-2.8.0.dist-info/direct_url.json,sha256=")
+
+
+def test_the_record_is_rewritten_as_the_csv_module_reads_and_writes_it(tmp_path: Path) -> None:
+    # The row is replaced without parsing the rest, except where a row is quoted: then through csv.
+    # Either way the result is what csv gives when it reads the old RECORD and writes the new one.
+    info = tmp_path / "torch-2.8.0.dist-info"
+    info.mkdir()
+    entry = f"{info.name}/direct_url.json"
+    plain = ["torch/__init__.py,sha256=x,10", f"{entry},sha256=old,70", "torch/lib/a.so,sha256=z,5", ""]
+    quoted = ['"torch/odd,name.py",sha256=q,3', f"{entry},sha256=old,70"]
+    missing = ["torch/__init__.py,sha256=x,10", f"{info.name}/RECORD,,"]
+    for before in (plain, quoted, missing):
+        (info / "RECORD").write_text("\n".join(before) + "\n")
+        write_origin(info, origin_document(torch()))
+        data = (info / "direct_url.json").read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        rows = [row for row in csv.reader(io.StringIO("\n".join(before))) if row]
+        new = [entry, f"sha256={digest}", str(len(data))]
+        expected = [new if row[0] == entry else row for row in rows]
+        if not any(row[0] == entry for row in rows):
+            expected.append(new)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(expected)
+        assert (info / "RECORD").read_text() == out.getvalue()

@@ -194,7 +194,9 @@ def test_two_requests_whose_newest_releases_disagree_are_named_together(
 def test_a_resolution_that_does_not_settle_is_explained_too(
     index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = [WheelSpec("zeta", f"2.{i}", requires=["numpy>=2"]) for i in range(6)]
+    # zeta needs numpy>=2 through mid: one level down, so no release of zeta is ruled out up front.
+    base = [WheelSpec("zeta", f"2.{i}", requires=["mid"]) for i in range(6)]
+    base += [WheelSpec("mid", "1.0", requires=["numpy>=2"])]
     base += [WheelSpec(name, "1.0") for name in ("aa", "ab", "ac")]
     base += [WheelSpec("numpy", "1.26.4"), WheelSpec("numpy", "2.1.0")]
     loop = Loopback(index_server, tmp_path, base, constraints=["numpy<2"])
@@ -207,7 +209,7 @@ def test_a_resolution_that_does_not_settle_is_explained_too(
 
     assert str(info.value).splitlines() == [
         "the resolution did not settle after 3 rounds; the newest releases of your requests conflict:",
-        "  zeta 2.5 requires numpy>=2; route jp6-cu126 constrains numpy<2",
+        "  zeta 2.5 requires mid; mid 1.0 requires numpy>=2; route jp6-cu126 constrains numpy<2",
     ]
 
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from packaging.pylock import Pylock
 
 from jetpip.cli import cli
+from jetpip.errors import UsageError
 from jetpip.lock.pylock import load_lock
 from jetpip.resolve.requirements import RequirementLine, read_requirement_files
 from tests.support.projects import git, git_project, write_project
@@ -119,6 +120,101 @@ def test_a_name_that_is_not_the_projects_is_an_error(tmp_path: Path, index: str)
     result = cross_lock(tmp_path, index, "-r", tmp_path / "r.txt", "-o", tmp_path / "l.toml")
     assert result.exit_code != 0
     assert "the line names the project other, and" in result.output and "is app" in result.output
+
+
+
+def test_a_project_folder_is_built_under_only_binary_as_pip_builds_it(tmp_path: Path, index: str) -> None:
+    write_project(tmp_path / "app", "app", "0.3", requires=("six",))
+    write(tmp_path / "r.txt", f"--only-binary :all:\n{tmp_path / 'app'}\n")
+    result = cross_lock(tmp_path, index, "-r", tmp_path / "r.txt", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 0, result.output
+    names = [p["name"] for p in tomllib.loads((tmp_path / "l.toml").read_text())["packages"]]
+    assert names == ["app", "six"]
+
+
+def test_hash_checking_mode_refuses_a_source_tree_as_pip_does(tmp_path: Path) -> None:
+    write_project(tmp_path / "app", "app", "0.3")
+    write(tmp_path / "r.txt", f"six==1.17.0 --hash=sha256:{'a' * 64}\n{tmp_path / 'app'}\n")
+    with pytest.raises(UsageError, match=r"r.txt:2: hash-checking mode .* cannot check the source tree"):
+        read_requirement_files([tmp_path / "r.txt"])
+
+
+def test_arguments_are_read_as_the_same_lines_of_a_requirements_file(
+    tmp_path: Path, index: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_project(tmp_path / "work" / "app", "app", "0.3", requires=("six",))
+    write_project(tmp_path / "work" / "lib", "my-lib", "1.2")
+    commits = git_project(tmp_path / "repo", "gitpkg", ("1.0", "2.0"))
+    git_line = f"gitpkg @ git+{(tmp_path / 'repo').as_uri()}@v1.0"
+    monkeypatch.chdir(tmp_path / "work")  # relative paths from the working directory, as pip reads them
+    write(tmp_path / "work" / "r.txt", f"-e ./app\n./lib\n{git_line}\n")
+    from_file = cross_lock(tmp_path, index, "-r", "r.txt", "-o", tmp_path / "file.toml")
+    assert from_file.exit_code == 0, from_file.output
+    from_args = cross_lock(tmp_path, index, "-e", "./app", "./lib", git_line, "-o", tmp_path / "args.toml")
+    assert from_args.exit_code == 0, from_args.output
+    by_file, by_args = (tomllib.loads((tmp_path / n).read_text()) for n in ("file.toml", "args.toml"))
+    assert by_args["packages"] == by_file["packages"]
+    by_name = {p["name"]: p for p in by_args["packages"]}
+    assert by_name["app"]["directory"] == {"path": "work/app", "editable": True}
+    assert by_name["gitpkg"]["vcs"]["commit-id"] == commits["1.0"]
+    assert by_args["tool"]["jetpip"]["command"][:5] == ["lock", "./lib", git_line, "-e", "./app"]
+
+
+def test_an_argument_that_names_nothing_is_an_error_as_a_line_is(tmp_path: Path, index: str) -> None:
+    result = cross_lock(tmp_path, index, "./nowhere", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 2
+    assert f"command line: './nowhere' names {Path.cwd() / 'nowhere'}, which does not exist" in result.output
+    result = cross_lock(tmp_path, index, "-e", "six", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 2 and "the option --editable needs a local project directory" in result.output
+
+
+def test_no_build_refuses_a_source_tree_at_lock_time_naming_the_line(tmp_path: Path, index: str) -> None:
+    write_project(tmp_path / "app", "app", "0.3")
+    write(tmp_path / "r.txt", f"six\n{tmp_path / 'app'}\n")
+    result = cross_lock(tmp_path, index, "--no-build", "-r", tmp_path / "r.txt", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'r.txt'}:2: --no-build, and the line names the source tree {tmp_path / 'app'}" \
+        in result.output
+    assert "hint: drop --no-build; or build a wheel of the project" in result.output
+    result = cross_lock(tmp_path, index, "--no-build", "-e", tmp_path / "app", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 2
+    assert "command line: --no-build, and the line names the source tree" in result.output
+    assert not (tmp_path / "l.toml").exists()
+
+
+def test_a_repository_is_mirrored_once_and_a_locked_commit_is_not_fetched_again(
+    tmp_path: Path, index: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JETPIP_CACHE_DIR", str(tmp_path / "cache"))
+    commits = git_project(tmp_path / "repo", "gitpkg", ("1.0", "2.0"))
+    url = (tmp_path / "repo").as_uri()
+
+    def lock(rev: str) -> Result:
+        result = cross_lock(tmp_path, index, f"gitpkg @ git+{url}@{rev}", "-o", tmp_path / "l.toml")
+        assert result.exit_code == 0, result.output
+        return result
+
+    assert "cloning git+" in lock("v1.0").output
+    again = lock("v1.0").output  # a tag may move: fetched into the mirror, never cloned again
+    assert "fetching git+" in again and "cloning" not in again
+    mirrors = [p for p in (tmp_path / "cache").rglob("*") if p.is_dir() and (p / "objects").is_dir()]
+    assert len(mirrors) == 1 and (mirrors[0] / "HEAD").is_file()
+    # a full commit id the mirror holds asks the repository nothing: it may even be gone
+    (tmp_path / "repo").rename(tmp_path / "gone")
+    for version in ("1.0", "2.0"):  # packed already, and not yet: checked out of the mirror
+        quiet = lock(commits[version]).output
+        assert "cloning" not in quiet and "fetching" not in quiet
+        (pkg,) = tomllib.loads((tmp_path / "l.toml").read_text())["packages"]
+        assert (pkg["version"], pkg["vcs"]["commit-id"]) == (version, commits[version])
+        assert pkg["vcs"]["requested-revision"] == commits[version]  # this line's revision
+    result = cross_lock(tmp_path, index, f"other @ git+{url}@{commits['2.0']}", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 2 and "the line names the project other, and" in result.output
+    # offline, a tag is read from the mirror as it is; what it never fetched is said
+    result = cross_lock(tmp_path, index, "--offline", f"gitpkg @ git+{url}@v1.0", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 0, result.output
+    result = cross_lock(tmp_path, index, "--offline", f"gitpkg @ git+{url}@v9", "-o", tmp_path / "l.toml")
+    assert result.exit_code == 3 and f"--offline, and jetpip's mirror of git+{url}@v9 has no revision 'v9'" \
+        in result.output
 
 
 # -- the reader, and the real pip beside it ---------------------------------------------------
