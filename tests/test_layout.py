@@ -25,7 +25,8 @@ def test_the_httpx_contract_names_every_index_module_but_the_transport() -> None
     # import-linter has no "all but one", so a new module under jetpip/index must join the list.
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     contract = text.split('name = "Only the transport imports httpx"', 1)[1].split("forbidden_modules", 1)[0]
-    index = {f"jetpip.index.{p.stem}" for p in (ROOT / "jetpip" / "index").glob("*.py") if p.stem != "__init__"}
+    index = {f"jetpip.index.{p.stem}" for p in (ROOT / "jetpip" / "index").glob("*.py")
+             if p.stem != "__init__"}
     missing = {m for m in index - {"jetpip.index.transport"} if f'"{m}"' not in contract}
     assert missing == set()
 
