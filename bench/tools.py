@@ -144,6 +144,22 @@ class Jetpip(Tool):
         return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
 
+class JetpipPip(Jetpip):
+    """jetpip with ``--installer pip``: the same plan and fetch, pip as the engine (installs only)."""
+
+    bytecode = "compiled: pip's default, as its engine"
+
+    def __init__(self, s: Setup, source: Path = ROOT) -> None:
+        super().__init__(s, source, name="jetpip-pip")
+
+    def runs_in(self, scenario: tuple[str, str, int, str]) -> bool:
+        return scenario[0] in ("install", "noop", "big")
+
+    def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        cmd = super().install(s, venv, cache)
+        return Cmd([*cmd.argv, "--installer", "pip"], cmd.env)
+
+
 class Pip(Tool):
     name = "pip"
     bytecode = "compiled: pip's default"
@@ -268,7 +284,7 @@ def uv_trust(s: Setup) -> dict[str, str]:
 
 
 def tools(s: Setup) -> list[Tool]:
-    return [Jetpip(s), Pip(), Uv(s)]
+    return [Jetpip(s), JetpipPip(s), Pip(), Uv(s)]
 
 
 def command_of(kind: str) -> str:
