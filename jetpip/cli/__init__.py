@@ -7,6 +7,7 @@ and the probe runs while the rest of jetpip loads.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from jetpip import __version__
 from jetpip.cli import cache, detect, doctor, download, hint, install, lock, sync
 from jetpip.cli.output import emit, error
 from jetpip.errors import JetpipError
+from jetpip.index.cache import default_cache_dir
 
 __all__ = ["cli", "main", "run"]
 
@@ -33,6 +35,17 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             emit("error: interrupted")
             raise SystemExit(130) from None
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # Every cache entry is written to a temporary file and renamed: a full disk leaves no
+            # half entry, so the same command converges once there is room.
+            error(JetpipError(
+                f"the disk is full: {err.strerror} (jetpip's cache is {default_cache_dir()})",
+                "free some space (`jetpip cache clean` empties the cache), or set JETPIP_CACHE_DIR to a "
+                "folder on a disk with room; then run the same command again",
+            ))
+            raise SystemExit(1) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

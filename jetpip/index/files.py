@@ -218,11 +218,11 @@ def verify_bytes(link: FileLink, data: bytes, hashes: Mapping[str, str], *, what
 def hash_mismatch(link: FileLink, url: Url, algo: str, expected: str | None, actual: str,
                   short: tuple[int, int] | None, *, what: str) -> NoReturn:
     """Raise the error for a file that does not match its hash, or that was cut ``short`` (got, total)."""
-    cut = (f" The download was cut short: {short[0]} of {short[1]} bytes arrived (kept: the next try "
-           "resumes from there)." if short else "")
     note = _REUPLOAD_NOTE if link.source.jetson and not short else ""
+    head = (f"the {what} {url} was cut short: {short[0]} of {short[1]} bytes arrived (kept: the next "
+            "try resumes from there)" if short else f"the {what} {url} does not match its hash")
     err = HashMismatchError(
-        f"the {what} {url} does not match its hash.{cut}\n"
+        f"{head}\n"
         f"  expected {algo}: {expected or '(unknown)'}\n  actual   {algo}: {actual}{note}",
         "run again to retry the download; if it keeps failing, refresh the index page with "
         "--refresh (and re-lock if a lock recorded the old hash)",

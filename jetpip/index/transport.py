@@ -487,6 +487,14 @@ class Http:
                 f"{host} in NO_PROXY if it is reached directly; {_OFFLINE_HINT}",
                 f"the proxy {Url(proxy)} refused a tunnel",
             )
+        if isinstance(detail, httpx.RemoteProtocolError) and (
+                "message body" in str(detail) or "chunked read" in str(detail)):
+            # The host answered, then dropped the connection mid-answer: not a network setting.
+            return _unreachable(
+                f"{host} cut its answer short for {what} {shown} ({tries} tries): {why}",
+                f"the index or a proxy on the way is failing: try again later; {_OFFLINE_HINT}",
+                why,
+            )
         via = f" through the proxy {Url(proxy)}" if proxy is not None else ""
         return _unreachable(
             f"cannot reach {host}{via} for {what} {shown} ({tries} tries): {why}",

@@ -285,10 +285,10 @@ def _step_error(
     removed = [n for s in done if s.kind == "uninstall" for n in s.names]
     if removed:
         lines.append("removed so far: " + ", ".join(removed))
+    first = "run" if result is None else "fix the cause above, then run"  # None: interrupted
     err = PipStepError(
         "\n".join(lines),
-        "fix the cause above, then run the same jetpip command again: it plans from what is "
-        "installed now and finishes the job",
+        f"{first} the same jetpip command again: it plans from what is installed now and finishes the job",
     )
     if result is None:
         err.exit_code = 130

@@ -169,8 +169,8 @@ class IndexServer:
         raise KeyError(prefix)
 
     def fault(self, path_contains: str, kind: str, count: int = 1_000_000, seconds: float = 5.0,
-              location: str = "", retry_after: str = "", cut: int = 0) -> None:
-        self.faults.append(Fault(path_contains, kind, count, seconds, location, retry_after, cut))
+              location: str = "", retry_after: str = "", cut: int = 0, exact: bool = False) -> None:
+        self.faults.append(Fault(path_contains, kind, count, seconds, location, retry_after, cut, exact))
 
     @property
     def url(self) -> str:
