@@ -160,6 +160,8 @@ def lock_from_resolution(resolution: Resolution) -> Lock:
 
 def with_trees(lock: Lock) -> Lock:
     """``lock`` with each package packed from a source tree marked with that tree (read beside the sdist)."""
+    if not any(pkg.url.startswith("file:") for pkg in lock.packages):
+        return lock  # no packed tree: the build machinery stays unloaded
     from jetpip.index.projects import packed_origin
 
     packages = []

@@ -93,6 +93,8 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
         self.env = env
         self.constraints = constraints
         self._blocked: dict[Url, Req | None] = {}
+        # A release's requirements are read once: judging it (``blocked``) and pinning it ask alike.
+        self._requirements: dict[tuple[Url, frozenset[str]], list[Req]] = {}
         self.pruning = True  # pass over releases the fixed constraints rule out (off to explain)
         self.route = route
         self.reporter = reporter
@@ -320,6 +322,13 @@ class _Provider(AbstractProvider[Req, _Cand, str]):
 
     def requirements_of(self, cand: Candidate, extras: frozenset[str] = frozenset()) -> list[Req]:
         """``cand``'s requirements for the Target (substituted, with its companion pin); no look-ahead."""
+        key = (cand.link.url, extras)
+        known = self._requirements.get(key)
+        if known is None:
+            known = self._requirements[key] = self._read_requirements(cand, extras)
+        return known
+
+    def _read_requirements(self, cand: Candidate, extras: frozenset[str]) -> list[Req]:
         parent_guarded = cand.guarded
         origin = f"{cand.name} {cand.version}"
         deps: list[Req] = []

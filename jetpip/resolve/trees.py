@@ -9,8 +9,6 @@ from packaging.markers import Marker
 
 from jetpip.errors import UsageError
 from jetpip.index.client import IndexClient
-from jetpip.index.projects import pack
-from jetpip.index.sdist import BuildIndexes
 from jetpip.model.projects import TREE_SOURCE_ID
 from jetpip.model.sources import Source
 from jetpip.model.target import Target
@@ -33,6 +31,11 @@ def packed_trees(
     """
     if not any(isinstance(r, RequirementLine) and r.project for r in requirements):
         return list(requirements), []
+    # Only now: packing needs the build machinery (tarfile, zipfile, pypa/build), which a lock of
+    # names alone never loads.
+    from jetpip.index.projects import pack
+    from jetpip.index.sdist import BuildIndexes
+
     indexes = BuildIndexes.from_config(client.config, offline=client.offline)
     env = marker_environment(target)
     out: list[str | RequirementLine] = []
