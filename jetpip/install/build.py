@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 
 from jetpip.errors import BuildError
 from jetpip.install.sdists import SdistBuild
+from jetpip.install.stream import stream
 from jetpip.model.target import Interpreter
 from jetpip.model.urls import redact_text
 from jetpip.report import NullReporter, Reporter
@@ -52,22 +53,9 @@ class HookRunner:
     def run(self, cmd: Sequence[str], *, cwd: str | None = None,
             extra: Mapping[str, str] | None = None) -> None:
         """Run ``cmd`` to completion with its output kept; raise CalledProcessError when it fails."""
-        with subprocess.Popen(list(cmd), cwd=cwd, env={**self.env, **(extra or {})},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                              errors="replace") as proc:
-            assert proc.stdout is not None
-            try:
-                for line in proc.stdout:
-                    self.output.append(line)
-                    if self.echo is not None:
-                        self.echo(redact_text(line.rstrip("\n")))
-                proc.wait()
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        if proc.returncode:
-            raise subprocess.CalledProcessError(proc.returncode, list(cmd))
+        code = stream(cmd, env={**self.env, **(extra or {})}, keep=self.output, cwd=cwd, echo=self.echo)
+        if code:
+            raise subprocess.CalledProcessError(code, list(cmd))
 
     def tail(self) -> list[str]:
         """The last lines of output, passwords masked (a URL in a traceback)."""
@@ -248,23 +236,13 @@ class WheelBuilder:
         runner.run([*argv, *wanted])
 
     def _uv_index_args(self) -> list[str]:
-        c = self.config
-        args: list[str] = ["--offline"] if self.offline else []
-        if c is None:
-            return args
-        if c.no_index:
-            args.append("--no-index")
-        elif c.index_url:
-            args += ["--index-url", c.index_url]
-        for url in () if c.no_index else c.extra_index_urls:
-            args += ["--extra-index-url", url]
-        for link in c.find_links:
-            args += ["--find-links", link]
-        for host in c.trusted_hosts:
-            args += ["--allow-insecure-host", host]
-        return args
+        return (["--offline"] if self.offline else []) + self._index_args("--allow-insecure-host")
 
     def _pip_index_args(self) -> list[str]:
+        return self._index_args("--trusted-host")
+
+    def _index_args(self, trust_flag: str) -> list[str]:
+        """The install's indexes as installer options (``trust_flag``: its trusted-host option)."""
         c = self.config
         if c is None:
             return []
@@ -278,7 +256,7 @@ class WheelBuilder:
         for link in c.find_links:
             args += ["--find-links", link]
         for host in c.trusted_hosts:
-            args += ["--trusted-host", host]
+            args += [trust_flag, host]
         return args
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from jetpip.errors import ExternallyManagedError, JetpipError, NoPipError, PipSt
 from jetpip.install.fetch import Fetch, FetchSummary, FileStore, fetch_all
 from jetpip.install.origin import record_origins
 from jetpip.install.plan import InstallPlan, Step
+from jetpip.install.stream import stream
 from jetpip.install.verify import BrokenRequirement, Mismatch, check_consistency, reassert, shadows
 from jetpip.model.target import Interpreter
 from jetpip.model.urls import redact_text
@@ -58,22 +58,8 @@ class SubprocessRunner:
         env.setdefault("PYTHONIOENCODING", "utf-8")
         env.setdefault("PYTHONUNBUFFERED", "1")  # lines arrive as pip prints them (for -v)
         lines: list[str] = []
-        with subprocess.Popen(
-            list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-            text=True, encoding="utf-8", errors="replace",
-        ) as proc:
-            try:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    lines.append(line)
-                    if self.echo is not None:
-                        self.echo(redact_text(line.rstrip("\n")))
-                proc.wait()
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        return RunResult(proc.returncode, "".join(lines))
+        code = stream(argv, env=env, keep=lines, echo=self.echo)
+        return RunResult(code, "".join(lines))
 
 
 @dataclass
