@@ -138,14 +138,24 @@ def test_a_downgrade_names_the_route_constraint_that_forced_it(
     assert line in loop.reporter.warnings and line in res.warnings
 
 
-def test_a_release_one_major_below_is_no_downgrade(index_server: IndexServer, tmp_path: Path) -> None:
+def test_a_release_one_major_below_is_said_but_is_no_strict_downgrade(
+    index_server: IndexServer, tmp_path: Path
+) -> None:
     base = [WheelSpec("midapp", "2.0", requires=["numpy"]), WheelSpec("midapp", "3.0", requires=["numpy>=2"]),
             WheelSpec("numpy", "1.26.4"), WheelSpec("numpy", "2.1.0")]
     loop = Loopback(index_server, tmp_path, base, constraints=["numpy<2"])
 
     res = loop.resolve("midapp", "numpy")
 
+    # Not one for --strict-versions, but never silent: both requests are held back, each with its cause.
     assert res.by_name()["midapp"].version == "2.0" and res.downgrades == ()
+    said = [w for w in res.warnings if " is locked, below " in w]
+    assert said == [
+        "midapp 2.0 is locked, below 3.0, the newest release for this Target: midapp 3.0 requires "
+        "numpy>=2; route jp6-cu126 constrains numpy<2",
+        "numpy 1.26.4 is locked, below 2.1.0, the newest release for this Target: route jp6-cu126 "
+        "constrains numpy<2",
+    ]
 
 
 def test_a_conflict_names_both_sides_for_every_request_that_cannot_be_met(
