@@ -455,7 +455,12 @@ class Http:
                 f"{what} {shown} answered HTTP {status}: credentials are missing or refused",
                 "put credentials in the URL (https://user:password@host/...) or in ~/.netrc",
             )
-        err = IndexFetchError(f"{what} {shown} answered HTTP {status}", _CHECK_URL)
+        hint = _CHECK_URL
+        if status in (404, 410) and what != "index page":
+            # The page listed it: the index removed or re-uploaded it since the page was read.
+            hint = ("the index no longer serves a file its page listed (removed, or re-uploaded under a new "
+                    "URL): run the same command with --refresh to read the page afresh")
+        err = IndexFetchError(f"{what} {shown} answered HTTP {status}", hint)
         err.status = status  # a locked file's 404/410 is explained by the caller that knows the lock
         return err
 
