@@ -17,7 +17,6 @@ from urllib.parse import unquote, urlsplit
 
 from jetpip import __version__
 from jetpip.errors import IndexFetchError, IndexUnreachableError
-from jetpip.index.cache import CHUNK
 from jetpip.index.config import ConfigError, IndexConfig
 from jetpip.model.urls import Url, redact_text
 
@@ -389,7 +388,9 @@ class Http:
                     began = True
                     with dest.open("ab" if got else "wb") as out:
                         # The bytes as sent, as pip keeps them: the hash is of the file the index serves.
-                        for chunk in r.iter_raw(CHUNK):
+                        # No chunk size: httpx would hold up to that many bytes back, and lose them when
+                        # the connection ends early; as received, every byte that arrived is kept.
+                        for chunk in r.iter_raw():
                             out.write(chunk)
                             if on_bytes is not None:
                                 on_bytes(got, chunk)

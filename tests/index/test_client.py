@@ -218,6 +218,9 @@ def test_truncated_download(index_server: IndexServer, make_wheel: MakeWheel, ca
             c.download(link, cache_dir.parent / "dl")
     text = str(err.value)
     assert "cut short" in text and str(link.url) in text and w.sha256 in text
+    # Every byte that arrived is kept for the next try, however small the file.
+    size = w.path.stat().st_size
+    assert f"{size // 2} of {size} bytes arrived" in text
     assert not (cache_dir.parent / "dl" / w.filename).exists()
 
 
