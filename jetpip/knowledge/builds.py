@@ -71,6 +71,17 @@ class BuildEnvironment:
 _SHOWN = ("CMAKE_ARGS", "TORCH_CUDA_ARCH_LIST", "MAX_JOBS")
 
 
+def job_limits(r: Reader, t: Mapping[str, object], key: str) -> tuple[float, int]:
+    """A recipe's ``gib_per_job`` and ``max_jobs_cap`` (the MAX_JOBS rule's inputs), checked."""
+    gib = t.get("gib_per_job", 2.5)
+    if isinstance(gib, bool) or not isinstance(gib, int | float) or gib <= 0:
+        raise r.fail(f"{key}.gib_per_job", f"must be a positive number, got {gib!r}")
+    cap = t.get("max_jobs_cap", 12)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise r.fail(f"{key}.max_jobs_cap", f"must be a positive integer, got {cap!r}")
+    return float(gib), cap
+
+
 def parse_builds(r: Reader, value: object) -> dict[str, BuildRecipe]:
     """``[builds.NAME]`` tables, keyed by the canonical distribution name."""
     out: dict[str, BuildRecipe] = {}
@@ -81,19 +92,14 @@ def parse_builds(r: Reader, value: object) -> dict[str, BuildRecipe]:
         t = r.table(raw, key)
         r.keys(t, key, ("env", "cmake_args", "apt", "gib_per_job", "max_jobs_cap", "build_time",
                         "default_build_time", "target_site", "note"))
-        gib = t.get("gib_per_job", 2.5)
-        if isinstance(gib, bool) or not isinstance(gib, int | float) or gib <= 0:
-            raise r.fail(f"{key}.gib_per_job", f"must be a positive number, got {gib!r}")
-        cap = t.get("max_jobs_cap", 12)
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise r.fail(f"{key}.max_jobs_cap", f"must be a positive integer, got {cap!r}")
+        gib, cap = job_limits(r, t, key)
         canonical = canonicalize_name(name)
         out[canonical] = BuildRecipe(
             name=canonical,
             env=r.str_map(t.get("env", {}), f"{key}.env", ENV_NAME),
             cmake_args=r.strings(t, "cmake_args", key),
             apt=r.strings(t, "apt", key),
-            gib_per_job=float(gib),
+            gib_per_job=gib,
             max_jobs_cap=cap,
             build_time=r.str_map(t.get("build_time", {}), f"{key}.build_time"),
             default_build_time=r.opt_string(t, "default_build_time", key) or "tens of minutes",

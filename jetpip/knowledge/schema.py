@@ -9,7 +9,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from jetpip.knowledge.builds import BuildRecipe, parse_builds
+from jetpip.knowledge.builds import BuildRecipe, job_limits, parse_builds
 from jetpip.knowledge.gpu import DriverRow, GpuRoute, parse_arch_rules, parse_drivers, parse_gpu_routes
 from jetpip.knowledge.reader import ENV_NAME as _ENV_NAME
 from jetpip.knowledge.reader import KEY as _KEY
@@ -410,12 +410,7 @@ def _recipe(r: _Reader, name: str, value: object) -> Recipe:
     r.keys(t, key, ("packages", "repo", "steps", "tags", "companion", "companion_repo", "gib_per_job",
                     "max_jobs_cap", "apt", "env", "when", "build_time", "default_build_time"),
            ("packages", "repo", "steps", "tags"))
-    gib = t.get("gib_per_job", 2.5)
-    if isinstance(gib, bool) or not isinstance(gib, int | float) or gib <= 0:
-        raise r.fail(f"{key}.gib_per_job", f"must be a positive number, got {gib!r}")
-    cap = t.get("max_jobs_cap", 12)
-    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-        raise r.fail(f"{key}.max_jobs_cap", f"must be a positive integer, got {cap!r}")
+    gib, cap = job_limits(r, t, key)
     tags: list[RecipeTag] = []
     for index, row in enumerate(_array(r, t["tags"], f"{key}.tags")):
         tkey = f"{key}.tags[{index}]"
@@ -451,7 +446,7 @@ def _recipe(r: _Reader, name: str, value: object) -> Recipe:
         tags=tuple(tags),
         companion=r.opt_string(t, "companion", key),
         companion_repo=r.opt_string(t, "companion_repo", key, _URL, "URL"),
-        gib_per_job=float(gib),
+        gib_per_job=gib,
         max_jobs_cap=cap,
         apt=r.strings(t, "apt", key),
         env=r.str_map(t.get("env", {}), f"{key}.env", _ENV_NAME),
