@@ -228,33 +228,24 @@ def _cuda_homes(fs: _Root) -> list[str]:
 
 def _read_cuda(fs: _Root) -> tuple[Fact | None, Fact | None]:
     """The toolkit version and Tegra/SBSA from the layout of its targets directory."""
-    version = kind = None
-    for home in _cuda_homes(fs):
-        if version is None:
-            text = fs.read_text(f"{home}/version.json")
-            if text is not None:
-                value = parse_cuda_version_json(text)
-                if value is None:
-                    fs.malformed(f"{home}/version.json", "cuda_nvcc version")
-                version = _fact(value, fs.display(f"{home}/version.json"))
-        if version is None:
-            text = fs.read_text(f"{home}/version.txt")
-            if text is not None:
-                value = parse_cuda_version_txt(text)
-                if value is None:
-                    fs.malformed(f"{home}/version.txt", "'CUDA Version x.y.z' line")
-                version = _fact(value, fs.display(f"{home}/version.txt"))
-        if kind is None:
-            value = cuda_arch_kind_from_targets(fs.listdir(f"{home}/targets"))
-            if value:
-                dirname = "sbsa-linux" if value == "sbsa" else "aarch64-linux"
-                kind = Fact(value, fs.display(f"{home}/targets/{dirname}"))
-        if version and kind:
+    homes = _cuda_homes(fs)
+    version = _first_parsed(fs, (
+        candidate for home in homes for candidate in (
+            (f"{home}/version.json", parse_cuda_version_json, "cuda_nvcc version"),
+            (f"{home}/version.txt", parse_cuda_version_txt, "'CUDA Version x.y.z' line"),
+        )
+    ))
+    kind = None
+    for home in homes:
+        value = cuda_arch_kind_from_targets(fs.listdir(f"{home}/targets"))
+        if value:
+            dirname = "sbsa-linux" if value == "sbsa" else "aarch64-linux"
+            kind = Fact(value, fs.display(f"{home}/targets/{dirname}"))
             break
     if version is None:
         # Some toolkit installs ship no version.json (seen on an H200 host with CUDA 13.0): the
         # versioned directory the links lead to still names the release.
-        named = next((h for h in _cuda_homes(fs) if re.fullmatch(r"usr/local/cuda-\d+\.\d+", h)), None)
+        named = next((h for h in homes if re.fullmatch(r"usr/local/cuda-\d+\.\d+", h)), None)
         real = fs.resolve("usr/local/cuda")
         if real is not None and re.fullmatch(r"cuda-\d+\.\d+", real.name):
             named = f"usr/local/{real.name}"
@@ -269,7 +260,7 @@ _INCLUDE_DIRS = ("usr/include/aarch64-linux-gnu", "usr/include", "usr/local/cuda
 def _read_header_version(
     fs: _Root, names: tuple[str, ...], parse: Callable[[str], str | None], what: str
 ) -> Fact | None:
-    return _first_parsed(fs, ((f"{d}/{name}", parse) for d in _INCLUDE_DIRS for name in names), what)
+    return _first_parsed(fs, ((f"{d}/{name}", parse, what) for d in _INCLUDE_DIRS for name in names))
 
 
 NvidiaSmi = Callable[[Sequence[str]], "str | None"]
@@ -300,15 +291,15 @@ def query_nvidia_smi(timeout: float = 5.0) -> tuple[str, ...] | None:
 
 def _read_driver(fs: _Root) -> Fact | None:
     """The NVIDIA kernel driver's version: the module's sysfs entry, else procfs."""
-    return _first_parsed(fs, (("sys/module/nvidia/version", parse_module_version),
-                              ("proc/driver/nvidia/version", parse_proc_driver_version)), "driver version")
+    return _first_parsed(fs, (("sys/module/nvidia/version", parse_module_version, "driver version"),
+                              ("proc/driver/nvidia/version", parse_proc_driver_version, "driver version")))
 
 
 def _first_parsed(
-    fs: _Root, candidates: Iterable[tuple[str, Callable[[str], str | None]]], what: str
+    fs: _Root, candidates: Iterable[tuple[str, Callable[[str], str | None], str]]
 ) -> Fact | None:
-    """The first (path, parser) whose file exists and parses; a file that does not parse is malformed."""
-    for rel, parse in candidates:
+    """The first (path, parser, what it holds) that exists and parses; one that does not is malformed."""
+    for rel, parse, what in candidates:
         text = fs.read_text(rel)
         if text is None:
             continue
