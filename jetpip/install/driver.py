@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from jetpip.errors import ExternallyManagedError, JetpipError, NoPipError, PipStepError, UsageError
+from jetpip.install.ahead import UnpackAhead
 from jetpip.install.fetch import Fetch, FetchSummary, FileStore, fetch_all
 from jetpip.install.origin import record_origins
 from jetpip.install.plan import InstallPlan, Step
@@ -160,11 +161,15 @@ def execute(
         interpreter = before
     else:
         os.makedirs(plan.workdir, exist_ok=True)
+        ahead = UnpackAhead.for_plan(plan)
         try:
-            outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED)
+            outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED,
+                                     on_file=ahead.file_ready if ahead else None)
             plan, outcome.from_build_cache = _build(plan, builder, rep)
             outcome.plan = plan
             for number, step in enumerate(plan.steps, 1):
+                if ahead is not None and step.requirements_file == ahead.step.requirements_file:
+                    ahead.wait()
                 _run_step(plan, step, number, runner, rep, outcome.ran)
             interpreter = _after_steps(plan, plan.lock.packages, probe, outcome)
             wrong = reassert(plan.guarded, interpreter)
@@ -186,6 +191,8 @@ def execute(
                     )
                 outcome.reinstalled = wrong
         finally:
+            if ahead is not None:
+                ahead.stop()
             shutil.rmtree(plan.workdir, ignore_errors=True)
     if interpreter is not None:
         outcome.broken = check_consistency(interpreter, guarded_names, plan.substitutions)
@@ -193,14 +200,15 @@ def execute(
     return outcome
 
 
-def _fetch(fetches: Sequence[Fetch], files: FileStore | None, rep: Reporter, state: str) -> FetchSummary:
+def _fetch(fetches: Sequence[Fetch], files: FileStore | None, rep: Reporter, state: str,
+           on_file: Callable[[str, bool], None] | None = None) -> FetchSummary:
     """Fetch ``fetches``; a failure says ``state``, what the environment is like then."""
     if not fetches:
         return FetchSummary(0, 0, 0, 0.0)
     if files is None:
         raise ValueError("the plan has files to fetch, and no file store was given")
     try:
-        return fetch_all(fetches, files, rep)
+        return fetch_all(fetches, files, rep, on_file=on_file)
     except JetpipError as err:
         err.message += f"\n{state}"
         raise

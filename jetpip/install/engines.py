@@ -54,6 +54,21 @@ class Engine:
             argv.append("--require-hashes")
         return (*argv, *self.args, "-r", requirements_file)
 
+    def unpack(self, requirements_file: str, into: str, *, hashed: bool) -> tuple[str, ...] | None:
+        """uv: the command that installs the files into the scratch directory ``into``; pip: None.
+
+        uv unpacks each wheel into its cache before it links the files into place, so this leaves
+        the wheels unpacked for a later install from the same paths (see ``install/ahead.py``).
+        pip keeps no such cache.
+        """
+        if self.name != "uv":
+            return None
+        argv = [*self.program, "install", "--target", into, "--python", self.python,
+                "--no-deps", "--no-index", "--offline", "--quiet"]
+        if hashed:
+            argv.append("--require-hashes")
+        return (*argv, "-r", requirements_file)
+
     def uninstall(self, names: Sequence[str]) -> tuple[str, ...]:
         """The command that removes the distributions ``names``."""
         if self.name == "uv":

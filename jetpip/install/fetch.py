@@ -84,12 +84,14 @@ def fetch_all(
     *,
     copy: bool = False,
     workers: int = WORKERS,
+    on_file: Callable[[str, bool], None] | None = None,
 ) -> FetchSummary:
     """Put every file at its path, fetched in parallel into the cache (a cached file is not fetched).
 
     Each path is a hard link to the cached file; across filesystems it is a symbolic link, or,
     with ``copy`` (a wheelhouse that moves to another machine), a copy. The first failure stops
-    the rest and propagates; the reporter hears from this thread only.
+    the rest and propagates; the reporter hears from this thread only. ``on_file(filename, fetched)``
+    hears of each file as it is in place (``fetched``: downloaded now), from this thread too.
     """
     rep = reporter or NullReporter()
     start = time.monotonic()
@@ -132,6 +134,8 @@ def fetch_all(
                 size += got
                 downloaded += fresh
                 rep.file_fetched(futures[fut].package.filename, got, from_cache=not fresh)
+                if on_file is not None:
+                    on_file(futures[fut].package.filename, fresh)
             with lock:
                 growing = list(partial.items())
             for name, tmp in growing:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 from jetpip.errors import LockedFileError, PipStepError
 from jetpip.index.client import IndexClient
@@ -423,3 +425,83 @@ def test_reassert_that_cannot_stick_is_an_error(
     text = str(err.value)
     assert "re-assert failed: after a forced reinstall the CUDA builds are still not the planned" in text
     assert "torch: installed from" in text
+
+
+class Recording(SubprocessRunner):
+    """Runs each step for real and keeps what uv said."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[tuple[tuple[str, ...], str]] = []
+
+    def run(self, argv: Sequence[str]) -> RunResult:
+        result = super().run(argv)
+        self.outputs.append((tuple(argv), result.output))
+        return result
+
+
+def logging_uv(tmp_path: Path) -> tuple[Path, Path]:
+    """A uv that writes each command line it gets to a log, then runs the real uv."""
+    log = tmp_path / "uv-calls.log"
+    script = tmp_path / "uv"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{find_uv_bin()}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, log
+
+
+def install_with(python: Path, lock: Lock, uv: Path, cache: Path) -> Recording:
+    before = probe_interpreter(str(python))
+    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    plan = build_plan(lock, before, mode="install", engine=engine)
+    runner = Recording()
+    with store(cache) as files:
+        outcome = execute(plan, runner=runner, probe=probe_interpreter, files=files,
+                          guarded_names=GUARDED, before=before)
+    assert outcome.ok
+    assert not os.path.exists(plan.workdir)  # the scratch directory goes with the plan's
+    return runner
+
+
+# Unpack ahead (install/ahead.py): uv unpacks the later step's fresh wheels while the CUDA
+# builds install.
+
+
+def test_later_wheels_are_unpacked_while_the_cuda_builds_install(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    uv, log = logging_uv(tmp_path)
+    python = make_venv()
+
+    runner = install_with(python, base_lock(mirror), uv, tmp_path / "cache")
+
+    calls = log.read_text().splitlines()
+    unpacks = [c for c in calls if " --target " in c]
+    assert len(unpacks) == 1 and "--require-hashes" in unpacks[0]
+    guarded, later = runner.outputs[-2:]
+    # The later step found numpy, packaging and typing-extensions unpacked: it only linked them.
+    assert "Installed 3 packages" in later[1] and "Prepared" not in later[1]
+    assert "Prepared 2 packages" in guarded[1]  # the guarded step unpacked its own two
+    assert build_of(python, "torch") == "jetson"
+    assert {"numpy", "packaging", "typing-extensions"} <= set(installed(python))
+    # Nothing of the scratch install reached the target: each dist is there once, by the step.
+    site = next(Path(p) for p in probe_interpreter(str(python)).site_packages if "site-packages" in p)
+    assert sorted(p.name for p in site.glob("numpy-*.dist-info")) == ["numpy-1.26.4.dist-info"]
+
+
+def test_files_from_the_cache_are_left_to_the_step(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    uv, log = logging_uv(tmp_path)
+    install_with(make_venv(name="first"), base_lock(mirror), uv, tmp_path / "cache")
+    log.write_text("")
+
+    install_with(make_venv(name="second"), base_lock(mirror), uv, tmp_path / "cache")
+
+    assert not [c for c in log.read_text().splitlines() if " --target " in c]
+
+
+def test_pip_has_no_unpack_ahead(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    plan = build_plan(base_lock(mirror), before, mode="install", engine=pick_engine(before, "pip"))
+    assert plan.engine.unpack("r.txt", "into", hashed=True) is None

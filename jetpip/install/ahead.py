@@ -1,0 +1,97 @@
+"""Unpack ahead: while the CUDA builds install, uv unpacks the other freshly fetched wheels.
+
+uv installs a wheel in two parts: it unpacks the archive into its cache, which is slow for a
+wheel of thousands of small files (sympy, networkx), then links the files into the environment,
+which is quick. The plan's steps run in order, guarded builds first, so the rest of the wheels
+would wait for the whole guarded step before uv unpacked any of them. A second uv process
+installs the later step's wheels into a scratch directory meanwhile, as soon as they are
+fetched; the later step then finds them unpacked in uv's cache and only links them.
+
+Only files downloaded in this run are unpacked ahead: uv keys a local wheel by its path and
+modification time, so a file already in jetpip's cache is most likely unpacked already. The
+target is never touched, and a failed or slow unpack changes nothing: the step unpacks
+whatever is missing itself, and reports any real error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jetpip.install.plan import InstallPlan, Step
+
+
+class UnpackAhead:
+    """The later step's fresh wheels, unpacked by uv into its cache while earlier steps run."""
+
+    def __init__(self, plan: InstallPlan, step: Step, lines: dict[str, str]) -> None:
+        self.step = step  # the step that waits for the unpack before it starts
+        self._workdir = plan.workdir
+        self._engine = plan.engine
+        self._lines = lines  # filename -> requirement line, for the files the step installs
+        self._waiting = set(lines)
+        self._fresh: list[str] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def for_plan(cls, plan: InstallPlan) -> UnpackAhead | None:
+        """The unpack for ``plan``: None unless uv installs a step after the guarded one."""
+        kinds = [s.kind for s in plan.steps]
+        if plan.engine.name != "uv" or "guarded" not in kinds:
+            return None
+        later = [s for s in plan.steps[kinds.index("guarded") + 1:] if s.kind == "install"]
+        if not later:
+            return None
+        step = later[0]
+        fetched = {f.package.name: f.package for f in plan.fetches}
+        lines = {fetched[name].filename: line
+                 for name, line in zip(step.names, step.requirements, strict=True)
+                 if name in fetched and not fetched[name].is_sdist}
+        return cls(plan, step, lines) if lines else None
+
+    @property
+    def started(self) -> bool:
+        """Whether the unpacking process was started."""
+        return self._proc is not None
+
+    def file_ready(self, filename: str, fetched: bool) -> None:
+        """One file is in place (``fetched``: downloaded now); the last one starts the unpack."""
+        if filename not in self._waiting:
+            return
+        self._waiting.discard(filename)
+        if fetched:
+            self._fresh.append(filename)
+        if not self._waiting:
+            self.start()
+
+    def start(self) -> None:
+        """Start uv on the fresh files, once; nothing happens when there are none."""
+        if self._proc is not None or not self._fresh:
+            return
+        self._waiting.clear()
+        requirements = os.path.join(self._workdir, "unpack-ahead.txt")
+        lines = [self._lines[name] for name in sorted(self._fresh)]
+        argv = self._engine.unpack(requirements, os.path.join(self._workdir, "unpack-ahead"),
+                                   hashed=all(" --hash=" in line for line in lines))
+        if argv is None:
+            return
+        try:
+            with open(requirements, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+        except OSError:
+            self._proc = None  # the step unpacks the files itself
+
+    def wait(self) -> None:
+        """Wait for the unpack to end (its outcome does not matter: the step checks everything)."""
+        if self._proc is not None:
+            self._proc.wait()
+
+    def stop(self) -> None:
+        """Stop the unpack if it still runs (a step failed, or the run was interrupted)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
