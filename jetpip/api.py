@@ -459,7 +459,10 @@ def run_plan(
 ) -> InstallOutcome:
     """Fetch the plan's files through ``client``, run its steps in the target, re-assert and check."""
     from jetpip.install.driver import SubprocessRunner, execute
-    from jetpip.interpreter.probe import probe_interpreter
+    from jetpip.interpreter.probe import probe_interpreter, rescan
+
+    def probe(python: str) -> Interpreter:  # after the steps: read again what the first probe read
+        return (rescan(before) if python == before.executable else None) or probe_interpreter(python)
 
     builder = None
     if plan.builds:
@@ -470,7 +473,7 @@ def run_plan(
         builder = WheelBuilder(before, client.config if client else None, uv=uv, guarded=route.guarded,
                                offline=bool(client and client.offline), echo=echo)
     try:
-        return execute(plan, runner=SubprocessRunner(echo=echo), probe=probe_interpreter, files=client,
+        return execute(plan, runner=SubprocessRunner(echo=echo), probe=probe, files=client,
                        guarded_names=sorted(route.guarded), before=before, reporter=reporter,
                        builder=builder)
     except OfflineMissError as err:

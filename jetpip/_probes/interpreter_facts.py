@@ -224,10 +224,11 @@ def dist_record(entry, dirname, in_system):
     }
 
 
-def installed_distributions(in_venv, prefix, base_prefix):
+def installed_distributions(in_venv, prefix, base_prefix, entries=None):
+    """Every distribution in the ``entries`` of the path (default: this interpreter's sys.path)."""
     found = []
     seen_dirs = set()
-    for entry in sys.path:
+    for entry in sys.path if entries is None else entries:
         if not entry or not os.path.isdir(entry):
             continue
         key = os.path.normcase(os.path.realpath(entry))
@@ -298,6 +299,9 @@ def main():
         "base_prefix": base_prefix,
         "site_packages": site_packages(),
         "installed": installed_distributions(in_venv, prefix, base_prefix),
+        # Where "installed" came from, to read them again without starting the interpreter
+        # (sys.path[0] is this probe's own folder).
+        "dist_path": [entry for entry in sys.path[1:] if entry],
     }
     sys.stdout.write("\n" + json.dumps(out) + "\n")
     sys.stdout.flush()

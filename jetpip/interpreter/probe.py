@@ -26,6 +26,7 @@ __all__ = [
     "interpreter_from_probe",
     "platform_tags",
     "probe_interpreter",
+    "rescan",
     "synthesize_interpreter",
 ]
 
@@ -77,6 +78,7 @@ class ProbeFacts(TypedDict, total=False):
     base_prefix: str
     site_packages: list[str]
     installed: list[ProbedDist]
+    dist_path: list[str]
 
 
 def find_target_python(python: str | None, env: Mapping[str, str]) -> str:
@@ -261,7 +263,28 @@ def interpreter_from_probe(data: Mapping[str, object], executable: str | None = 
         base_prefix=_opt_str(data, "base_prefix"),
         site_packages=tuple(str(p) for p in _items(data, "site_packages") if p),
         installed=installed,
+        dist_path=tuple(p for p in _items(data, "dist_path") if isinstance(p, str) and p),
     )
+
+
+def rescan(interpreter: Interpreter) -> Interpreter | None:
+    """``interpreter`` with its installed distributions read again, here, from the probe's paths.
+
+    The probe's own reader runs in this process over the ``dist_path`` the probe reported, which
+    spares starting the target interpreter again after an install step (tens of milliseconds,
+    more on a small board). None when the probe reported no paths (a synthesised interpreter).
+    """
+    import dataclasses
+
+    from jetpip._probes import interpreter_facts
+
+    if not interpreter.dist_path or interpreter.prefix is None:
+        return None
+    found: list[dict[str, object]] = interpreter_facts.installed_distributions(  # type: ignore[no-untyped-call]
+        interpreter.is_venv, interpreter.prefix, interpreter.base_prefix or interpreter.prefix,
+        interpreter.dist_path)
+    installed = tuple(_installed_from_probe(d) for d in found if isinstance(d.get("name"), str))
+    return dataclasses.replace(interpreter, installed=installed)
 
 
 def _installed_from_probe(item: Mapping[str, object]) -> InstalledDist:

@@ -82,6 +82,7 @@ class Interpreter:
     base_prefix: str | None = None
     site_packages: tuple[str, ...] = ()
     installed: tuple[InstalledDist, ...] = ()
+    dist_path: tuple[str, ...] = ()  # the sys.path entries ``installed`` was read from
 
     @property
     def python_version(self) -> str:

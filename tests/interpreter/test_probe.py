@@ -19,6 +19,7 @@ from jetpip.interpreter.probe import (
     interpreter_from_probe,
     platform_tags,
     probe_interpreter,
+    rescan,
     synthesize_interpreter,
 )
 from tests.support.wheels import host_python_tag
@@ -154,6 +155,26 @@ def test_venv_with_system_site_packages_marks_base_dists(tmp_path: Path, make_wh
     # pip lives in the base interpreter's site-packages, seen through the venv
     assert names["pip"].in_system_site
     assert interp.pip_version == _run(base, "import pip; print(pip.__version__)")
+
+
+def test_rescan_after_an_install_reads_what_a_new_probe_reads(tmp_path: Path, make_wheel) -> None:  # type: ignore[no-untyped-def]
+    # The driver reads the environment again after its steps without starting the interpreter.
+    base = _target("3.10.13")
+    exe = _venv(base, tmp_path / "venv", "--system-site-packages")
+    before = probe_interpreter(str(exe))
+    assert "jetson-demo" not in before.installed_by_name()
+    wheel = make_wheel("jetson-demo", "1.2.3", requires=["numpy<2"])
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(exe), "install", "--no-index", "--no-deps", "-q",
+         str(wheel.path)],
+        check=True,
+    )
+
+    again = rescan(before)
+
+    assert again is not None and again.installed_by_name()["jetson-demo"].version == "1.2.3"
+    assert sorted(again.installed, key=repr) == sorted(probe_interpreter(str(exe)).installed, key=repr)
+    assert rescan(synthesize_interpreter("3.10", "linux_aarch64", "2.35")) is None
 
 
 def test_externally_managed_marker_outside_a_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
