@@ -244,12 +244,13 @@ def ab_compare(results: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for sc in ab["scenarios"]:
         key = (sc["scenario"], sc["cache"], sc["latency_ms"], sc["scheme"])
-        old, new = rows.get((*key, ab["tool"]), {}), rows.get((*key, "jetpip"), {})
-        om, nm = _median(old), _median(new)
+        old, new = rows.get((*key, ab["tool"]), {}), rows.get((*key, ab.get("new_tool", "jetpip")), {})
+        om, nm, tm = _median(old), _median(new), _median(rows.get((*key, "jetpip"), {}))
         ratio = round(nm / om, 3) if om and nm else None
         bound = sc["bound"]
         out.append({**sc, "old_s": om, "new_s": nm, "new/old": ratio,
-                    "within": None if ratio is None or bound is None else ratio <= bound})
+                    "within": None if ratio is None or bound is None else ratio <= bound,
+                    "tree/old": round(tm / om, 3) if om and tm else None})
     return out
 
 
@@ -263,18 +264,30 @@ def ab_lines(results: dict[str, Any]) -> list[str]:
         return f"{w['median']:.3f} ({w['min']:.3f}-{w['max']:.3f})" if w else r.get("status", "not run")
 
     rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
-    out = ["", f"A/B: `{ab['tool']}` is jetpip at {ab['rev']} ({ab['sha'][:12]}, \"{ab['subject']}\"), "
-           "run from the same venv and alternating with the working tree's `jetpip` in this run.", "",
-           f"| scenario | {ab['tool']} s | jetpip s | jetpip/{ab['tool']} | bound | verdict |",
-           "| --- | --- | --- | --- | --- | --- |"]
+    old, new = ab["tool"], ab.get("new_tool", "jetpip")
+    out = ["", f"A/B: `{old}` is jetpip at {ab['rev']} ({ab['sha'][:12]}, \"{ab['subject']}\")"]
+    if new != "jetpip":
+        out[-1] += (f"; `{new}` is jetpip at {ab['new_rev']} ({ab['new_sha'][:12]}, "
+                    f"\"{ab['new_subject']}\"); the bound applies to these two, and the working tree's "
+                    "`jetpip` is shown beside them")
+    out[-1] += ". All run from the same venv, alternating in this run."
+    tree = [" jetpip s |", " jetpip/old |"] if new != "jetpip" else ["", ""]
+    out += ["", f"| scenario | {old} s | {new} s |{tree[0]} new/old | bound | verdict |{tree[1]}",
+            "| --- | --- | --- |" + (" --- |" if tree[0] else "") + " --- | --- | --- |"
+            + (" --- |" if tree[1] else "")]
     for c in ab_compare(results):
         key = (c["scenario"], c["cache"], c["latency_ms"], c["scheme"])
         label = f"{c['scenario']} {c['cache']}, {c['latency_ms']} ms, {c['scheme']}"
         ratio = f"{c['new/old']:.3f}" if c["new/old"] is not None else "-"
         bound = f"<= {c['bound']:.2f}" if c["bound"] else "none"
         verdict = {True: "within", False: "OVER", None: "-"}[c["within"]]
-        out.append(f"| {label} | {span(rows.get((*key, ab['tool']), {}))} "
-                   f"| {span(rows.get((*key, 'jetpip'), {}))} | {ratio} | {bound} | {verdict} |")
+        line = f"| {label} | {span(rows.get((*key, old), {}))} | {span(rows.get((*key, new), {}))} |"
+        if new != "jetpip":
+            line += f" {span(rows.get((*key, 'jetpip'), {}))} |"
+        line += f" {ratio} | {bound} | {verdict} |"
+        if new != "jetpip":
+            line += f" {c['tree/old']:.3f} |" if c["tree/old"] is not None else " - |"
+        out.append(line)
     return out
 
 

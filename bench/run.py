@@ -3,6 +3,7 @@
 python bench/run.py            the full run (needs the base index once, to fill bench/.cache/)
 python bench/run.py --quick    a smoke run: each tool once on a tiny closure, no internet
 python bench/run.py --ab REV   the full run, with jetpip at REV beside the working tree's (bench/ab.py)
+python bench/run.py --ab OLD --ab-new NEW   the A/B of two revisions, the working tree's beside them
 python bench/run.py --only corpus   cold locks of tests/corpus/ by jetpip and uv (bench/corpus.py), offline
 """
 
@@ -219,6 +220,11 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
             old, checkout = old_jetpip(args.ab, setup, say)
             tool_list.insert(1, old)  # beside the working tree's, so the two alternate closely
             extra["ab"] = checkout.meta()
+            if args.ab_new:
+                new, newer = old_jetpip(args.ab_new, setup, say)
+                tool_list.insert(1, new)
+                extra["ab"] |= {"new_tool": new.name, "new_rev": newer.rev, "new_sha": newer.sha,
+                                "new_subject": newer.subject}
         for t in tool_list:
             for command, why in t.missing.items():
                 say(f"SKIPPED {t.name} {command}: {why}")
@@ -448,7 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ab", metavar="REV", default=None,
                     help="also run jetpip at the git revision REV (a worktree under bench/.cache/ab/) beside "
                     "the working tree's, in the warm lock at 0 ms and the cold locks at 50 ms")
+    ap.add_argument("--ab-new", metavar="REV", default=None,
+                    help="with --ab OLD: the A/B's new side is jetpip at REV (a worktree too), not the "
+                    "working tree's, which still runs beside both; OLD..REV isolates one change")
     args = ap.parse_args(argv)
+    if args.ab_new and not args.ab:
+        ap.error("--ab-new needs --ab OLD")
     if args.only and "corpus" in args.only:
         corpus_main(args)
         args.only = [o for o in args.only if o != "corpus"]
