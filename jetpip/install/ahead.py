@@ -7,6 +7,9 @@ would wait for the whole guarded step before uv unpacked any of them. A second u
 installs the later step's wheels into a scratch directory meanwhile, as soon as they are
 fetched; the later step then finds them unpacked in uv's cache and only links them.
 
+It pays only when there is a wait to fill: a big CUDA build still downloading, or downloaded
+in this run, which uv then unpacks in the guarded step. Otherwise the guarded step is short and
+the scratch install's links are work the later step does again, so nothing is unpacked ahead.
 Only files downloaded in this run are unpacked ahead: uv keys a local wheel by its path and
 modification time, so a file already in jetpip's cache is most likely unpacked already. The
 target is never touched, and a failed or slow unpack changes nothing: the step unpacks
@@ -22,17 +25,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from jetpip.install.plan import InstallPlan, Step
 
+#: A CUDA build at least this big (or of unknown size) is worth unpacking the rest beside.
+BIG_BYTES = 64 * 1024 * 1024
+
 
 class UnpackAhead:
     """The later step's fresh wheels, unpacked by uv into its cache while earlier steps run."""
 
-    def __init__(self, plan: InstallPlan, step: Step, lines: dict[str, str]) -> None:
+    def __init__(self, plan: InstallPlan, step: Step, lines: dict[str, str], big: set[str]) -> None:
         self.step = step  # the step that waits for the unpack before it starts
         self._workdir = plan.workdir
         self._engine = plan.engine
         self._lines = lines  # filename -> requirement line, for the files the step installs
         self._waiting = set(lines)
         self._fresh: list[str] = []
+        self._big_pending = big  # big CUDA builds not yet in place
+        self._big_fetched = False  # a big CUDA build was downloaded in this run
         self._proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -49,7 +57,9 @@ class UnpackAhead:
         lines = {fetched[name].filename: line
                  for name, line in zip(step.names, step.requirements, strict=True)
                  if name in fetched and not fetched[name].is_sdist}
-        return cls(plan, step, lines) if lines else None
+        big = {p.filename for p in fetched.values()
+               if p.guarded and (p.size is None or p.size >= BIG_BYTES)}
+        return cls(plan, step, lines, big) if lines and big else None
 
     @property
     def started(self) -> bool:
@@ -57,20 +67,25 @@ class UnpackAhead:
         return self._proc is not None
 
     def file_ready(self, filename: str, fetched: bool) -> None:
-        """One file is in place (``fetched``: downloaded now); the last one starts the unpack."""
-        if filename not in self._waiting:
-            return
-        self._waiting.discard(filename)
-        if fetched:
-            self._fresh.append(filename)
-        if not self._waiting:
+        """One file is in place (``fetched``: downloaded now).
+
+        The unpack starts once every file of the later step is in place, if a big CUDA build is
+        still downloading or was downloaded now (the wait it fills).
+        """
+        if filename in self._big_pending:
+            self._big_pending.discard(filename)
+            self._big_fetched |= fetched
+        elif filename in self._waiting:
+            self._waiting.discard(filename)
+            if fetched:
+                self._fresh.append(filename)
+        if not self._waiting and (self._big_pending or self._big_fetched):
             self.start()
 
     def start(self) -> None:
         """Start uv on the fresh files, once; nothing happens when there are none."""
         if self._proc is not None or not self._fresh:
             return
-        self._waiting.clear()
         requirements = os.path.join(self._workdir, "unpack-ahead.txt")
         lines = [self._lines[name] for name in sorted(self._fresh)]
         argv = self._engine.unpack(requirements, os.path.join(self._workdir, "unpack-ahead"),

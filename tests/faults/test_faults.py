@@ -78,8 +78,7 @@ def _copy_venv(template: Path, dest: Path) -> Path:
 # A stand-in for uv that kills (or interrupts) the whole jetpip process group at its Nth install or
 # uninstall call, before the real uv runs, while it runs (50 ms in: done or not, the next run must
 # finish the job), or after it: jetpip taken down in that step. The unpack ahead (an install into a
-# scratch --target, no step of its own) runs through uncounted: "SIGKILL while fetching" takes it
-# down as it unpacks the files fetched while torch's download stalls.
+# scratch --target, no step of its own) runs through uncounted.
 _UV_HOOK = '''#!{python}
 import os, signal, subprocess, sys, time
 real, argv = os.environ["FAULT_REAL_UV"], sys.argv[1:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -466,13 +467,20 @@ def install_with(python: Path, lock: Lock, uv: Path, cache: Path) -> Recording:
 # builds install.
 
 
+def big_cuda_lock(mirror: Mirror) -> Lock:
+    """base_lock, with torch's size unknown: a CUDA build that may be big (the stand-in is not)."""
+    lock = base_lock(mirror)
+    return Lock(packages=tuple(dataclasses.replace(p, size=None) if p.name == "torch" else p
+                               for p in lock.packages))
+
+
 def test_later_wheels_are_unpacked_while_the_cuda_builds_install(
     make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
 ) -> None:
     uv, log = logging_uv(tmp_path)
     python = make_venv()
 
-    runner = install_with(python, base_lock(mirror), uv, tmp_path / "cache")
+    runner = install_with(python, big_cuda_lock(mirror), uv, tmp_path / "cache")
 
     calls = log.read_text().splitlines()
     unpacks = [c for c in calls if " --target " in c]
@@ -492,12 +500,25 @@ def test_files_from_the_cache_are_left_to_the_step(
     make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
 ) -> None:
     uv, log = logging_uv(tmp_path)
-    install_with(make_venv(name="first"), base_lock(mirror), uv, tmp_path / "cache")
+    install_with(make_venv(name="first"), big_cuda_lock(mirror), uv, tmp_path / "cache")
     log.write_text("")
 
-    install_with(make_venv(name="second"), base_lock(mirror), uv, tmp_path / "cache")
+    install_with(make_venv(name="second"), big_cuda_lock(mirror), uv, tmp_path / "cache")
 
     assert not [c for c in log.read_text().splitlines() if " --target " in c]
+
+
+def test_small_cuda_builds_leave_the_unpacking_to_the_step(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    # Every CUDA build of this lock is a few kB: its step is over at once, and unpacking the rest
+    # into a scratch directory first would only add the links made there.
+    uv, log = logging_uv(tmp_path)
+
+    runner = install_with(make_venv(), base_lock(mirror), uv, tmp_path / "cache")
+
+    assert not [c for c in log.read_text().splitlines() if " --target " in c]
+    assert "Prepared 3 packages" in runner.outputs[-1][1]
 
 
 def test_pip_has_no_unpack_ahead(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:
