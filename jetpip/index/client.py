@@ -366,7 +366,7 @@ class IndexClient:
     def _fetch_metadata(self, link: FileLink) -> tuple[bytes, str]:
         scheme = link.url.scheme
         if link.metadata_hashes is not None and scheme != "file":
-            resp = self.http.get(link.metadata_url.secret(), {}, ok=(200, 404), what="metadata file")
+            resp = self.http.get(link.metadata_url.secret(), {}, ok=(200, 404, 410), what="metadata file")
             if resp.status == 200:
                 verify_bytes(link, resp.body, link.metadata_hashes, what="metadata file",
                                    url=link.metadata_url)

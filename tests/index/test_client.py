@@ -75,6 +75,25 @@ def test_pep691_json_page_and_pep658_metadata(index_server: IndexServer, make_wh
     assert [r.path.endswith(".metadata") for r in file_reqs] == [True]
 
 
+@pytest.mark.parametrize("status", ["404", "410"])
+def test_a_metadata_file_the_page_lists_but_the_index_lacks_falls_back_to_the_wheel(
+    index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path, status: str,
+) -> None:
+    # A page may offer a PEP 658 file the server no longer has (devpi answers 410 Gone at the old
+    # URL of a re-uploaded file): the metadata comes from the wheel itself, as pip reads it then.
+    w = make_wheel("demo-pkg", "1.0", requires=["numpy<2"])
+    url = index_server.add("simple", "/simple", [ServedFile.from_path(w.path)])
+    index_server.fault(".whl.metadata", status)
+    rep = EventReporter()
+    with client(url, cache_dir, reporter=rep) as c:
+        (link,) = c.project_page(Source("b", "simple", Url.parse(url)), "demo-pkg").files
+        assert link.metadata_hashes is not None
+        meta = c.metadata(link)
+    assert (meta.name, meta.requires_dist) == ("demo-pkg", ("numpy<2",))
+    assert rep.metadata == [(w.filename, "range")]
+    assert [r.status for r in index_server.requests(".metadata")] == [int(status)]
+
+
 def test_pep503_html_page(index_server: IndexServer, make_wheel: MakeWheel, cache_dir: Path) -> None:
     w = make_wheel("demo", "2.0")
     url = index_server.add("simple", "/html/simple", [ServedFile.from_path(w.path, requires_python=">=3.9")],
