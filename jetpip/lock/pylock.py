@@ -388,9 +388,10 @@ def _read_tree(pkg: Any, i: int, raw: Mapping[str, Any], origin: str) -> LockedP
                         "[packages.tool.jetpip]", "regenerate it with `jetpip lock`")
     if pkg.directory is not None:
         folder = Path(origin).parent if origin.endswith(".toml") else Path.cwd()
-        location = os.path.normpath(folder.resolve() / pkg.directory.path)
-        ref = ProjectRef("directory", location, bool(pkg.directory.editable), canonicalize_name(pkg.name),
-                         subdirectory=pkg.directory.subdirectory)
+        # PEP 751: the project's root is `subdirectory` within the tree at `path`.
+        inside = pkg.directory.subdirectory or ""
+        location = os.path.normpath(folder.resolve() / pkg.directory.path / inside)
+        ref = ProjectRef("directory", location, bool(pkg.directory.editable), canonicalize_name(pkg.name))
     else:
         vcs = pkg.vcs
         location = vcs.url or (Path(vcs.path).resolve().as_uri() if vcs.path else "")

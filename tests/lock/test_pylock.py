@@ -287,6 +287,21 @@ def test_an_sdist_is_written_as_packages_sdist_and_read_back() -> None:
     assert dump_lock(back) == text
 
 
+def test_a_directory_subdirectory_names_the_project_inside_the_path(tmp_path: Path) -> None:
+    # PEP 751: `subdirectory` is where the project root is within the source tree at `path`.
+    text = (
+        'lock-version = "1.0"\ncreated-by = "another-tool"\n\n'
+        '[[packages]]\nname = "app"\nversion = "0.1"\n'
+        '[packages.directory]\npath = "src"\nsubdirectory = "pkg"\n'
+    )
+    Pylock.from_dict(tomllib.loads(text))  # a valid lock, by packaging's reading
+
+    lock = parse_lock(text, origin=str(tmp_path / "pylock.toml"))
+
+    ref = lock.by_name()["app"].project
+    assert ref is not None and Path(ref.location) == tmp_path / "src" / "pkg"
+
+
 def test_a_package_with_both_a_wheel_and_an_sdist_is_refused() -> None:
     doc = tomllib.loads(dump_lock(Lock(packages=(_sdist_pkg(),))))
     doc["packages"][0]["wheels"] = [{"name": "gym-0.26.2-py3-none-any.whl", "url": "https://example.invalid/g.whl",
