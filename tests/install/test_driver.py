@@ -508,6 +508,50 @@ def test_files_from_the_cache_are_left_to_the_step(
     assert not [c for c in log.read_text().splitlines() if " --target " in c]
 
 
+def commands_naming(text: str) -> list[str]:
+    """The command lines of this machine's processes that contain ``text``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        if text in args:
+            found.append(args)
+    return found
+
+
+class FailingGuardedStep(Recording):
+    """Runs each step for real, but the CUDA builds' step fails."""
+
+    def run(self, argv: Sequence[str]) -> RunResult:
+        if argv[-1].endswith("-guarded.txt"):
+            return RunResult(1, "error: the CUDA step failed")
+        return super().run(argv)
+
+
+def test_a_failing_step_stops_the_unpack_ahead(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:
+    # A uv whose unpack ahead takes its time: it is still running when the CUDA step fails.
+    slow = tmp_path / "uv"
+    slow.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
+                    "if '--target' in sys.argv:\n    time.sleep(60)\n"
+                    f"os.execv({find_uv_bin()!r}, [{find_uv_bin()!r}, *sys.argv[1:]])\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(slow)})
+    plan = build_plan(big_cuda_lock(mirror), before, mode="install", engine=engine)
+
+    with store(tmp_path / "cache") as files, pytest.raises(PipStepError) as err:
+        execute(plan, runner=FailingGuardedStep(), probe=probe_interpreter, files=files,
+                guarded_names=GUARDED, before=before)
+
+    assert "'install CUDA builds by exact file and hash', failed" in str(err.value)
+    assert not commands_naming(plan.workdir)  # the unpack was stopped, not left behind
+    assert not os.path.exists(plan.workdir)
+    assert "numpy" not in installed(python)
+
+
 def test_small_cuda_builds_leave_the_unpacking_to_the_step(
     make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
 ) -> None:
