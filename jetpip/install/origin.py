@@ -56,18 +56,30 @@ def record_origins(packages: Iterable[LockedPackage], installed: Iterable[Instal
     """Rewrite direct_url.json of each of ``packages`` that an engine installed from a local file.
 
     Only a distribution whose record names one of the ``local`` paths the plan handed the engine
-    is rewritten: anything else installed it. Returns the names rewritten.
+    is rewritten: anything else installed it. A pip before 20.1 writes no record at all; then
+    the distribution is recorded only when its RECORD lists the files of the locked wheel, hash
+    for hash. Returns the names rewritten.
     """
+    local = list(local)
     paths = {os.path.realpath(p) for p in local} | {os.path.abspath(p) for p in local}
+    by_file = {os.path.basename(p): p for p in local}
     by_name = {d.name: d for d in installed if not d.in_system_site}
     done = []
     for pkg in packages:
         dist = by_name.get(pkg.name)
-        if dist is None or not dist.direct_url or not dist.direct_url.startswith("file:"):
+        if dist is None:
             continue
-        path = unquote(urlsplit(dist.direct_url).path)
-        if path not in paths and os.path.realpath(path) not in paths:
+        if dist.direct_url is None:
+            wheel = by_file.get(pkg.filename)
+            if wheel is None or not pkg.filename.endswith(".whl") \
+                    or record_matches(Path(dist.location), Path(wheel)) is not True:
+                continue
+        elif not dist.direct_url.startswith("file:"):
             continue
+        else:
+            path = unquote(urlsplit(dist.direct_url).path)
+            if path not in paths and os.path.realpath(path) not in paths:
+                continue
         write_origin(Path(dist.location), origin_document(pkg))
         done.append(pkg.name)
     return done

@@ -417,9 +417,15 @@ def _wheel_tags(filename: str) -> set[str]:
     return {str(t) for t in tags}
 
 
-def requirement_line(pkg: LockedPackage, path: str) -> str:
-    """``name @ file:///path --hash=sha256:...``: pins the exact file, which the engine hash-checks."""
-    line = f"{pkg.name} @ {Path(os.path.abspath(path)).as_uri()}"
+def requirement_line(pkg: LockedPackage, path: str, engine: str = "uv") -> str:
+    """The line that pins the exact file, which the engine hash-checks.
+
+    uv: ``name @ file:///path --hash=sha256:...``. pip: ``file:///path --hash=sha256:...``, which
+    every pip reads; the pip of Python 3.6's ensurepip (18.1) and of Ubuntu 18.04 (9.0) take a
+    ``name @`` line in a requirements file for a file name.
+    """
+    url = Path(os.path.abspath(path)).as_uri()
+    line = url if engine == "pip" else f"{pkg.name} @ {url}"
     if pkg.sha256 and not pkg.is_sdist:
         line += f" --hash=sha256:{pkg.sha256}"
     return line
@@ -444,7 +450,7 @@ def _install_step(
         title=title,
         argv=plan.engine.install(path, hashed=all(p.sha256 and not p.is_sdist for p in pkgs), force=force),
         requirements_file=path,
-        requirements=tuple(requirement_line(p, plan.install_path(p)) for p in pkgs),
+        requirements=tuple(requirement_line(p, plan.install_path(p), plan.engine.name) for p in pkgs),
         names=tuple(p.name for p in pkgs),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import subprocess
 import tarfile
 import textwrap
 from pathlib import Path
@@ -192,6 +193,42 @@ def test_an_sdist_is_built_installed_and_the_second_environment_reuses_the_wheel
     assert builds_logged(marker) == 1  # no second build
     assert any("taken from the build cache" in n for n in rep.notes)
     assert again.to_json()["built"] == [{**built, "from_cache": True}]
+
+
+OLD_PYTHONS = {v: Path(f"/root/.pyenv/versions/{v}/bin/python") for v in ("3.6.15", "3.8.18")}
+
+
+@pytest.mark.parametrize("version", sorted(OLD_PYTHONS))
+@each_engine
+def test_an_sdist_builds_and_installs_into_the_python_of_jetpack_4_and_5(
+    index_server: IndexServer, engine: EngineName, version: str, tmp_path: Path,
+) -> None:
+    # JetPack 4 ships Python 3.6 (its venv's pip is 18.1), JetPack 5 ships 3.8.
+    base = OLD_PYTHONS[version]
+    if not base.exists():
+        pytest.skip(f"no Python {version} on this machine")
+    subprocess.run([str(base), "-m", "venv", str(tmp_path / "venv")], check=True, capture_output=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    marker = tmp_path / "tiny"
+    wheel = build_wheel(tmp_path / "wheels", WheelSpec("tiny-wheel", "2.0"))
+    served = ServedFile.from_path(wheel.path)
+    url = index_server.add("flat", "/wheels", [served]) + wheel.filename
+    lock = Lock(packages=(
+        serve(index_server, make_sdist(tmp_path / "dist", "tiny-sdist", "1.0", marker), "tiny-sdist", "1.0"),
+        LockedPackage(name="tiny-wheel", version="2.0", url=url, filename=wheel.filename,
+                      sha256=served.sha256),
+    ))
+    target = plain_target(probe_interpreter(str(python)))
+
+    _, outcome = install(python, lock, target, engine, tmp_path / "cache")
+
+    assert run_python(python, "import tiny_sdist; print(tiny_sdist.BUILT_FROM)") == "sdist"
+    assert Path(str(marker) + ".log").read_text().split()[0].endswith("/env/bin/python")
+    assert outcome.ok and outcome.to_json()["built"][0]["name"] == "tiny-sdist"
+    # Provenance, also from the pip of 3.6, which writes no direct_url.json: RECORD tells.
+    dist = probe_interpreter(str(python)).installed_by_name()["tiny-wheel"]
+    assert json.loads((Path(dist.location) / "direct_url.json").read_text())["url"] == url
+    assert "tiny-wheel" in outcome.origins
 
 
 def test_build_requirements_come_from_the_install_s_index(

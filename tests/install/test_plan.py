@@ -59,8 +59,12 @@ def test_fresh_environment_fetches_then_installs_guarded_first_then_the_rest_by_
         "--disable-pip-version-check", "--no-compile", "--require-hashes", "-r", "/tmp/w/01-guarded.txt",
     )
     zeros = '0' * 64
-    assert guarded.requirements == (f"torch @ file:///c/{zeros}/{TORCH.filename} --hash=sha256:{zeros}",)
-    assert rest.requirements == (f"numpy @ file:///c/{'0' * 64}/{NUMPY.filename} --hash=sha256:{'0' * 64}",)
+    # pip gets a bare file URL: the pip of Python 3.6 (18.1) reads `name @ file:` as a file name.
+    assert guarded.requirements == (f"file:///c/{zeros}/{TORCH.filename} --hash=sha256:{zeros}",)
+    assert rest.requirements == (f"file:///c/{'0' * 64}/{NUMPY.filename} --hash=sha256:{'0' * 64}",)
+    with_uv = build_plan(Lock(packages=(NUMPY, TORCH)), interp(), engine=UV, workdir="/tmp/w", files_dir="/c")
+    assert with_uv.steps[0].requirements == (
+        f"torch @ file:///c/{zeros}/{TORCH.filename} --hash=sha256:{zeros}",)
     text = plan.render()
     assert "engine: pip 24.0 (the target's own)" in text
     assert "fetch 2 files into jetpip's cache" in text and f"   {TORCH.filename}  {TORCH.url}" in text
