@@ -30,7 +30,7 @@ from jetpip.index.cache import CACHE_FORMAT
 from jetpip.lock.pylock import load_lock
 from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
 from tests.support.server import IndexServer
-from tests.support.venvs import build_of, installed, pip_install
+from tests.support.venvs import build_of, installed, pip_install, takes_ctrl_c
 
 REQUEST = "glinerish"  # torch and onnxruntime-gpu from the Jetson index, five more from the base index
 
@@ -289,7 +289,8 @@ def test_an_install_killed_in_any_step_is_finished_by_a_rerun(lab: Lab, tmp_path
         torch = lab.file_path("torch", "2.8.0", "jetson")
         lab.server.fault(torch, "stall", seconds=5.0, exact=True)
         run = subprocess.Popen(args, env=_env(tmp_path / "home", cache, **hook), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=takes_ctrl_c)
         assert run.stderr is not None
         seen = []
         for line in run.stderr:  # the other files take milliseconds; torch's stalls for 5 s
@@ -303,7 +304,8 @@ def test_an_install_killed_in_any_step_is_finished_by_a_rerun(lab: Lab, tmp_path
         lab.server.faults.clear()
     else:
         failed = subprocess.run(args, env=_env(tmp_path / "home", cache, **hook), text=True,
-                                capture_output=True, start_new_session=True, timeout=120)
+                                capture_output=True, start_new_session=True, timeout=120,
+                                preexec_fn=takes_ctrl_c)
 
     calls = tmp_path / "uv-calls"  # how many install steps the engine was started for
     if at == "fetch":

@@ -30,7 +30,7 @@ from jetpip.lock.pylock import Lock, LockedPackage
 from tests.support.mirror import Mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import build_of, installed, pip_install, run_python
+from tests.support.venvs import build_of, installed, pip_install, run_python, takes_ctrl_c
 from tests.support.wheels import BuiltWheel
 
 GUARDED = ("torch", "torchvision", "onnxruntime-gpu")
@@ -336,7 +336,8 @@ def test_ctrl_c_while_fetching_stops_before_anything_changes(
             print(err, flush=True)
             os._exit(err.exit_code)  # the stalled download's thread is not waited for
     """))
-    with subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True,
+                          preexec_fn=takes_ctrl_c) as proc:
         try:
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "fetching"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -29,3 +30,9 @@ def build_of(python: Path, module: str) -> str:
     """The stand-in marker of ``module`` as the target imports it: "jetson" or "pypi"."""
     return run_python(python, f"import {module}; print({module}.BUILD)")
 
+
+def takes_ctrl_c() -> None:
+    """``preexec_fn`` of a child that a test interrupts: SIGINT acts on it, as on a command typed in
+    a shell, even when the test run itself was started with SIGINT ignored (a background job of a
+    script, `nohup ... &`), a disposition children would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
