@@ -263,11 +263,21 @@ def _git(args: list[str], cwd: Path | None, ref: ProjectRef, at: str, doing: str
     proc = subprocess.run([git, *args], cwd=cwd, env=env, capture_output=True, text=True, errors="replace",
                           check=False)
     if check and proc.returncode != 0:
-        tail = "\n".join(f"  {line}" for line in (proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        said = (proc.stderr or proc.stdout).strip()
+        tail = "\n".join(f"  {line}" for line in said.splitlines()[-8:])
+        hint = "check the URL and that this machine can reach it (git ls-remote URL)"
+        if any(sign in said for sign in _REFUSED):
+            hint = ("the repository wants other credentials: put the right user and password (or "
+                    "token) in the URL, or in ~/.netrc for that host, which git reads; jetpip never "
+                    "prompts, and never writes them to a lock")
         raise IndexFetchError(f"{at}git could not {doing} {ref.shown()} (exit {proc.returncode}):\n"
-                              + redact_text(tail),
-                              "check the URL and that this machine can reach it (git ls-remote URL)")
+                              + redact_text(tail), hint)
     return proc
+
+
+# What git says when a server refuses it for want of (the right) credentials, prompts being off.
+_REFUSED = ("Authentication failed", "could not read Username", "could not read Password",
+            "The requested URL returned error: 401", "The requested URL returned error: 403")
 
 
 def _digest(text: str) -> str:

@@ -16,6 +16,7 @@ from jetpip.cli import cli
 from jetpip.errors import UsageError
 from jetpip.lock.pylock import load_lock
 from jetpip.resolve.requirements import RequirementLine, read_requirement_files
+from tests.support.git_http import git_over_http
 from tests.support.projects import git, git_project, write_project
 from tests.support.server import IndexServer
 from tests.support.wheels import WheelSpec, build_wheel
@@ -92,6 +93,32 @@ def test_a_git_url_is_locked_at_the_commit_its_revision_names(tmp_path: Path, in
     assert "requested-revision" not in pkg["vcs"]
     back = load_lock(out).by_name()["gitpkg"].project
     assert back is not None and (back.commit, back.location) == (commits["2.0"], url)
+
+
+def test_a_git_url_with_credentials_over_http_is_locked_and_said_without_them(
+    tmp_path: Path, index: str,
+) -> None:
+    commits = git_project(tmp_path / "repo", "gitpkg", ("1.0",))
+    with git_over_http(tmp_path / "repo", "fleet", "s3cret") as (url, seen):
+        host = url.removeprefix("http://")
+        (tmp_path / "r.txt").write_text(f"gitpkg @ git+http://fleet:s3cret@{host}@v1.0\n")
+        out = tmp_path / "pylock.toml"
+
+        result = cross_lock(tmp_path, index, "-r", tmp_path / "r.txt", "-o", out)
+
+        assert result.exit_code == 0, result.output
+        (pkg,) = tomllib.loads(out.read_text())["packages"]
+        assert pkg["vcs"]["url"] == url and pkg["vcs"]["commit-id"] == commits["1.0"]
+        assert "s3cret" not in out.read_text() and "s3cret" not in result.output
+        assert any(h.startswith("Basic ") for h in seen)  # git answered the server's challenge
+
+        (tmp_path / "r.txt").write_text(f"gitpkg @ git+http://fleet:wr0ng@{host}@v1.0\n")
+        refused = cross_lock(tmp_path, index, "-r", tmp_path / "r.txt", "-o", tmp_path / "l.toml")
+
+    assert refused.exit_code != 0
+    assert "wr0ng" not in refused.output  # the user name may show, as pip shows it: fleet:****@
+    assert f"{tmp_path / 'r.txt'}:1:" in refused.output and "Authentication failed" in refused.output
+    assert "hint: the repository wants other credentials" in refused.output and "~/.netrc" in refused.output
 
 
 def test_a_full_commit_id_and_a_branch_are_revisions_too(tmp_path: Path, index: str) -> None:
