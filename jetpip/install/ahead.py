@@ -61,11 +61,6 @@ class UnpackAhead:
                if p.guarded and (p.size is None or p.size >= BIG_BYTES)}
         return cls(plan, step, lines, big) if lines and big else None
 
-    @property
-    def started(self) -> bool:
-        """Whether the unpacking process was started."""
-        return self._proc is not None
-
     def file_ready(self, filename: str, fetched: bool) -> None:
         """One file is in place (``fetched``: downloaded now).
 
