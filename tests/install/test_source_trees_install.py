@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from jetpip.cli import cli
+from tests.support.git_http import git_over_http
 from tests.support.projects import git, git_project, write_project
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
@@ -95,6 +96,36 @@ def test_directories_editables_and_git_commits_install_with_their_provenance(
     result = jetpip("sync", lock, "--python", fresh, "--root", root, "--index-url", index)
     assert result.exit_code != 0
     assert f"the repository has no commit '{'0' * 40}'" in result.output
+
+
+def test_a_git_project_locked_with_credentials_syncs_with_them_from_netrc(
+    tmp_path: Path, index_server: IndexServer, make_venv: MakeVenv, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    six = build_wheel(tmp_path / "wheels", WheelSpec(name="six", version="1.17.0"))
+    index = index_server.add("simple", "/simple", [six.path])
+    commits = git_project(tmp_path / "repo", "gitpkg", ("1.0",))
+    python, root, lock = make_venv(), tmp_path / "root", tmp_path / "pylock.toml"
+    root.mkdir()
+    with git_over_http(tmp_path / "repo", "fleet", "s3cret") as (url, _):
+        host = url.removeprefix("http://")
+        result = jetpip("lock", "--python", python, "--root", root, "--index-url", index,
+                        f"gitpkg @ git+http://fleet:s3cret@{host}@v1.0", "-o", lock)
+        assert result.exit_code == 0, result.output
+        assert "s3cret" not in lock.read_text()
+        # Another machine: a cache with no mirror of the repository, and the lock holds no password.
+        monkeypatch.setenv("JETPIP_CACHE_DIR", str(tmp_path / "elsewhere"))
+        refused = jetpip("sync", lock, "--python", python, "--root", root, "--index-url", index)
+        assert refused.exit_code != 0 and "hint: the repository wants other credentials" in refused.output
+        netrc = Path.home() / ".netrc"
+        netrc.write_text(f"machine {host.split(':')[0]} login fleet password s3cret\n")
+        netrc.chmod(0o600)
+
+        result = jetpip("sync", lock, "--python", python, "--root", root, "--index-url", index)
+
+    assert result.exit_code == 0, result.output
+    assert installed(python)["gitpkg"] == "1.0" and "s3cret" not in result.output
+    assert origin(python, "gitpkg") == {"url": url, "vcs_info": {
+        "vcs": "git", "commit_id": commits["1.0"], "requested_revision": "v1.0"}}
 
 
 def test_install_takes_folders_editables_and_git_urls_as_arguments(
