@@ -237,8 +237,7 @@ def _after_steps(plan: InstallPlan, packages: Sequence[LockedPackage], probe: Pr
                  outcome: InstallOutcome) -> Interpreter:
     """Probe the environment and make each freshly installed distribution name its locked file."""
     interpreter = probe(plan.python)
-    local = [plan.install_path(p) for p in packages]
-    outcome.origins += record_origins(packages, interpreter.installed, local)
+    outcome.origins += record_origins([(p, plan.install_path(p)) for p in packages], interpreter.installed)
     return interpreter
 
 

@@ -51,28 +51,26 @@ def origin_document(pkg: LockedPackage) -> dict[str, object]:
     return {"url": str(Url(pkg.url).without_credentials()), "archive_info": archive}
 
 
-def record_origins(packages: Iterable[LockedPackage], installed: Iterable[InstalledDist],
-                   local: Iterable[str]) -> list[str]:
-    """Rewrite direct_url.json of each of ``packages`` that an engine installed from a local file.
+def record_origins(handed: Iterable[tuple[LockedPackage, str]],
+                   installed: Iterable[InstalledDist]) -> list[str]:
+    """Rewrite direct_url.json of each package that an engine installed from the local file handed to it.
 
-    Only a distribution whose record names one of the ``local`` paths the plan handed the engine
-    is rewritten: anything else installed it. A pip before 20.1 writes no record at all; then
-    the distribution is recorded only when its RECORD lists the files of the locked wheel, hash
-    for hash. Returns the names rewritten.
+    ``handed`` pairs each package with the file the plan gave the engine (the fetched wheel, or
+    the wheel built from its sdist). Only a distribution whose record names one of those files is
+    rewritten: anything else installed it. A pip before 20.1 writes no record at all; then the
+    distribution is recorded only when its RECORD lists the files of that wheel, hash for hash.
+    Returns the names rewritten.
     """
-    local = list(local)
-    paths = {os.path.realpath(p) for p in local} | {os.path.abspath(p) for p in local}
-    by_file = {os.path.basename(p): p for p in local}
+    handed = list(handed)
+    paths = {os.path.realpath(f) for _, f in handed} | {os.path.abspath(f) for _, f in handed}
     by_name = {d.name: d for d in installed if not d.in_system_site}
     done = []
-    for pkg in packages:
+    for pkg, wheel in handed:
         dist = by_name.get(pkg.name)
         if dist is None:
             continue
         if dist.direct_url is None:
-            wheel = by_file.get(pkg.filename)
-            if wheel is None or not pkg.filename.endswith(".whl") \
-                    or record_matches(Path(dist.location), Path(wheel)) is not True:
+            if not wheel.endswith(".whl") or record_matches(Path(dist.location), Path(wheel)) is not True:
                 continue
         elif not dist.direct_url.startswith("file:"):
             continue

@@ -43,8 +43,8 @@ def test_only_a_file_the_plan_handed_the_engine_is_rewritten(tmp_path: Path) -> 
     ours = dist_info(tmp_path / "a", local.as_uri())
     other = dist_info(tmp_path / "b", "file:///elsewhere/torch-2.8.0-cp310-cp310-linux_aarch64.whl")
 
-    assert record_origins([torch()], [ours], [str(local)]) == ["torch"]
-    assert record_origins([torch()], [other], [str(local)]) == []
+    assert record_origins([(torch(), str(local))], [ours]) == ["torch"]
+    assert record_origins([(torch(), str(local))], [other]) == []
 
     info = Path(ours.location)
     assert json.loads((info / "direct_url.json").read_text())["url"] == URL
