@@ -19,7 +19,9 @@ whatever is missing itself, and reports any real error.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,6 +37,10 @@ class UnpackAhead:
     def __init__(self, plan: InstallPlan, step: Step, lines: dict[str, str], big: set[str]) -> None:
         self.step = step  # the step that waits for the unpack before it starts
         self._workdir = plan.workdir
+        # Beside jetpip's cache, which is most often on the filesystem of uv's: uv's hard links
+        # work there, where a tmpfs /tmp would make it copy every file.
+        scratch = f"unpack-{uuid.uuid4().hex[:12]}"
+        self._scratch = os.path.join(os.path.dirname(plan.files_dir), "tmp", scratch)
         self._engine = plan.engine
         self._lines = lines  # filename -> requirement line, for the files the step installs
         self._waiting = set(lines)
@@ -83,7 +89,7 @@ class UnpackAhead:
             return
         requirements = os.path.join(self._workdir, "unpack-ahead.txt")
         lines = [self._lines[name] for name in sorted(self._fresh)]
-        argv = self._engine.unpack(requirements, os.path.join(self._workdir, "unpack-ahead"),
+        argv = self._engine.unpack(requirements, self._scratch,
                                    hashed=all(" --hash=" in line for line in lines))
         if argv is None:
             return
@@ -101,7 +107,8 @@ class UnpackAhead:
             self._proc.wait()
 
     def stop(self) -> None:
-        """Stop the unpack if it still runs (a step failed, or the run was interrupted)."""
+        """Stop the unpack if it still runs (a step failed, or the run was interrupted); remove its files."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        shutil.rmtree(self._scratch, ignore_errors=True)

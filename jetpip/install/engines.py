@@ -59,12 +59,11 @@ class Engine:
 
         uv unpacks each wheel into its cache before it links the files into place, so this leaves
         the wheels unpacked for a later install from the same paths (see ``install/ahead.py``).
-        The scratch files are symbolic links: a temporary folder on another filesystem than
-        uv's cache (a tmpfs /tmp) gets no copies. pip keeps no such cache.
+        pip keeps no such cache.
         """
         if self.name != "uv":
             return None
-        argv = [*self.program, "install", "--target", into, "--link-mode", "symlink", "--python", self.python,
+        argv = [*self.program, "install", "--target", into, "--python", self.python,
                 "--no-deps", "--no-index", "--offline", "--quiet"]
         if hashed:
             argv.append("--require-hashes")

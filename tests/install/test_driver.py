@@ -461,7 +461,8 @@ def install_with(python: Path, lock: Lock, uv: Path, cache: Path) -> Recording:
         outcome = execute(plan, runner=runner, probe=probe_interpreter, files=files,
                           guarded_names=GUARDED, before=before)
     assert outcome.ok
-    assert not os.path.exists(plan.workdir)  # the scratch directory goes with the plan's
+    assert not os.path.exists(plan.workdir)
+    assert not list((Path(plan.files_dir).parent / "tmp").glob("unpack-*"))  # the scratch folder too
     return runner
 
 
@@ -551,6 +552,7 @@ def test_a_failing_step_stops_the_unpack_ahead(make_venv: MakeVenv, mirror: Mirr
     assert "'install CUDA builds by exact file and hash', failed" in str(err.value)
     assert not commands_naming(plan.workdir)  # the unpack was stopped, not left behind
     assert not os.path.exists(plan.workdir)
+    assert not list((Path(plan.files_dir).parent / "tmp").glob("unpack-*"))
     assert "numpy" not in installed(python)
 
 
