@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 #: A CUDA build at least this big (or of unknown size) is worth unpacking the rest beside.
 BIG_BYTES = 64 * 1024 * 1024
+#: A scratch folder this old was left by a run that was killed; the next unpack removes it.
+STALE_SECONDS = 24 * 3600
 
 
 class UnpackAhead:
@@ -87,6 +90,7 @@ class UnpackAhead:
         """Start uv on the fresh files, once; nothing happens when there are none."""
         if self._proc is not None or not self._fresh:
             return
+        sweep(os.path.dirname(self._scratch))
         requirements = os.path.join(self._workdir, "unpack-ahead.txt")
         lines = [self._lines[name] for name in sorted(self._fresh)]
         argv = self._engine.unpack(requirements, self._scratch,
@@ -112,3 +116,19 @@ class UnpackAhead:
             self._proc.kill()
             self._proc.wait()
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def sweep(folder: str, now: float | None = None) -> None:
+    """Remove the scratch folders in ``folder`` that runs killed mid-unpack left (older than a day)."""
+    cutoff = (time.time() if now is None else now) - STALE_SECONDS
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            stale = entry.name.startswith("unpack-") and entry.stat(follow_symlinks=False).st_mtime < cutoff
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)

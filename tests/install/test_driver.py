@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from uv import find_uv_bin
 
 from jetpip.errors import LockedFileError, PipStepError
+from jetpip.index.cache import default_cache_dir
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.install.driver import InstallOutcome, RunResult, SubprocessRunner, execute
@@ -456,13 +458,15 @@ def install_with(python: Path, lock: Lock, uv: Path, cache: Path) -> Recording:
     before = probe_interpreter(str(python))
     engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
     plan = build_plan(lock, before, mode="install", engine=engine)
+    scratch = Path(plan.files_dir).parent / "tmp"
+    earlier = set(scratch.glob("unpack-*"))
     runner = Recording()
     with store(cache) as files:
         outcome = execute(plan, runner=runner, probe=probe_interpreter, files=files,
                           guarded_names=GUARDED, before=before)
     assert outcome.ok
     assert not os.path.exists(plan.workdir)
-    assert not list((Path(plan.files_dir).parent / "tmp").glob("unpack-*"))  # the scratch folder too
+    assert set(scratch.glob("unpack-*")) <= earlier  # this run's scratch folder went with it
     return runner
 
 
@@ -497,6 +501,21 @@ def test_later_wheels_are_unpacked_while_the_cuda_builds_install(
     # Nothing of the scratch install reached the target: each dist is there once, by the step.
     site = next(Path(p) for p in probe_interpreter(str(python)).site_packages if "site-packages" in p)
     assert sorted(p.name for p in site.glob("numpy-*.dist-info")) == ["numpy-1.26.4.dist-info"]
+
+
+def test_scratch_folders_a_killed_run_left_are_removed_by_the_next_unpack(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    uv, _ = logging_uv(tmp_path)
+    scratch = default_cache_dir() / "tmp"
+    old, recent = scratch / "unpack-0123456789ab", scratch / "unpack-ba9876543210"
+    for folder in (old, recent):
+        (folder / "pkg").mkdir(parents=True)
+    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
+
+    install_with(make_venv(), big_cuda_lock(mirror), uv, tmp_path / "cache")
+
+    assert not old.exists() and recent.exists()  # a run under way may own a recent one
 
 
 def test_files_from_the_cache_are_left_to_the_step(
