@@ -33,7 +33,7 @@ from tests.support.corpus import (
     load_projects,
 )
 from tests.support.corpus_lock import Locked, lock_case
-from tests.support.corpus_server import build_corpus_mirror, overlay_toml, serve
+from tests.support.corpus_server import target_mirrors
 
 CASES = load_cases()
 EXPECTED = load_expected()
@@ -46,18 +46,8 @@ Lock = Callable[[Case, str], Locked]
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[MirrorServer, Path]]]:
     """One mirror per target, started once for the module."""
-    out: dict[str, tuple[MirrorServer, Path]] = {}
-    try:
-        for key, target in TARGETS.items():
-            work = tmp_path_factory.mktemp(f"corpus-{key}")
-            server = serve(build_corpus_mirror(target, PROJECTS.values(), work))
-            overlay = work / "indexes.toml"
-            overlay.write_text(overlay_toml(target, server.url), encoding="utf-8")
-            out[key] = (server, overlay)
+    with target_mirrors(tmp_path_factory, PROJECTS.values(), "corpus") as out:
         yield out
-    finally:
-        for server, _ in out.values():
-            server.stop()
 
 
 @pytest.fixture(scope="module")

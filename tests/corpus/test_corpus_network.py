@@ -15,7 +15,7 @@ import pytest
 from bench.mirror import MirrorServer
 from tests.support.corpus import TARGETS, Case, carried, load_cases, load_expected
 from tests.support.corpus_lock import lock_case
-from tests.support.corpus_server import build_corpus_mirror, overlay_toml, serve
+from tests.support.corpus_server import target_mirrors
 
 pytestmark = pytest.mark.network
 
@@ -25,18 +25,8 @@ BASE_INDEX = "https://pypi.org/simple/"  # pip's default index, as a cross targe
 
 @pytest.fixture(scope="module")
 def jetson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[MirrorServer, Path]]]:
-    out: dict[str, tuple[MirrorServer, Path]] = {}
-    try:
-        for key, target in TARGETS.items():
-            work = tmp_path_factory.mktemp(f"live-{key}")
-            server = serve(build_corpus_mirror(target, [], work))
-            overlay = work / "indexes.toml"
-            overlay.write_text(overlay_toml(target, server.url), encoding="utf-8")
-            out[key] = (server, overlay)
+    with target_mirrors(tmp_path_factory, [], "live") as out:
         yield out
-    finally:
-        for server, _ in out.values():
-            server.stop()
 
 
 @pytest.mark.parametrize(("case", "key"),

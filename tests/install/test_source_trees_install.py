@@ -26,6 +26,16 @@ def origin(python: Path, name: str) -> dict[str, object]:
     return dict(json.loads(run_python(python, code)))
 
 
+def assert_trees(python: Path, app: Path, lib: Path, repo: str, commit: str) -> None:
+    """The folder, the editable folder and the git commit are installed, each naming its source."""
+    got = installed(python)
+    assert (got["app"], got["my-lib"], got["gitpkg"], got["six"]) == ("0.3", "1.2", "1.0", "1.17.0")
+    assert origin(python, "app") == {"url": app.as_uri(), "dir_info": {"editable": True}}
+    assert origin(python, "my-lib") == {"url": lib.as_uri(), "dir_info": {"editable": False}}
+    assert origin(python, "gitpkg") == {"url": repo, "vcs_info": {
+        "vcs": "git", "commit_id": commit, "requested_revision": "v1.0"}}
+
+
 def test_directories_editables_and_git_commits_install_with_their_provenance(
     tmp_path: Path, index_server: IndexServer, make_venv: MakeVenv,
 ) -> None:
@@ -42,12 +52,7 @@ def test_directories_editables_and_git_commits_install_with_their_provenance(
     result = jetpip("install", "--python", python, "--root", root, "--index-url", index,
                     "-r", tmp_path / "r.txt")
     assert result.exit_code == 0, result.output
-    got = installed(python)
-    assert (got["app"], got["my-lib"], got["gitpkg"], got["six"]) == ("0.3", "1.2", "1.0", "1.17.0")
-    assert origin(python, "app") == {"url": app.as_uri(), "dir_info": {"editable": True}}
-    assert origin(python, "my-lib") == {"url": lib.as_uri(), "dir_info": {"editable": False}}
-    assert origin(python, "gitpkg") == {"url": repo, "vcs_info": {
-        "vcs": "git", "commit_id": commits["1.0"], "requested_revision": "v1.0"}}
+    assert_trees(python, app, lib, repo, commits['1.0'])
     # the editable install runs the project's own files
     (app / "app" / "__init__.py").write_text("__version__ = 'edited'\n")
     assert run_python(python, "import app; print(app.__version__)") == "edited"
@@ -63,12 +68,7 @@ def test_directories_editables_and_git_commits_install_with_their_provenance(
     fresh = make_venv(name="fresh")
     result = jetpip("sync", lock, "--python", fresh, "--root", root, "--index-url", index)
     assert result.exit_code == 0, result.output
-    got = installed(fresh)
-    assert (got["app"], got["my-lib"], got["gitpkg"], got["six"]) == ("0.3", "1.2", "1.0", "1.17.0")
-    assert origin(fresh, "app") == {"url": app.as_uri(), "dir_info": {"editable": True}}
-    assert origin(fresh, "my-lib") == {"url": lib.as_uri(), "dir_info": {"editable": False}}
-    assert origin(fresh, "gitpkg") == {"url": repo, "vcs_info": {
-        "vcs": "git", "commit_id": commits["1.0"], "requested_revision": "v1.0"}}
+    assert_trees(fresh, app, lib, repo, commits['1.0'])
     assert run_python(fresh, "import app; print(app.__version__)") == "edited"  # the folder, as it is now
     # a wheelhouse has no file of a tree; offline, each comes from its folder or jetpip's git mirror
     result = jetpip("download", lock, "-d", tmp_path / "wheelhouse")

@@ -13,13 +13,16 @@ import gzip
 import hashlib
 import io
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from bench.mirror import Mirror, MirrorServer
 from bench.pages import PageFile, page_of
-from tests.support.corpus import CorpusTarget, Project, Row
+from tests.support.corpus import TARGETS, CorpusTarget, Project, Row
 from tests.support.wheels import build_wheel
 
 _EMPTY_FLAT = b"<html><body><h1>Index of pytorch/</h1><pre></pre></body></html>"
@@ -173,3 +176,22 @@ url = "{url}"
 def serve(mirror: Mirror) -> MirrorServer:
     """Start serving ``mirror`` on an ephemeral loopback port."""
     return MirrorServer(mirror).start()
+
+
+@contextmanager
+def target_mirrors(tmp_path_factory: pytest.TempPathFactory, projects: Iterable[Project],
+                   prefix: str) -> Iterator[dict[str, tuple[MirrorServer, Path]]]:
+    """Per target key, a started mirror of ``projects`` and its indexes.toml overlay; stopped on exit."""
+    projects = list(projects)
+    out: dict[str, tuple[MirrorServer, Path]] = {}
+    try:
+        for key, target in TARGETS.items():
+            work = tmp_path_factory.mktemp(f"{prefix}-{key}")
+            server = serve(build_corpus_mirror(target, projects, work))
+            overlay = work / "indexes.toml"
+            overlay.write_text(overlay_toml(target, server.url), encoding="utf-8")
+            out[key] = (server, overlay)
+        yield out
+    finally:
+        for server, _ in out.values():
+            server.stop()
