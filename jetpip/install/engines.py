@@ -39,7 +39,7 @@ class Engine:
     def install(self, requirements_file: str, *, hashed: bool, force: bool = False) -> tuple[str, ...]:
         """The command that installs the files a requirements file names (``name @ file:... --hash``)."""
         if self.name == "uv":
-            argv = [*self.program, "install", "--python", self.python, "--no-deps", "--no-index", "--offline"]
+            argv = self._uv_install()
             if force:
                 argv.append("--reinstall")
             if self.compile_bytecode:
@@ -63,11 +63,14 @@ class Engine:
         """
         if self.name != "uv":
             return None
-        argv = [*self.program, "install", "--target", into, "--python", self.python,
-                "--no-deps", "--no-index", "--offline", "--quiet"]
+        argv = [*self._uv_install(), "--target", into, "--quiet"]
         if hashed:
             argv.append("--require-hashes")
         return (*argv, "-r", requirements_file)
+
+    def _uv_install(self) -> list[str]:
+        """The start of every uv install: into the target, local files only, nothing resolved."""
+        return [*self.program, "install", "--python", self.python, "--no-deps", "--no-index", "--offline"]
 
     def uninstall(self, names: Sequence[str]) -> tuple[str, ...]:
         """The command that removes the distributions ``names``."""

@@ -56,13 +56,11 @@ def record_origins(handed: Iterable[tuple[LockedPackage, str]],
     """Rewrite direct_url.json of each package that an engine installed from the local file handed to it.
 
     ``handed`` pairs each package with the file the plan gave the engine (the fetched wheel, or
-    the wheel built from its sdist). Only a distribution whose record names one of those files is
+    the wheel built from its sdist). Only a distribution whose record names its own file is
     rewritten: anything else installed it. A pip before 20.1 writes no record at all; then the
     distribution is recorded only when its RECORD lists the files of that wheel, hash for hash.
     Returns the names rewritten.
     """
-    handed = list(handed)
-    paths = {os.path.realpath(f) for _, f in handed} | {os.path.abspath(f) for _, f in handed}
     by_name = {d.name: d for d in installed if not d.in_system_site}
     done = []
     for pkg, wheel in handed:
@@ -70,14 +68,12 @@ def record_origins(handed: Iterable[tuple[LockedPackage, str]],
         if dist is None:
             continue
         if dist.direct_url is None:
-            if not wheel.endswith(".whl") or record_matches(Path(dist.location), Path(wheel)) is not True:
-                continue
-        elif not dist.direct_url.startswith("file:"):
-            continue
+            ours = wheel.endswith(".whl") and record_matches(Path(dist.location), Path(wheel)) is True
         else:
-            path = unquote(urlsplit(dist.direct_url).path)
-            if path not in paths and os.path.realpath(path) not in paths:
-                continue
+            ours = dist.direct_url.startswith("file:") and \
+                os.path.realpath(unquote(urlsplit(dist.direct_url).path)) == os.path.realpath(wheel)
+        if not ours:
+            continue
         write_origin(Path(dist.location), origin_document(pkg))
         done.append(pkg.name)
     return done
