@@ -140,15 +140,20 @@ def _url_filename(url: str) -> str:
 
 
 def write_origin(dist_info: Path, document: dict[str, object]) -> None:
-    """Replace the dist-info's direct_url.json and its line in RECORD, each file written atomically."""
+    """Replace the dist-info's direct_url.json and its line in RECORD, each file written atomically.
+
+    Where the engine has just written both files, they are overwritten in place, one write each
+    (see ``_overwrite``); otherwise each is written beside and renamed over.
+    """
     data = json.dumps(document, sort_keys=True).encode()
+    entry = f"{dist_info.name}/{DIRECT_URL}"
+    if _overwrite(dist_info, entry, data):
+        return
     _replace(dist_info / DIRECT_URL, data)
     record = dist_info / "RECORD"
     if not record.is_file():
         return
-    entry = f"{dist_info.name}/{DIRECT_URL}"
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    line = [entry, f"sha256={digest}", str(len(data))]
+    line = _record_row(entry, data)
     text = record.read_text(encoding="utf-8")
     fast = _replace_line(text, entry, ",".join(line))
     if fast is not None:
@@ -164,6 +169,80 @@ def write_origin(dist_info: Path, document: dict[str, object]) -> None:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     _replace(record, out.getvalue().encode())
+
+
+def _record_row(entry: str, data: bytes) -> list[str]:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return [entry, f"sha256={digest}", str(len(data))]
+
+
+def _overwrite(dist_info: Path, entry: str, data: bytes) -> bool:
+    """Write ``data`` over direct_url.json and its RECORD row in place, one write per file.
+
+    Creating a file costs far more than writing into one (a new inode and a journal entry: about
+    0.2 ms against 0.015 ms on ext4, and much more while the disk writes back a previous install).
+    In place is as safe as a rename only where each file gets one write that leaves it whole, so
+    this is done only when:
+
+    - both files exist and are this dist-info's own (one link: never a file shared with a cache);
+    - ``data``, padded with spaces to the old file's length where it is shorter (JSON allows
+      trailing white space), gives a RECORD row of the old row's length, and that row is found by
+      the plain-text rules of ``_replace_line``.
+
+    A run killed between the two writes leaves the row's hash stale, as a kill between two renames
+    does. False (nothing written) when any condition fails: the caller renames instead.
+    """
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        url_fd = os.open(dist_info / DIRECT_URL, flags)
+    except OSError:
+        return False
+    try:
+        record_fd = os.open(dist_info / "RECORD", flags)
+    except OSError:
+        os.close(url_fd)
+        return False
+    try:
+        url_stat, record_stat = os.fstat(url_fd), os.fstat(record_fd)
+        if url_stat.st_nlink != 1 or record_stat.st_nlink != 1:
+            return False
+        text = _read_all(record_fd, record_stat.st_size)
+        if text is None or any(c in text for c in b'"\r\\') or any(c in entry for c in ',"'):
+            return False
+        padded = data.ljust(url_stat.st_size, b" ")
+        row = ",".join(_record_row(entry, padded)).encode()
+        head = entry.encode() + b","
+        start = 0 if text.startswith(head) else text.find(b"\n" + head) + 1
+        if start == 0 and not text.startswith(head):
+            return False
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+        if end - start != len(row):
+            return False
+        _write_at(url_fd, padded, 0, dist_info / DIRECT_URL)
+        _write_at(record_fd, row, start, dist_info / "RECORD")
+        return True
+    finally:
+        os.close(url_fd)
+        os.close(record_fd)
+
+
+def _read_all(fd: int, size: int) -> bytes | None:
+    """The file's ``size`` bytes, or None when it holds more or fewer (it changed meanwhile)."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, size + 1)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    return data if len(data) == size else None
+
+
+def _write_at(fd: int, data: bytes, offset: int, path: Path) -> None:
+    os.lseek(fd, offset, os.SEEK_SET)
+    if os.write(fd, data) != len(data):
+        raise OSError(f"short write to {path}")
 
 
 def _replace_line(text: str, entry: str, line: str) -> str | None:

@@ -7,11 +7,18 @@ import csv
 import hashlib
 import io
 import json
+import os
+import subprocess
 from pathlib import Path
+
+from uv import find_uv_bin
 
 from jetpip.install.origin import origin_document, record_origins, write_origin
 from jetpip.lock.pylock import LockedPackage
 from jetpip.model.target import InstalledDist
+from tests.support.venv_fixtures import MakeVenv
+from tests.support.venvs import run_python
+from tests.support.wheels import WheelSpec, build_wheel
 
 SHA = "ab" * 32
 URL = "http://mirror.local/jp6/cu126/+f/abc/torch-2.8.0-cp310-cp310-linux_aarch64.whl"
@@ -84,3 +91,93 @@ def test_the_record_is_rewritten_as_the_csv_module_reads_and_writes_it(tmp_path:
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows(expected)
         assert (info / "RECORD").read_text() == out.getvalue()
+
+
+def engine_wrote(info: Path, direct_url: dict[str, object]) -> None:
+    """A dist-info as an engine leaves it: direct_url.json and a true RECORD row for it."""
+    info.mkdir(parents=True)
+    data = json.dumps(direct_url).encode()
+    (info / "direct_url.json").write_bytes(data)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    rows = ["torch/__init__.py,sha256=x,10", f"{info.name}/direct_url.json,sha256={digest},{len(data)}",
+            f"{info.name}/RECORD,,"]
+    (info / "RECORD").write_text("\n".join(rows) + "\n")
+
+
+def assert_record_true(info: Path, url: str) -> None:
+    data = (info / "direct_url.json").read_bytes()
+    assert json.loads(data)["url"] == url
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    rows = [r for r in csv.reader((info / "RECORD").read_text().splitlines()) if r]
+    names = ["torch/__init__.py", f"{info.name}/direct_url.json", f"{info.name}/RECORD"]
+    assert [r[0] for r in rows] == names
+    assert rows[1][1:] == [f"sha256={digest}", str(len(data))]
+
+
+def test_the_files_an_engine_just_wrote_are_overwritten_in_place(tmp_path: Path) -> None:
+    # An engine's record of a local file, longer and shorter than the origin's: both are written
+    # into the same files (no new inode), the shorter one padded with white space JSON ignores.
+    for name, local in (("long", "file:///" + "x" * 300 + "/torch.whl"), ("short", "file:///p/t.whl")):
+        info = tmp_path / name / "torch-2.8.0.dist-info"
+        engine_wrote(info, {"url": local, "archive_info": {"hashes": {"sha256": SHA}}})
+        inodes = [(info / f).stat().st_ino for f in ("direct_url.json", "RECORD")]
+
+        write_origin(info, origin_document(torch()))
+
+        assert [(info / f).stat().st_ino for f in ("direct_url.json", "RECORD")] == inodes
+        assert_record_true(info, URL)
+        assert json.loads((info / "direct_url.json").read_text()) == origin_document(torch())
+
+
+def test_files_shared_with_another_path_or_a_row_changing_length_are_renamed_over(tmp_path: Path) -> None:
+    # A RECORD hard-linked elsewhere (say into a cache) is never written through; a row whose
+    # size gains a digit cannot be overwritten in place. Both get new files, and stay true.
+    shared = tmp_path / "shared" / "torch-2.8.0.dist-info"
+    engine_wrote(shared, {"url": "file:///p/t.whl", "archive_info": {}})
+    other = tmp_path / "cache-RECORD"
+    os.link(shared / "RECORD", other)
+    before = other.read_bytes()
+    grows = tmp_path / "grows" / "torch-2.8.0.dist-info"
+    engine_wrote(grows, {"url": "file:///t.whl"})  # under 100 bytes; the origin's record is not
+    assert len((grows / "direct_url.json").read_bytes()) < 100
+
+    for info in (shared, grows):
+        inode = (info / "RECORD").stat().st_ino
+        write_origin(info, origin_document(torch()))
+        assert (info / "RECORD").stat().st_ino != inode
+        assert_record_true(info, URL)
+    assert other.read_bytes() == before
+
+
+def test_an_in_place_record_is_read_and_uninstalled_by_the_real_tools(
+    make_venv: MakeVenv, tmp_path: Path,
+) -> None:
+    # uv installs a local wheel and writes its own record; jetpip's goes into the same files. pip
+    # and importlib.metadata read it back, and uv's uninstall removes every file.
+    python = make_venv()
+    wheel = build_wheel(tmp_path / "wheels", WheelSpec("torch", "2.8.0", build="jetson"))
+    uv = find_uv_bin()
+    req = tmp_path / "req.txt"
+    req.write_text(f"torch @ {wheel.path.as_uri()} --hash=sha256:{wheel.sha256}\n")
+    env = {**os.environ, "UV_CACHE_DIR": str(tmp_path / "uv")}
+    subprocess.run([uv, "pip", "install", "--python", str(python), "--no-deps", "--no-index",
+                    "--require-hashes", "-r", str(req)], check=True, capture_output=True, env=env)
+    site = Path(run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    info = site / "torch-2.8.0.dist-info"
+    inode = (info / "direct_url.json").stat().st_ino
+    url = f"http://mirror.local/+f/{wheel.filename}"
+    pkg = LockedPackage(name="torch", version="2.8.0", url=url, filename=wheel.filename, sha256=wheel.sha256)
+
+    write_origin(info, origin_document(pkg))
+
+    assert (info / "direct_url.json").stat().st_ino == inode
+    shown = run_python(python, "import importlib.metadata as m, json; d = m.distribution('torch'); "
+                               "print(json.dumps([json.loads(d.read_text('direct_url.json')), "
+                               "sorted(str(f) for f in d.files)]))")
+    record, files = json.loads(shown)
+    assert record == origin_document(pkg) and f"{info.name}/direct_url.json" in files
+    assert "torch @ http://mirror.local" in subprocess.run(
+        [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout
+    subprocess.run([uv, "pip", "uninstall", "--python", str(python), "torch"],
+                   check=True, capture_output=True, env=env)
+    assert not info.exists() and not (site / "torch").exists()
