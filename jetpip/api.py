@@ -315,23 +315,29 @@ def plan_install(
     engine = None if cross else choose_engine(
         target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
         break_system_packages=break_system_packages, reporter=reporter)
-    if not cross:
-        from jetpip.install.repairs import repair_pins
+    # While jetpip resolves, uv reads the target interpreter into its cache (see Engine.warm_up).
+    settle = engine.warm_up() if engine is not None else None
+    try:
+        if not cross:
+            from jetpip.install.repairs import repair_pins
 
-        requirements = [*requirements, *repair_pins(
-            requirements, constraints, target=target, route=route, reporter=reporter, strict=strict,
-            resolve=lambda reqs, cons: resolve_for(reqs, cons, kb=kb, target=target, route=route,
-                                                   client=client, offline_hint=OFFLINE_INSTALL_HINT,
-                                                   no_build=no_build))]
-    resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
-                             client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT,
-                             strict_versions=strict_versions, no_build=no_build)
-    if cross:
-        check_target(target.interpreter, break_system_packages=break_system_packages)
-    locked = hashed_lock(resolution, client, workdir)
-    return build_plan(locked, target.interpreter, mode="install", engine=engine,
-                      substitutions=route.substitutions, local_files=tree_files(locked),
-                      builds=_sdist_builds(locked, target, kb, route, no_build))
+            requirements = [*requirements, *repair_pins(
+                requirements, constraints, target=target, route=route, reporter=reporter, strict=strict,
+                resolve=lambda reqs, cons: resolve_for(reqs, cons, kb=kb, target=target, route=route,
+                                                       client=client, offline_hint=OFFLINE_INSTALL_HINT,
+                                                       no_build=no_build))]
+        resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
+                                 client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT,
+                                 strict_versions=strict_versions, no_build=no_build)
+        if cross:
+            check_target(target.interpreter, break_system_packages=break_system_packages)
+        locked = hashed_lock(resolution, client, workdir)
+        return build_plan(locked, target.interpreter, mode="install", engine=engine,
+                          substitutions=route.substitutions, local_files=tree_files(locked),
+                          builds=_sdist_builds(locked, target, kb, route, no_build))
+    finally:
+        if settle is not None:
+            settle()
 
 
 def plan_sync(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +18,8 @@ ENGINES: tuple[EngineName, ...] = ("uv", "pip")
 UV_ENV = "JETPIP_UV"
 # uv reads interpreters from 3.6 on (JetPack 4); older ones only pip can serve.
 UV_OLDEST_PYTHON = (3, 6)
+# How long a plan waits for uv's warm-up before it kills it (seconds); it takes about 0.05.
+WARM_UP_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,36 @@ class Engine:
         if hashed:
             argv.append("--require-hashes")
         return (*argv, "-r", requirements_file)
+
+    def warm_up(self) -> Callable[[], None]:
+        """Start uv reading the target interpreter into its cache; the call returned waits for it.
+
+        uv learns a Python it has not seen (a new venv, say) by running it, about 45 ms, and caches
+        what it learnt by the interpreter's path and change time. Started while jetpip resolves,
+        the first install step finds it cached. Nothing else is read or written; pip, or a uv that
+        fails here, leaves the steps as they were. The wait kills a warm-up still running at 10 s.
+        """
+        if self.name != "uv":
+            return _nothing
+        argv = [self.program[0], "python", "find", "--no-project", "--offline", "--no-python-downloads",
+                self.python]
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        except OSError:
+            return _nothing
+
+        def settle() -> None:
+            try:
+                proc.wait(timeout=WARM_UP_WAIT)
+            except subprocess.TimeoutExpired:
+                pass
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    proc.wait()
+
+        return settle
 
     def _uv_install(self) -> list[str]:
         """The start of every uv install: into the target, local files only, nothing resolved."""
@@ -137,6 +169,10 @@ def find_uv(interpreter: Interpreter, env: Mapping[str, str]) -> tuple[str | Non
         return None, None, f"`{path} --version` failed with exit status {out.returncode}"
     version = out.stdout.strip().split(" (")[0] or "uv"
     return path, version, ""
+
+
+def _nothing() -> None:
+    return None
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -325,6 +325,45 @@ def test_where_uv_cannot_run_pip_installs_and_one_line_says_why(
     assert asked.exit_code == 2 and "error: --installer uv, but" in asked.output
 
 
+def test_uv_reads_a_new_interpreter_while_jetpip_resolves_and_a_failing_warm_up_changes_nothing(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # uv learns a Python it has not seen by running it. jetpip has it do that during the
+    # resolution (`uv python find`), waits for it, and only then starts the first step; that
+    # step finds the interpreter in uv's cache. The warm-up may fail: it is only a warm-up.
+    log = tmp_path / "uv.log"
+    uv = tmp_path / "uv"
+    uv.write_text(f'#!/bin/sh\necho "start $*" >> "{log}"\n'
+                  f'if [ "$1 $2" = "python find" ] && [ -e "{tmp_path}/fail" ]; then exit 3; fi\n'
+                  f'"{find_uv_bin()}" "$@"; rc=$?\necho "end $*" >> "{log}"\nexit $rc\n')
+    uv.chmod(0o755)
+    monkeypatch.setenv("JETPIP_UV", str(uv))
+    python = make_venv()
+
+    result = jetpip("install", *on_orin(mirror, python, "tinyformers"))
+
+    assert result.exit_code == 0, result.output
+    calls = log.read_text().splitlines()
+    warm = [i for i, c in enumerate(calls) if c.startswith("start python find") and c.endswith(f" {python}")]
+    steps = [i for i, c in enumerate(calls) if c.startswith("start pip install")]
+    assert len(warm) == 1 and steps
+    assert calls.index(calls[warm[0]].replace("start", "end", 1)) < steps[0]
+    assert "tinyformers" in installed(python)
+
+    (tmp_path / "fail").touch()
+    log.unlink()
+    again = jetpip("install", *on_orin(mirror, make_venv(name="second"), "tinyformers"))
+    assert again.exit_code == 0, again.output
+    assert any(c.startswith("start python find") for c in log.read_text().splitlines())
+    assert "python find" not in again.output
+
+    log.unlink()
+    third = make_venv(name="third")
+    with_pip = jetpip("install", "--installer", "pip", *on_orin(mirror, third, "tinyformers"))
+    assert with_pip.exit_code == 0, with_pip.output
+    assert not log.exists()  # pip installs: uv is not started at all
+
+
 def test_install_with_cross_target_flags_is_refused_after_resolving(mirror: Mirror) -> None:
     result = jetpip("install", "--root", ORIN_JP62, "--indexes", mirror.overlay, "--index-url",
                     f"{mirror.base_url}/", "--python-version", "3.10", "--platform", "linux_aarch64",
