@@ -129,7 +129,13 @@ class Row:
 
 
 def run_one(name: str, cmd: T.Cmd, server: MirrorServer, say: Any) -> Sample:
-    """Run ``cmd`` through bench/launch.py, which times it and reads its rusage from wait4."""
+    """Run ``cmd`` through bench/launch.py, which times it and reads its rusage from wait4.
+
+    The file system is synced first, untimed: no run pays for the writeback of the one before it
+    (pip's installs leave hundreds of MB to write, which slowed the next tool's links and file
+    creations by up to half a second).
+    """
+    os.sync()
     mark = server.mark()
     conns = server.connection_mark() if isinstance(server, TlsMirrorServer) else 0
     with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as tmp:
