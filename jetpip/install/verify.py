@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from jetpip.model.sources import Route
 from jetpip.model.target import InstalledDist, Interpreter
-from jetpip.resolve.requirements import RequirementLine
+from jetpip.resolve.requirements import RequirementLine, only_for_extra
 
 if TYPE_CHECKING:  # the install's fast path imports this module; keep it free of the lock's imports
     from jetpip.lock.pylock import LockedPackage
@@ -125,6 +125,8 @@ def check_consistency(
     broken: list[BrokenRequirement] = []
     for dist in sorted(installed.values(), key=lambda d: d.name):
         for text in dist.requires:
+            if only_for_extra(text) is not None:
+                continue  # an extra's requirement, not followed (most lines of a big package)
             req = _requirement(text)
             if req is None:
                 continue

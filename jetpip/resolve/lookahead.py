@@ -15,7 +15,6 @@ the cache, and starts walking, from everything it was handed so far, once a requ
 from __future__ import annotations
 
 import functools
-import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from jetpip.resolve.finder import Candidate, FindResult, IndexClientLike, is_exact, versions_within
+from jetpip.resolve.requirements import only_for_extra
 
 
 class FinderLike(Protocol):
@@ -48,9 +48,6 @@ def marker_true(marker: Marker | None, env: Mapping[str, str], extras: Iterable[
     return any(marker.evaluate({**env, "extra": extra}) for extra in (*sorted(extras), ""))
 
 
-_EXTRA_ONLY = re.compile(r"""\s*extra\s*==\s*(?:"([^"]*)"|'([^']*)')\s*""")
-
-
 @functools.lru_cache(maxsize=8192)
 def _requirement(text: str) -> Requirement:
     return Requirement(text)  # once per run, however many threads read the line
@@ -62,13 +59,12 @@ def dependency(text: str, env: Mapping[str, str], extras: frozenset[str]) -> Req
     Most lines of a big package are ``...; extra == "name"``: those are decided without parsing.
     Raises InvalidRequirement for a malformed line that may hold.
     """
-    head, sep, marker = text.partition(";")
-    if sep and "@" not in head:
-        only = _EXTRA_ONLY.fullmatch(marker)
-        if only is not None:
-            if canonicalize_name(only[1] if only[1] is not None else only[2]) not in extras:
-                return None
-            text = head
+    head = text.partition(";")[0]
+    only = only_for_extra(text)
+    if only is not None:
+        if only not in extras:
+            return None
+        text = head
     req = _requirement(text)
     return req if marker_true(req.marker, env, extras) else None
 

@@ -390,3 +390,20 @@ def _joined(lines: Sequence[str]) -> Iterator[tuple[int, str]]:
             yield number, line
     if parts:
         yield start, "".join(parts)
+
+
+_EXTRA_ONLY = re.compile(r"""\s*extra\s*==\s*(?:"([^"]*)"|'([^']*)')\s*""")
+
+
+def only_for_extra(text: str) -> str | None:
+    """The extra (canonical) a Requires-Dist line is for, when its marker is just ``extra == "name"``.
+
+    None for any other line. Decided without parsing the line: a big package has hundreds of them.
+    """
+    head, sep, marker = text.partition(";")
+    if not sep or "@" in head:
+        return None
+    only = _EXTRA_ONLY.fullmatch(marker)
+    if only is None:
+        return None
+    return canonicalize_name(only[1] if only[1] is not None else only[2]) or None

@@ -19,7 +19,12 @@ from jetpip.cli import cli
 from jetpip.errors import UsageError
 from jetpip.index.config import PIP_DEFAULT_INDEX, load_index_config
 from jetpip.model.links import BinaryPolicy
-from jetpip.resolve.requirements import RequirementLine, read_requirement_files, read_requirements
+from jetpip.resolve.requirements import (
+    RequirementLine,
+    only_for_extra,
+    read_requirement_files,
+    read_requirements,
+)
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
 from tests.support.venvs import installed
@@ -522,3 +527,32 @@ def test_pre_ranks_pre_releases_with_final_releases_as_pip_does(
         tmp_path, "--pre", "--index-url", base, "-r", tmp_path / "r.txt", "-o", tmp_path / "l.toml")
     assert result.exit_code == 0, result.output
     assert locked(tmp_path / "l.toml")["prepkg"][0] == picked["prepkg"][0] == expected
+
+
+@pytest.mark.parametrize("line", [
+    'torch>=2; extra == "gpu"', "torch ; extra=='Torch_Vision'", 'a[b]>1 ;  extra == "x-y"  ',
+    'torch; extra == "gpu" and python_version >= "3.8"', 'torch; python_version >= "3.8"', "torch",
+    'torch; extra == ""', 'torch @ https://h/t.whl ; extra == "gpu"', 'torch; "gpu" == extra',
+    'torch; extra != "gpu"', 'torch; (extra == "gpu")',
+])
+def test_a_line_for_an_extra_is_told_without_parsing_as_packaging_evaluates_it(line: str) -> None:
+    # The consistency check and the resolver skip such lines unparsed; where the shortcut answers,
+    # packaging's own evaluation must agree: false without the extra, true with exactly that one.
+    extra = only_for_extra(line)
+    if extra is None:
+        return
+    marker = Requirement(line).marker
+    assert marker is not None
+    env = {"python_version": "3.10"}
+    assert not marker.evaluate({**env, "extra": ""})
+    assert marker.evaluate({**env, "extra": extra})
+    assert not marker.evaluate({**env, "extra": extra + "-other"})
+
+
+def test_the_shortcut_answers_the_plain_extra_lines_only() -> None:
+    told = ['torch>=2; extra == "gpu"', "torch ; extra=='Torch_Vision'", 'a[b]>1 ;  extra == "x-y"  ']
+    assert [only_for_extra(line) for line in told] == ["gpu", "torch-vision", "x-y"]
+    untold = ['torch; extra == "gpu" and python_version >= "3.8"', 'torch; python_version >= "3.8"',
+              "torch", 'torch; extra == ""', 'torch @ https://h/t.whl ; extra == "gpu"']
+    assert [only_for_extra(line) for line in untold] == [None] * len(untold)
+
