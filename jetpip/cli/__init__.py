@@ -18,7 +18,6 @@ from jetpip import __version__
 from jetpip.cli import cache, detect, doctor, download, hint, install, lock, sync
 from jetpip.cli.output import emit, error
 from jetpip.errors import JetpipError
-from jetpip.index.cache import default_cache_dir
 
 __all__ = ["cli", "main", "run"]
 
@@ -41,7 +40,7 @@ class _Group(click.Group):
             # Every cache entry is written to a temporary file and renamed: a full disk leaves no
             # half entry, so the same command converges once there is room.
             error(JetpipError(
-                f"the disk is full: {err.strerror} (jetpip's cache is {default_cache_dir()})",
+                f"the disk is full: {err.strerror} (jetpip's cache is {_cache_dir()})",
                 "free some space (`jetpip cache clean` empties the cache), or set JETPIP_CACHE_DIR to a "
                 "folder on a disk with room; then run the same command again",
             ))
@@ -91,3 +90,10 @@ def run() -> None:
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`jetpip lock --json | head`)
             stream.flush()
     os._exit(code)
+
+
+def _cache_dir() -> str:
+    from jetpip.index.cache import default_cache_dir
+
+    return str(default_cache_dir())
+

@@ -424,6 +424,10 @@ class IndexClient:
         """
         return self._once("file", link.url, lambda: self._files.fetch(link, on_fetch))
 
+    def cached(self, link: FileLink) -> Path | None:
+        """The file in the cache by the link's hash, without fetching it; None when it is not there."""
+        return self._files.cached(link)
+
     def _cached_file(self, link: FileLink) -> Path:
         return self._once("file", link.url, lambda: self._files.fetch(link))
 

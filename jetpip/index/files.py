@@ -39,6 +39,11 @@ class FileFetcher:
         self.offline = offline
         self._http = http  # started by the first request that needs it
 
+    def cached(self, link: FileLink) -> Path | None:
+        """The file in the cache by the link's hash; None when it is not there or the link has no hash."""
+        best = link.best_hash
+        return self.cache.wheel(*best) if best is not None else None
+
     def fetch(self, link: FileLink, on_fetch: Callable[[Path], None] | None = None) -> Path:
         """The hash-checked file in the cache; fetched only when the cache does not hold its hash."""
         best = link.best_hash

@@ -34,6 +34,9 @@ class FileStore(Protocol):
     def fetch(self, link: FileLink, *, on_fetch: Callable[[Path], None] | None = None) -> Path:
         """The hash-checked file in the cache; ``on_fetch`` gets the partial file when one is fetched now."""
 
+    def cached(self, link: FileLink) -> Path | None:
+        """The file in the cache by the link's hash, without fetching; None when it is not there."""
+
 
 @dataclass(frozen=True)
 class Fetch:
@@ -120,12 +123,26 @@ def fetch_all(
             fetched = partial.pop(name, None) is not None
         return cached.stat().st_size, fetched
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(fetches))),
-                              thread_name_prefix="jetpip-fetch")
-    futures: dict[Future[tuple[int, bool]], Fetch] = {pool.submit(one, f): f for f in fetches}
-    sizes = {f.package.filename: f.package.size for f in fetches}
-    pending = set(futures)
+    # Files the cache holds are put in place here, one after another (a warm install is all of
+    # them, and threads would only take turns); the rest are fetched in parallel.
     size = downloaded = 0
+    missing = []
+    for item in fetches:
+        hit = store.cached(link_of(item.package))
+        if hit is None:
+            missing.append(item)
+            continue
+        place(hit, Path(item.path), copy=copy)
+        got = hit.stat().st_size
+        size += got
+        rep.file_fetched(item.package.filename, got, from_cache=True)
+        if on_file is not None:
+            on_file(item.package.filename, False)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing))),
+                              thread_name_prefix="jetpip-fetch")
+    futures: dict[Future[tuple[int, bool]], Fetch] = {pool.submit(one, f): f for f in missing}
+    sizes = {f.package.filename: f.package.size for f in missing}
+    pending = set(futures)
     try:
         while pending:
             done, pending = wait(pending, timeout=TICK, return_when=FIRST_COMPLETED)
