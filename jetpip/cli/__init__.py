@@ -96,4 +96,3 @@ def _cache_dir() -> str:
     from jetpip.index.cache import default_cache_dir
 
     return str(default_cache_dir())
-
