@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -185,9 +186,12 @@ def _overwrite(dist_info: Path, entry: str, data: bytes) -> bool:
     this is done only when:
 
     - both files exist and are this dist-info's own (one link: never a file shared with a cache);
-    - ``data``, padded with spaces to the old file's length where it is shorter (JSON allows
-      trailing white space), gives a RECORD row of the old row's length, and that row is found by
-      the plain-text rules of ``_replace_line``.
+    - ``data`` fits in the disk blocks the engine's record already holds (a few hundred bytes
+      in a block of 4 KiB, most often), so a full disk cannot cut the write short; where it is
+      shorter than the record, it is padded with spaces to the record's length (JSON allows
+      trailing white space);
+    - the padded record gives a RECORD row of the old row's length, found by the plain-text
+      rules of ``_replace_line``.
 
     A run killed between the two writes leaves the row's hash stale, as a kill between two renames
     does. False (nothing written) when any condition fails: the caller renames instead.
@@ -204,7 +208,8 @@ def _overwrite(dist_info: Path, entry: str, data: bytes) -> bool:
         return False
     try:
         url_stat, record_stat = os.fstat(url_fd), os.fstat(record_fd)
-        if url_stat.st_nlink != 1 or record_stat.st_nlink != 1:
+        room = max(url_stat.st_size, getattr(url_stat, "st_blocks", 0) * 512)
+        if url_stat.st_nlink != 1 or record_stat.st_nlink != 1 or len(data) > room:
             return False
         text = _read_all(record_fd, record_stat.st_size)
         if text is None or any(c in text for c in b'"\r\\') or any(c in entry for c in ',"'):
@@ -241,8 +246,8 @@ def _read_all(fd: int, size: int) -> bytes | None:
 
 def _write_at(fd: int, data: bytes, offset: int, path: Path) -> None:
     os.lseek(fd, offset, os.SEEK_SET)
-    if os.write(fd, data) != len(data):
-        raise OSError(f"short write to {path}")
+    if os.write(fd, data) != len(data):  # within the file's own bytes: only a failing disk does this
+        raise OSError(errno.EIO, "short write", str(path))
 
 
 def _replace_line(text: str, entry: str, line: str) -> str | None:

@@ -115,7 +115,7 @@ def assert_record_true(info: Path, url: str) -> None:
 
 
 def test_the_files_an_engine_just_wrote_are_overwritten_in_place(tmp_path: Path) -> None:
-    # An engine's record of a local file, longer and shorter than the origin's: both are written
+    # The engine's record of a local file, longer and shorter than the origin's: both are written
     # into the same files (no new inode), the shorter one padded with white space JSON ignores.
     for name, local in (("long", "file:///" + "x" * 300 + "/torch.whl"), ("short", "file:///p/t.whl")):
         info = tmp_path / name / "torch-2.8.0.dist-info"
@@ -129,23 +129,26 @@ def test_the_files_an_engine_just_wrote_are_overwritten_in_place(tmp_path: Path)
         assert json.loads((info / "direct_url.json").read_text()) == origin_document(torch())
 
 
-def test_files_shared_with_another_path_or_a_row_changing_length_are_renamed_over(tmp_path: Path) -> None:
-    # A RECORD hard-linked elsewhere (say into a cache) is never written through; a row whose
-    # size gains a digit cannot be overwritten in place. Both get new files, and stay true.
+def test_a_record_past_the_engine_s_room_or_a_shared_file_is_renamed_over(tmp_path: Path) -> None:
+    # A record that outgrows the disk blocks the engine's file holds would need new room, which a
+    # full disk could refuse halfway; a RECORD hard-linked elsewhere (say into a cache) is never
+    # written through. Both get new files, and stay true.
+    grows = tmp_path / "grows" / "torch-2.8.0.dist-info"  # 3 kB: one block; the origin's is 5 kB
+    engine_wrote(grows, {"url": "file:///" + "x" * 3000 + "/t.whl", "archive_info": {}})
     shared = tmp_path / "shared" / "torch-2.8.0.dist-info"
     engine_wrote(shared, {"url": "file:///p/t.whl", "archive_info": {}})
     other = tmp_path / "cache-RECORD"
     os.link(shared / "RECORD", other)
     before = other.read_bytes()
-    grows = tmp_path / "grows" / "torch-2.8.0.dist-info"
-    engine_wrote(grows, {"url": "file:///t.whl"})  # under 100 bytes; the origin's record is not
-    assert len((grows / "direct_url.json").read_bytes()) < 100
+    big = torch(URL.replace("/+f/", "/+f/" + "y" * 5000 + "/"))  # past one block of 4 KiB
 
-    for info in (shared, grows):
+    for info, pkg in ((grows, big), (shared, torch())):
         inode = (info / "RECORD").stat().st_ino
-        write_origin(info, origin_document(torch()))
+        write_origin(info, origin_document(pkg))
         assert (info / "RECORD").stat().st_ino != inode
-        assert_record_true(info, URL)
+        assert json.loads((info / "direct_url.json").read_text()) == origin_document(pkg)
+    assert_record_true(grows, big.url)
+    assert_record_true(shared, URL)
     assert other.read_bytes() == before
 
 
