@@ -297,6 +297,7 @@ def plan_install(
     no_build: bool = False,
     strict_versions: bool = False,
     strict: bool = False,
+    warm_up: bool = True,
 ) -> InstallPlan:
     """Resolve, lock in memory, and build the install plan (nothing is changed or fetched yet).
 
@@ -304,6 +305,8 @@ def plan_install(
     sdists are built in the target when the plan runs; ``no_build`` refuses them instead. Every
     installed guarded distribution that is not the route's build joins the request (the route's
     build replaces it); one the route cannot replace is a warning, or with ``strict`` an error.
+    ``warm_up``: uv reads the target meanwhile (see ``Engine.warm_up``); off for a plan that is
+    only shown.
     """
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan
@@ -316,7 +319,7 @@ def plan_install(
         target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
         break_system_packages=break_system_packages, reporter=reporter)
     # While jetpip resolves, uv reads the target interpreter into its cache (see Engine.warm_up).
-    settle = engine.warm_up() if engine is not None else None
+    settle = engine.warm_up() if engine is not None and warm_up else None
     try:
         if not cross:
             from jetpip.install.repairs import repair_pins

@@ -358,6 +358,11 @@ def test_uv_reads_a_new_interpreter_while_jetpip_resolves_and_a_failing_warm_up_
     assert "python find" not in again.output
 
     log.unlink()
+    shown = jetpip("install", "--dry-run", *on_orin(mirror, make_venv(name="shown"), "tinyformers"))
+    assert shown.exit_code == 0, shown.output
+    assert not any(c.startswith("start python find") for c in log.read_text().splitlines())  # runs nothing
+
+    log.unlink()
     third = make_venv(name="third")
     with_pip = jetpip("install", "--installer", "pip", *on_orin(mirror, third, "tinyformers"))
     assert with_pip.exit_code == 0, with_pip.output
