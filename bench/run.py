@@ -358,17 +358,18 @@ def scenarios(
         tag = f"{kind}-{cache_kind}-{latency}-{scheme}"
         with_noop = kind == "install" and cache_kind == "warm"
         warm = {t.name: s.work / f"cache-{t.name}-{tag}" for t in live}
+        # Each run's venv and cold cache (and each priming run's venv) are removed once the
+        # scenario is over, not between runs: removing thousands of files (or hard links) slowed
+        # the next tool's run by up to 0.5 s.
+        leftovers: list[Path] = []
         if cache_kind == "warm":
             for t in live:  # prime, untimed
                 if kind == "lock":
                     run_quiet(t.lock(s, warm[t.name], out), server)
                 else:
-                    scratch = T.make_venv(s.work / "prime-venv", pip_whl)
+                    scratch = T.make_venv(s.work / f"prime-venv-{t.name}-{tag}", pip_whl)
                     run_quiet(t.install(s, scratch, warm[t.name]), server)
-                    shutil.rmtree(scratch, ignore_errors=True)
-        # Each run's venv and cold cache are removed once the scenario is over, not between runs:
-        # removing thousands of files (or hard links) slowed the next tool's run by up to 0.5 s.
-        leftovers: list[Path] = []
+                    leftovers.append(scratch)
         for i in range(args.repeat):
             order = live[i % len(live) :] + live[: i % len(live)] if live else []
             for t in order:
