@@ -123,9 +123,18 @@ def fetch_all(
             fetched = partial.pop(name, None) is not None
         return cached.stat().st_size, fetched
 
+    size = downloaded = 0
+
+    def in_place(item: Fetch, got: int, fresh: bool) -> None:  # on this thread only
+        nonlocal size, downloaded
+        size += got
+        downloaded += fresh
+        rep.file_fetched(item.package.filename, got, from_cache=not fresh)
+        if on_file is not None:
+            on_file(item.package.filename, fresh)
+
     # Files the cache holds are put in place here, one after another (a warm install is all of
     # them, and threads would only take turns); the rest are fetched in parallel.
-    size = downloaded = 0
     missing = []
     for item in fetches:
         hit = store.cached(link_of(item.package))
@@ -133,11 +142,7 @@ def fetch_all(
             missing.append(item)
             continue
         place(hit, Path(item.path), copy=copy)
-        got = hit.stat().st_size
-        size += got
-        rep.file_fetched(item.package.filename, got, from_cache=True)
-        if on_file is not None:
-            on_file(item.package.filename, False)
+        in_place(item, hit.stat().st_size, False)
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing))),
                               thread_name_prefix="jetpip-fetch")
     futures: dict[Future[tuple[int, bool]], Fetch] = {pool.submit(one, f): f for f in missing}
@@ -147,12 +152,7 @@ def fetch_all(
         while pending:
             done, pending = wait(pending, timeout=TICK, return_when=FIRST_COMPLETED)
             for fut in done:
-                got, fresh = fut.result()
-                size += got
-                downloaded += fresh
-                rep.file_fetched(futures[fut].package.filename, got, from_cache=not fresh)
-                if on_file is not None:
-                    on_file(futures[fut].package.filename, fresh)
+                in_place(futures[fut], *fut.result())
             with lock:
                 growing = list(partial.items())
             for name, tmp in growing:

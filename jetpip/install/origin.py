@@ -190,8 +190,7 @@ def _overwrite(dist_info: Path, entry: str, data: bytes) -> bool:
       in a block of 4 KiB, most often), so a full disk cannot cut the write short; where it is
       shorter than the record, it is padded with spaces to the record's length (JSON allows
       trailing white space);
-    - the padded record gives a RECORD row of the old row's length, found by the plain-text
-      rules of ``_replace_line``.
+    - ``_replace_line`` rewrites RECORD's row for it, and RECORD keeps its length.
 
     A run killed between the two writes leaves the row's hash stale, as a kill between two renames
     does. False (nothing written) when any condition fails: the caller renames instead.
@@ -211,21 +210,23 @@ def _overwrite(dist_info: Path, entry: str, data: bytes) -> bool:
         room = max(url_stat.st_size, getattr(url_stat, "st_blocks", 0) * 512)
         if url_stat.st_nlink != 1 or record_stat.st_nlink != 1 or len(data) > room:
             return False
-        text = _read_all(record_fd, record_stat.st_size)
-        if text is None or any(c in text for c in b'"\r\\') or any(c in entry for c in ',"'):
+        old = _read_all(record_fd, record_stat.st_size)
+        # One row per line with nothing for _replace_line to tidy: then the same length means
+        # the same bytes but for the one row.
+        if old is None or not old.endswith(b"\n") or b"\n\n" in old or old.startswith(b"\n"):
+            return False
+        try:
+            text = old.decode("utf-8")
+        except UnicodeDecodeError:
             return False
         padded = data.ljust(url_stat.st_size, b" ")
-        row = ",".join(_record_row(entry, padded)).encode()
-        head = entry.encode() + b","
-        start = 0 if text.startswith(head) else text.find(b"\n" + head) + 1
-        if start == 0 and not text.startswith(head):
-            return False
-        end = text.find(b"\n", start)
-        end = len(text) if end < 0 else end
-        if end - start != len(row):
+        new = _replace_line(text, entry, ",".join(_record_row(entry, padded)))
+        if new is None or len(new.encode()) != len(old):
             return False
         _write_at(url_fd, padded, 0, dist_info / DIRECT_URL)
-        _write_at(record_fd, row, start, dist_info / "RECORD")
+        # A write cut short anywhere leaves at most that row half new: stale, as a kill between
+        # the two writes leaves it.
+        _write_at(record_fd, new.encode(), 0, dist_info / "RECORD")
         return True
     finally:
         os.close(url_fd)
