@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from jetpip.errors import (
     BrokenRequirementsError,
@@ -25,8 +26,11 @@ from jetpip.model.target import Interpreter, Target, TargetOverrides
 from jetpip.report import Reporter
 
 if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is made, never on a no-op install
+    from concurrent.futures import Future
+
     from jetpip.index.client import IndexClient
     from jetpip.index.config import FileSettings
+    from jetpip.install.ahead import Unpacker
     from jetpip.install.driver import InstallOutcome
     from jetpip.install.engines import Engine, EngineName
     from jetpip.install.plan import InstallPlan
@@ -36,6 +40,8 @@ if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is 
     from jetpip.lock.pylock import Lock
     from jetpip.model.documents import DetectDocument, ResolutionDocument
     from jetpip.model.links import BinaryPolicy
+    from jetpip.resolve.finder import Candidate
+    from jetpip.resolve.provider import OnPin
     from jetpip.resolve.requirements import RequirementInputs, RequirementLine
     from jetpip.resolve.resolution import Resolution
 
@@ -188,12 +194,13 @@ def resolve_for(
     offline_hint: str | None = None,
     strict_versions: bool = False,
     no_build: bool = False,
+    on_pin: OnPin | None = None,
 ) -> Resolution:
     """Resolve for the Target; a guarded name with no wheel gets the source-build hint attached.
 
     ``strict_versions``: a request locked more than one major release below its newest release
     for the Target is an error, not a warning. ``no_build`` refuses a source tree (a folder, a
-    git URL), which only a build can read.
+    git URL), which only a build can read. ``on_pin`` hears of each candidate as it is pinned.
     """
     from jetpip.resolve.provider import resolve
     from jetpip.resolve.trees import packed_trees
@@ -203,7 +210,7 @@ def resolve_for(
         return resolve(
             requirements, target=target, route=route, kb=kb, client=client,
             base_sources=(*trees, *client.config.sources()), constraints=constraints, reporter=reporter,
-            strict_versions=strict_versions, pre=client.config.pre,
+            strict_versions=strict_versions, pre=client.config.pre, on_pin=on_pin,
         )
     except GuardedWheelMissingError as err:
         from jetpip.knowledge.hints import build_hint
@@ -297,7 +304,7 @@ def plan_install(
     no_build: bool = False,
     strict_versions: bool = False,
     strict: bool = False,
-    warm_up: bool = True,
+    ahead: bool = True,
 ) -> InstallPlan:
     """Resolve, lock in memory, and build the install plan (nothing is changed or fetched yet).
 
@@ -305,8 +312,9 @@ def plan_install(
     sdists are built in the target when the plan runs; ``no_build`` refuses them instead. Every
     installed guarded distribution that is not the route's build joins the request (the route's
     build replaces it); one the route cannot replace is a warning, or with ``strict`` an error.
-    ``warm_up``: uv reads the target meanwhile (see ``Engine.warm_up``); off for a plan that is
-    only shown.
+    ``ahead``: work that the install would do later starts while jetpip resolves: uv reads the
+    target (see ``Engine.warm_up``), and each pinned file that the target lacks starts
+    downloading (see ``IndexClient.prefetch_file``). Off for a plan that is only shown.
     """
     from jetpip.install.driver import check_target
     from jetpip.install.plan import build_plan
@@ -318,8 +326,16 @@ def plan_install(
     engine = None if cross else choose_engine(
         target.interpreter, installer=installer, compile_bytecode=compile_bytecode,
         break_system_packages=break_system_packages, reporter=reporter)
-    # While jetpip resolves, uv reads the target interpreter into its cache (see Engine.warm_up).
-    settle = engine.warm_up() if engine is not None and warm_up else None
+    # While jetpip resolves, uv reads the target interpreter into its cache (see Engine.warm_up),
+    # and the files pinned so far download.
+    settle = engine.warm_up() if engine is not None and ahead else None
+    unpacker = on_pin = None
+    if engine is not None and ahead:
+        if engine.name == "uv":
+            from jetpip.install.ahead import Unpacker
+
+            unpacker = Unpacker(engine, files_dir=str(client.cache.root / "installs"))
+        on_pin = _prefetcher(client, target.interpreter, unpacker)
     try:
         if not cross:
             from jetpip.install.repairs import repair_pins
@@ -331,16 +347,57 @@ def plan_install(
                                                        no_build=no_build))]
         resolution = resolve_for(requirements, constraints, kb=kb, target=target, route=route,
                                  client=client, reporter=reporter, offline_hint=OFFLINE_INSTALL_HINT,
-                                 strict_versions=strict_versions, no_build=no_build)
+                                 strict_versions=strict_versions, no_build=no_build, on_pin=on_pin)
         if cross:
             check_target(target.interpreter, break_system_packages=break_system_packages)
         locked = hashed_lock(resolution, client, workdir)
-        return build_plan(locked, target.interpreter, mode="install", engine=engine,
+        plan = build_plan(locked, target.interpreter, mode="install", engine=engine,
                           substitutions=route.substitutions, local_files=tree_files(locked),
-                          builds=_sdist_builds(locked, target, kb, route, no_build))
+                          builds=_sdist_builds(locked, target, kb, route, no_build),
+                          files_dir=None if unpacker is None else unpacker.files_dir)
+        return dataclasses.replace(plan, ahead=unpacker) if unpacker is not None else plan
+    except BaseException:
+        if unpacker is not None:
+            unpacker.stop()
+        raise
     finally:
         if settle is not None:
             settle()
+
+
+def _prefetcher(client: IndexClient, interpreter: Interpreter, unpacker: Unpacker | None) -> OnPin:
+    """Start downloading each file about to be pinned, unless the target has that release already.
+
+    A release already installed is most often kept as it is, and its file never needed; where
+    the plan does replace it (another build), the fetch gets the file then. Each wheel
+    downloaded goes to ``unpacker`` (uv unpacks it meanwhile).
+    """
+    have = interpreter.installed_by_name()
+
+    def on_pin(cand: Candidate) -> None:
+        installed = have.get(cand.name)
+        if installed is not None and _same_version(installed.version, cand.version):
+            return
+        fut = client.prefetch_file(cand.link)
+        sha256 = cand.link.hashes.get("sha256")
+        if fut is None or unpacker is None or sha256 is None:
+            return
+
+        def downloaded(done: Future[object]) -> None:
+            path = None if done.cancelled() or done.exception() is not None else done.result()
+            if isinstance(path, Path):
+                unpacker.add(cand.name, path, sha256, cand.link.filename)
+
+        fut.add_done_callback(downloaded)
+
+    return on_pin
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
 
 
 def plan_sync(

@@ -83,10 +83,14 @@ def install(
             requirements, constraints, kb=kb, target=target, route=route, client=client,
             workdir=Path(tmp), installer=engine.installer, compile_bytecode=engine.compile_bytecode,
             break_system_packages=break_system_packages, reporter=reporter, strict_versions=strict_versions,
-            strict=strict, no_build=index.no_build, warm_up=not dry_run,
+            strict=strict, no_build=index.no_build, ahead=not dry_run,
         )
-        carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
-                  reporter=reporter)
+        try:
+            carry_out(plan, target.interpreter, route, client, dry_run=dry_run, as_json=as_json,
+                      reporter=reporter)
+        finally:
+            if plan.ahead is not None:  # the run ends its unpack itself; this is for a run that never began
+                plan.ahead.stop()
 
 
 def carry_out(plan: InstallPlan, before: Interpreter, route: Route, client: IndexClient, *, dry_run: bool,

@@ -61,6 +61,9 @@ SIMPLE_ACCEPT = (
 # Requests in flight at once. The look-ahead opens a whole level of the dependency tree together
 # (about 20 names in a transformers closure); a smaller pool queues part of it behind the rest.
 MAX_WORKERS = 32
+# Files downloaded in the background while the resolution goes on: enough to overlap many small
+# files' round trips, few enough to leave the resolution's own requests the bandwidth.
+PREFETCH_WORKERS = 6
 _SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.index.pages), not as the page itself
 
 
@@ -93,6 +96,10 @@ class IndexClient:
         self._devpi_roots: set[Url] = set()
         self._stale = StalePages(self.reporter)  # pages read from the cache because their index was down
         self._files = FileFetcher(self.cache, config, self.reporter, lambda: self.http, offline=offline)
+        self._files_pool: ThreadPoolExecutor | None = None  # prefetches, made by the first one
+        self._stop = threading.Event()  # set by close(): prefetches still downloading give up
+        self._grow = threading.Condition()
+        self._downloads: dict[object, Path] = {}  # file key -> where this run downloads it
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -109,13 +116,19 @@ class IndexClient:
         """
         with self._lock:
             self._closed = True
+            files_pool = self._files_pool
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if files_pool is not None:
+            files_pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             pending = [fut for fut in self._memo.values() if not fut.done()]
         for fut in pending:
             with contextlib.suppress(InvalidStateError):
                 fut.set_exception(RuntimeError("the index client is closed"))
         self._pool.shutdown(wait=True)  # running fetches end before their connections close
+        if files_pool is not None:
+            files_pool.shutdown(wait=True)  # prefetches end at their next chunk
         with self._lock:
             http, self._http_client = self._http_client, None
         if http is not None:
@@ -420,22 +433,89 @@ class IndexClient:
         """The hash-checked file in the cache: once per run, and never again once the cache holds its hash.
 
         ``on_fetch`` gets the path the file is being written to when it is fetched now (not from
-        the cache), so a caller can watch the download grow.
+        the cache), so a caller can watch the download grow; a download a prefetch started counts.
         """
-        return self._once("file", link.url, lambda: self._files.fetch(link, on_fetch))
+        key = _file_key(link)
+        fut, mine = self._claim("file", key)
+        if mine:
+            def watch(path: Path) -> None:
+                self._growing(key, path)
+                if on_fetch is not None:
+                    on_fetch(path)
+
+            self._fill(fut, lambda: self._files.fetch(link, watch))
+        elif on_fetch is not None:  # another thread fetches it (a prefetch): watch that download
+            path = self._download_path(key, fut)
+            if path is not None:
+                on_fetch(path)
+        return fut.result()  # type: ignore[return-value]
+
+    def prefetch_file(self, link: FileLink) -> Future[object] | None:
+        """Start fetching ``link`` into the cache in the background, if it is not there; returns at once.
+
+        Only files of an index with a hash are taken (a local file needs no fetch). A ``fetch``
+        of the same file later in the run waits for this one instead of starting its own. The
+        download stops when the client closes (the run ended, or failed, without it): its bytes
+        stay in the cache's partial files, and the next download of the file resumes from them.
+        Returns the future of the file's path in the cache, or None when nothing was started.
+        """
+        if (self.offline or link.url.scheme not in ("http", "https") or link.best_hash is None
+                or self._files.cached(link) is not None):
+            return None
+        key = _file_key(link)
+        fut, mine = self._claim("file", key)
+        if not mine:
+            return None
+        with self._lock:
+            if self._files_pool is None and not self._closed:
+                self._files_pool = ThreadPoolExecutor(max_workers=PREFETCH_WORKERS,
+                                                      thread_name_prefix="jetpip-prefetch")
+            pool = self._files_pool
+        try:
+            if pool is None:
+                raise RuntimeError("the index client is closed")
+            pool.submit(self._fill, fut, lambda: self._files.fetch(
+                link, lambda path: self._growing(key, path), stop=self._stop))
+        except RuntimeError as err:  # closed
+            with contextlib.suppress(InvalidStateError):
+                fut.set_exception(err)
+        return fut
+
+    def downloaded(self, link: FileLink) -> bool:
+        """True when this run downloaded ``link`` (a prefetch, say), rather than finding it in the cache."""
+        with self._grow:
+            return _file_key(link) in self._downloads
 
     def cached(self, link: FileLink) -> Path | None:
         """The file in the cache by the link's hash, without fetching it; None when it is not there."""
         return self._files.cached(link)
 
+    def _growing(self, key: object, path: Path) -> None:
+        with self._grow:
+            self._downloads[key] = path
+            self._grow.notify_all()
+
+    def _download_path(self, key: object, fut: Future[object]) -> Path | None:
+        """Where this run downloads (or downloaded) the file of ``key``; None: it came from the cache."""
+        with self._grow:
+            while key not in self._downloads and not fut.done():
+                self._grow.wait(timeout=0.05)
+            return self._downloads.get(key)
+
     def _cached_file(self, link: FileLink) -> Path:
-        return self._once("file", link.url, lambda: self._files.fetch(link))
+        return self.fetch(link)
 
     def _store_body(self, link: FileLink, body: bytes) -> None:
         path = self._files.store(link, body)
-        fut, mine = self._claim("file", link.url)
+        fut, mine = self._claim("file", _file_key(link))
         if mine:
             fut.set_result(path)
+
+
+def _file_key(link: FileLink) -> object:
+    """What makes two links the same file: its hash where the index gives one, else its URL sans password."""
+    best = link.best_hash
+    return best if best is not None else link.url.without_credentials()
 
 
 def _content_range_total(value: str | None) -> int | None:

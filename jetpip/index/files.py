@@ -28,6 +28,10 @@ _REUPLOAD_NOTE = (
 )
 
 
+class Stopped(Exception):
+    """A download given up part way, because the run no longer needs the file (a prefetch, say)."""
+
+
 class FileFetcher:
     """Brings index files into the cache, hash-checked; the index client runs it once per file per run."""
 
@@ -44,8 +48,13 @@ class FileFetcher:
         best = link.best_hash
         return self.cache.wheel(*best) if best is not None else None
 
-    def fetch(self, link: FileLink, on_fetch: Callable[[Path], None] | None = None) -> Path:
-        """The hash-checked file in the cache; fetched only when the cache does not hold its hash."""
+    def fetch(self, link: FileLink, on_fetch: Callable[[Path], None] | None = None,
+              stop: threading.Event | None = None) -> Path:
+        """The hash-checked file in the cache; fetched only when the cache does not hold its hash.
+
+        A download raises Stopped once ``stop`` is set; the bytes it wrote so far stay, and the
+        next download of the file resumes from them.
+        """
         best = link.best_hash
         if best is not None:
             hit = self.cache.wheel(*best)
@@ -88,11 +97,11 @@ class FileFetcher:
             kept = part.path.is_file() and part.path.stat().st_size > 0
             resumed = kept and (best is not None or part.validator(plain) is not None)
             try:
-                return self._download(link, part, plain)
+                return self._download(link, part, plain, stop)
             except HashMismatchError as err:
                 if err.cut_short or not resumed:
                     raise
-            return self._download(link, part, plain)  # the kept bytes did not fit the rest: whole, once
+            return self._download(link, part, plain, stop)  # the kept bytes did not fit the rest: whole, once
 
     def store(self, link: FileLink, body: bytes) -> Path:
         """Keep ``body``, already fetched whole, as the hash-checked file of ``link``."""
@@ -104,13 +113,19 @@ class FileFetcher:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _download(self, link: FileLink, part: Partial, plain: str) -> Path:
+    def _download(self, link: FileLink, part: Partial, plain: str, stop: threading.Event | None) -> Path:
         best = link.best_hash
         running = _RunningHash(best[0] if best is not None else "sha256")
+
+        def take(offset: int, chunk: bytes) -> None:
+            if stop is not None and stop.is_set():
+                raise Stopped(link.filename)
+            running.update(offset, chunk)
+
         try:
             short = self._http().download(
                 link.url.secret(), part.path, what="file", validator=part.validator(plain),
-                resume=best is not None, remember=lambda v: part.remember(plain, v), on_bytes=running.update,
+                resume=best is not None, remember=lambda v: part.remember(plain, v), on_bytes=take,
             )
         finally:
             running.close()

@@ -1,37 +1,159 @@
-"""Unpack ahead: while the CUDA builds install, uv unpacks the other freshly fetched wheels.
+"""Unpack ahead: uv unpacks freshly downloaded wheels into its cache before the steps need them.
 
 uv installs a wheel in two parts: it unpacks the archive into its cache, which is slow for a
-wheel of thousands of small files (sympy, networkx), then links the files into the environment,
-which is quick. The plan's steps run in order, guarded builds first, so the rest of the wheels
-would wait for the whole guarded step before uv unpacked any of them. A second uv process
-installs the later step's wheels into a scratch directory meanwhile, as soon as they are
-fetched; the later step then finds them unpacked in uv's cache and only links them.
+wheel of thousands of small files (sympy, networkx) or a big one (a CUDA torch), then links the
+files into the environment, which is quick. A second uv process installs wheels into a scratch
+directory as soon as they are downloaded; the step that installs them later finds them unpacked
+in uv's cache and only links them. uv keys a local wheel by its path and modification time, so
+the scratch install reads each file at the very path the step does.
 
-It pays only when there is a wait to fill: a big CUDA build still downloading, or downloaded
-in this run, which uv then unpacks in the guarded step. Otherwise the guarded step is short and
-the scratch install's links are work the later step does again, so nothing is unpacked ahead.
-Only files downloaded in this run are unpacked ahead: uv keys a local wheel by its path and
-modification time, so a file already in jetpip's cache is most likely unpacked already. The
-target is never touched, and a failed or slow unpack changes nothing: the step unpacks
-whatever is missing itself, and reports any real error.
+Two waits are filled so:
+
+- ``Unpacker``: while jetpip resolves an install, the files the resolution is about to pin
+  download (``IndexClient.prefetch_file``), and each one is unpacked in the next batch. The
+  resolution waits on the network most of the time; this work fills it.
+- ``UnpackAhead``: a plan fetched in full before its steps (a sync from a lock, or files the
+  resolution did not download) unpacks the later step's wheels while a big CUDA build still
+  downloads or unpacks in the guarded step. Otherwise the guarded step is short, and the scratch
+  install's links are work the later step does again, so nothing is unpacked ahead.
+
+Only files downloaded in this run are unpacked ahead: a file already in jetpip's cache is most
+likely unpacked already. The target is never touched, and a failed or slow unpack changes
+nothing: the step unpacks whatever is missing itself, and reports any real error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jetpip.install.fetch import place
+from jetpip.install.plan import fetched_path, file_line
+
 if TYPE_CHECKING:
+    from jetpip.install.engines import Engine
     from jetpip.install.plan import InstallPlan, Step
 
 #: A CUDA build at least this big (or of unknown size) is worth unpacking the rest beside.
 BIG_BYTES = 64 * 1024 * 1024
+#: A batch of the unpack during the resolution waits this long for this many wheels to arrive.
+GATHER_SECONDS = 0.05
+GATHER_FILES = 4
 #: A scratch folder this old was left by a run that was killed; the next unpack removes it.
 STALE_SECONDS = 24 * 3600
+
+
+class Unpacker:
+    """Wheels downloaded while jetpip resolves, unpacked by uv into its cache in batches meanwhile.
+
+    ``add`` takes a wheel as its download ends (from any thread); one uv process at a time
+    unpacks every wheel that arrived since the last one started. ``finish`` waits for the batch
+    under way before the first step; ``stop`` ends it at once (the run failed) and, as the run
+    ends in every case, sees the scratch directory removed.
+    """
+
+    def __init__(self, engine: Engine, files_dir: str) -> None:
+        self._engine = engine
+        self.files_dir = files_dir  # where the plan links its fetched files (``fetched_path``)
+        root = os.path.join(os.path.dirname(files_dir), "tmp")  # beside jetpip's cache, as UnpackAhead
+        self._scratch = os.path.join(root, f"unpack-{uuid.uuid4().hex[:12]}")
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[str, str]] = []  # (filename, requirement line)
+        self._closing = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self._sweeper: threading.Thread | None = None
+        self.unpacked: list[str] = []  # filenames handed to uv, batch by batch
+
+    def add(self, name: str, cached: Path, sha256: str, filename: str) -> None:
+        """Unpack the wheel ``filename`` (in jetpip's cache at ``cached``) in the next batch."""
+        if not filename.endswith(".whl"):
+            return  # an sdist is built, not unpacked
+        path = fetched_path(self.files_dir, sha256, filename)
+        try:
+            place(cached, Path(path))  # where the step reads it, which is where uv keys it
+        except OSError:
+            return
+        with self._cond:
+            if self._closing:
+                return
+            self._waiting.append((filename, file_line(name, path, sha256)))
+            if self._thread is None:
+                os.makedirs(self._scratch, exist_ok=True)
+                sweep(os.path.dirname(self._scratch))
+                self._thread = threading.Thread(target=self._batches, name="jetpip-unpack", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _batches(self) -> None:
+        number = 0
+        while True:
+            with self._cond:
+                while not self._waiting and not self._closing:
+                    self._cond.wait()
+                # Each uv process costs a start and a read of the target; gather a few wheels first.
+                until = time.monotonic() + GATHER_SECONDS
+                while len(self._waiting) < GATHER_FILES and not self._closing and time.monotonic() < until:
+                    self._cond.wait(timeout=max(0.0, until - time.monotonic()))
+                if self._closing:
+                    return
+                batch, self._waiting = self._waiting, []
+                number += 1
+                requirements = f"{self._scratch}.{number}.txt"
+                argv = self._engine.unpack(requirements, self._scratch, hashed=True)
+                if argv is None:
+                    return
+                try:
+                    with open(requirements, "w", encoding="utf-8") as fh:
+                        fh.write("\n".join(line for _, line in batch) + "\n")
+                    self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL)
+                except OSError:
+                    return  # the steps unpack the files themselves
+                self.unpacked.extend(name for name, _ in batch)
+                proc = self._proc
+            proc.wait()
+            with contextlib.suppress(OSError):
+                os.unlink(requirements)
+
+    def finish(self) -> None:
+        """Start no more batches; wait for the one under way; start removing the scratch directory.
+
+        Unlinking thousands of files takes a while: the removal runs on a thread of its own while
+        the steps run, and ``stop`` waits for it.
+        """
+        thread = self._close(kill=False)
+        if thread is not None and self._sweeper is None:
+            self._sweeper = threading.Thread(target=shutil.rmtree, args=(self._scratch, True),
+                                             name="jetpip-unpack-sweep", daemon=True)
+            self._sweeper.start()
+
+    def stop(self) -> None:
+        """Stop the batch under way, if any; remove the scratch directory before returning."""
+        thread = self._close(kill=True)
+        if self._sweeper is not None:
+            self._sweeper.join()
+        elif thread is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _close(self, *, kill: bool) -> threading.Thread | None:
+        """Start no more batches, kill the one under way if ``kill``, wait for the batches' thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            proc, thread = self._proc, self._thread
+        if kill and proc is not None and proc.poll() is None:
+            proc.kill()
+        if thread is not None:
+            thread.join()
+        return thread
 
 
 class UnpackAhead:

@@ -158,13 +158,19 @@ def execute(
     outcome = InstallOutcome(plan)
     interpreter: Interpreter | None
     if plan.is_noop:
+        if plan.ahead is not None:
+            plan.ahead.stop()
         interpreter = before
     else:
         os.makedirs(plan.workdir, exist_ok=True)
-        ahead = UnpackAhead.for_plan(plan)
+        # Files the resolution downloaded are being unpacked already; otherwise a big CUDA build
+        # may leave time to unpack the later step's wheels meanwhile.
+        ahead = UnpackAhead.for_plan(plan) if plan.ahead is None else None
         try:
             outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED,
                                      on_file=ahead.file_ready if ahead else None)
+            if plan.ahead is not None:
+                plan.ahead.finish()
             plan, outcome.from_build_cache = _build(plan, builder, rep)
             outcome.plan = plan
             for number, step in enumerate(plan.steps, 1):
@@ -193,6 +199,8 @@ def execute(
         finally:
             if ahead is not None:
                 ahead.stop()
+            if plan.ahead is not None:
+                plan.ahead.stop()
             shutil.rmtree(plan.workdir, ignore_errors=True)
     if interpreter is not None:
         outcome.broken = check_consistency(interpreter, guarded_names, plan.substitutions)

@@ -37,6 +37,9 @@ class FileStore(Protocol):
     def cached(self, link: FileLink) -> Path | None:
         """The file in the cache by the link's hash, without fetching; None when it is not there."""
 
+    def downloaded(self, link: FileLink) -> bool:
+        """True when this run downloaded the file (ahead of the plan), rather than finding it cached."""
+
 
 @dataclass(frozen=True)
 class Fetch:
@@ -134,7 +137,8 @@ def fetch_all(
             on_file(item.package.filename, fresh)
 
     # Files the cache holds are put in place here, one after another (a warm install is all of
-    # them, and threads would only take turns); the rest are fetched in parallel.
+    # them, and threads would only take turns); the rest are fetched in parallel. A file fetched
+    # while the plan was resolved is in the cache by now, or is followed as it downloads.
     missing = []
     for item in fetches:
         hit = store.cached(link_of(item.package))
@@ -142,7 +146,7 @@ def fetch_all(
             missing.append(item)
             continue
         place(hit, Path(item.path), copy=copy)
-        in_place(item, hit.stat().st_size, False)
+        in_place(item, hit.stat().st_size, store.downloaded(link_of(item.package)))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing))),
                               thread_name_prefix="jetpip-fetch")
     futures: dict[Future[tuple[int, bool]], Fetch] = {pool.submit(one, f): f for f in missing}
@@ -171,11 +175,14 @@ def fetch_all(
 
 
 def place(cached: Path, dest: Path, *, copy: bool = False) -> None:
-    """Make ``dest`` the cached file, atomically: a hard link, else a symbolic link or a copy."""
+    """Make ``dest`` the cached file, atomically: a hard link, else a symbolic link or a copy.
+
+    Safe from several threads at once (the unpack ahead and the fetch place the same files).
+    """
     if dest.exists() and os.path.samefile(dest, cached):
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
     tmp.unlink(missing_ok=True)
     try:
         os.link(cached, tmp)
@@ -185,3 +192,6 @@ def place(cached: Path, dest: Path, *, copy: bool = False) -> None:
         else:
             os.symlink(cached, tmp)
     os.replace(tmp, dest)
+    # Where another thread placed the same file meanwhile, both names are links of one file, and
+    # a rename between two such names does nothing: the temporary name is still there.
+    tmp.unlink(missing_ok=True)

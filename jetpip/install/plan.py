@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -85,6 +85,16 @@ class Step:
         return "\n".join(lines)
 
 
+class AheadWork(Protocol):
+    """Work started for the plan before it runs (``jetpip.install.ahead.Unpacker``)."""
+
+    def finish(self) -> None:
+        """Wait for the work under way, and start no more; before the first step."""
+
+    def stop(self) -> None:
+        """End the work at once (the run failed, or needs none)."""
+
+
 @dataclass(frozen=True)
 class InstallPlan:
     """The whole plan: the files to fetch, the engine's steps in order, the actions, what re-assert checks."""
@@ -104,6 +114,8 @@ class InstallPlan:
     lock_path: str | None = None  # the pylock.toml a sync plan comes from (None: resolved just now)
     builds: tuple[SdistBuild, ...] = ()  # sdists built into wheels after the fetch, before any step
     built: Mapping[str, str] = field(default_factory=dict, hash=False)  # sdist filename -> built wheel
+    # The wheels downloaded while the plan was resolved, which uv unpacks meanwhile (install only).
+    ahead: AheadWork | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_noop(self) -> bool:
@@ -424,15 +436,25 @@ def requirement_line(pkg: LockedPackage, path: str, engine: str = "uv") -> str:
     every pip reads; the pip of Python 3.6's ensurepip (18.1) and of Ubuntu 18.04 (9.0) take a
     ``name @`` line in a requirements file for a file name.
     """
+    return file_line(pkg.name, path, None if pkg.is_sdist else pkg.sha256, engine)
+
+
+def file_line(name: str, path: str, sha256: str | None, engine: str = "uv") -> str:
+    """``requirement_line`` from its parts: the name, the local file, the sha256 to check (None: none)."""
     url = Path(os.path.abspath(path)).as_uri()
-    line = url if engine == "pip" else f"{pkg.name} @ {url}"
-    if pkg.sha256 and not pkg.is_sdist:
-        line += f" --hash=sha256:{pkg.sha256}"
+    line = url if engine == "pip" else f"{name} @ {url}"
+    if sha256:
+        line += f" --hash=sha256:{sha256}"
     return line
 
 
+def fetched_path(files_dir: str, sha256: str | None, filename: str) -> str:
+    """Where a fetched file is linked for the engine: one path per file, by its hash (see ``build_plan``)."""
+    return posixpath.join(files_dir, sha256 or "unhashed", filename)
+
+
 def _fetched_path(files_dir: str, pkg: LockedPackage) -> str:
-    return posixpath.join(files_dir, pkg.sha256 or "unhashed", pkg.filename)
+    return fetched_path(files_dir, pkg.sha256, pkg.filename)
 
 
 def _install_step(

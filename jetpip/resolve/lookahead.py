@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Protocol
 
@@ -89,8 +89,10 @@ class Lookahead:
         constraints: Mapping[str, Sequence[SpecifierSet]],
         substitutions: Mapping[str, str],
         workers: int = 64,
+        on_guess: Callable[[Candidate], None] | None = None,
     ) -> None:
         self.finder = finder
+        self.on_guess = on_guess  # hears of each guess once its metadata is read (from these threads)
         self.client = client
         self.env = env
         self.constraints = constraints
@@ -148,6 +150,8 @@ class Lookahead:
             if pin is None or self._closed:
                 return
             requires = self.client.metadata(pin.link).requires_dist
+            if self.on_guess is not None:
+                self.on_guess(pin)
         except Exception:
             return  # the resolver meets the same failure itself, and explains it
         deps: list[Want] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -417,13 +417,21 @@ def _lenient_equal(meta_version: str, version: Version) -> bool:
         return True
 
 
+#: Hears of each candidate the resolution is about to pin (the look-ahead's guess, from its
+#: threads) and of each one the resolver pins; a few are dropped again later.
+OnPin = Callable[[Candidate], None]
+
+
 class _Progress(BaseReporter[Req, _Cand, str]):
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, on_pin: OnPin | None) -> None:
         self.reporter = reporter
+        self.on_pin = on_pin
 
     def pinning(self, candidate: _Cand) -> None:
         if not candidate.extras:
             self.reporter.pinned(candidate.name, str(candidate.version), candidate.base.source.name)
+            if self.on_pin is not None:
+                self.on_pin(candidate.base)
 
 
 # -- entry point ------------------------------------------------------------------
@@ -459,10 +467,13 @@ def resolve(
     reporter: Reporter | None = None,
     strict_versions: bool = False,
     pre: bool = False,
+    on_pin: OnPin | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` for ``target``: guarded names from the route's sources, pinned first.
 
-    ``pre`` is pip's --pre: pre-releases are candidates as final releases are.
+    ``pre`` is pip's --pre: pre-releases are candidates as final releases are. ``on_pin`` hears of
+    each candidate the look-ahead guesses and the resolver pins (an install starts fetching its file
+    then); it is called from more than one thread.
 
     A request that lands more than one major release below its newest release for the Target
     is a warning naming the cause; ``strict_versions`` makes it a ResolutionError.
@@ -498,12 +509,12 @@ def resolve(
     reporter.step(f"resolving {len(roots)} requirement(s) for route {route.key}")
     provider.lookahead = Lookahead(
         finder, client, env, {name: [r.specifier for r in rs] for name, rs in cons.items()},
-        provider.substitutions,
+        provider.substitutions, on_guess=on_pin,
     )
     try:
         try:
             provider.lookahead.start([_want(r) for r in roots])
-            result = Resolver(provider, _Progress(reporter)).resolve(roots, max_rounds=MAX_ROUNDS)
+            result = Resolver(provider, _Progress(reporter, on_pin)).resolve(roots, max_rounds=MAX_ROUNDS)
         finally:
             provider.lookahead.close()
             provider.pruning = False  # explanations judge every release, blocked ones too

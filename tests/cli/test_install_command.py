@@ -18,7 +18,7 @@ from jetpip.interpreter.probe import probe_interpreter
 from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import build_of, installed, pip_install
+from tests.support.venvs import build_of, commands_naming, installed, pip_install
 
 
 def jetpip(*args: str | Path) -> Result:
@@ -345,7 +345,7 @@ def test_uv_reads_a_new_interpreter_while_jetpip_resolves_and_a_failing_warm_up_
     assert result.exit_code == 0, result.output
     calls = log.read_text().splitlines()
     warm = [i for i, c in enumerate(calls) if c.startswith("start python find") and c.endswith(f" {python}")]
-    steps = [i for i, c in enumerate(calls) if c.startswith("start pip install")]
+    steps = [i for i, c in enumerate(calls) if c.startswith("start pip install") and " --target " not in c]
     assert len(warm) == 1 and steps
     assert calls.index(calls[warm[0]].replace("start", "end", 1)) < steps[0]
     assert "tinyformers" in installed(python)
@@ -367,6 +367,98 @@ def test_uv_reads_a_new_interpreter_while_jetpip_resolves_and_a_failing_warm_up_
     with_pip = jetpip("install", "--installer", "pip", *on_orin(mirror, third, "tinyformers"))
     assert with_pip.exit_code == 0, with_pip.output
     assert not log.exists()  # pip installs: uv is not started at all
+
+
+def requirements_logging_uv(tmp_path: Path) -> tuple[Path, Path]:
+    """A uv that logs each install it runs, with the lines of its requirements file, then runs it."""
+    log = tmp_path / "uv.log"
+    uv = tmp_path / "uv"
+    uv.write_text(f'#!/bin/sh\nfor a in "$@"; do last="$a"; done\n'
+                  f'case "$*" in *" -r "*) sed "s/^/  /" "$last" > "$last.log" ;; esac\n'
+                  f'echo "start $*" >> "{log}"\n'
+                  f'case "$*" in *" -r "*) cat "$last.log" >> "{log}"; rm -f "$last.log" ;; esac\n'
+                  f'"{find_uv_bin()}" "$@"; rc=$?\necho "end $*" >> "{log}"\nexit $rc\n')
+    uv.chmod(0o755)
+    return uv, log
+
+
+def uv_installs(log: Path) -> list[tuple[str, list[str]]]:
+    """(command, requirement lines) of each uv install in ``log``, in the order they started."""
+    runs: list[tuple[str, list[str]]] = []
+    for line in log.read_text().splitlines():
+        if line.startswith("start pip install"):
+            runs.append((line, []))
+        elif line.startswith("  ") and runs:
+            runs[-1][1].append(line.strip())
+    return runs
+
+
+def test_the_files_download_and_unpack_while_jetpip_resolves(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each file the resolution is about to pin downloads meanwhile, and uv unpacks what arrived
+    # into its cache (a scratch install). That ends before the first step, which reads each wheel
+    # at the very path the scratch install did: uv keys what it unpacked by that path.
+    uv, log = requirements_logging_uv(tmp_path)
+    monkeypatch.setenv("JETPIP_UV", str(uv))
+    python = make_venv()
+
+    result = jetpip("install", "-v", *on_orin(mirror, python, "glinerish"))
+
+    assert result.exit_code == 0, result.output
+    assert "7 downloaded, 0 already in the cache" in result.output  # fetched ahead still counts
+    runs = uv_installs(log)
+    unpacks = [lines for command, lines in runs if " --target " in command]
+    steps = [(command, lines) for command, lines in runs if " --target " not in command]
+    assert unpacks and steps
+    calls = log.read_text().splitlines()
+    first_step = calls.index(steps[0][0])
+    assert all(calls.index(c.replace("start", "end", 1)) < first_step
+               for c in calls if c.startswith("start pip install") and " --target " in c)
+    stepped = {line for _, lines in steps for line in lines}
+    assert {line for lines in unpacks for line in lines} <= stepped  # the same paths, the same hashes
+    assert all(" --hash=sha256:" in line for lines in unpacks for line in lines)
+    assert build_of(python, "torch") == "jetson" and "glinerish" in installed(python)
+    assert not list((Path(os.environ["XDG_CACHE_HOME"]) / "jetpip").glob("*/tmp/unpack-*"))
+    assert not list(Path(os.environ["XDG_CACHE_HOME"]).glob("jetpip/*/tmp/unpack-*.txt"))
+
+
+def test_a_release_the_target_has_is_not_fetched_ahead_and_a_dry_run_fetches_nothing(
+    make_venv: MakeVenv, mirror: Mirror,
+) -> None:
+    python = make_venv()
+    numpy = mirror.wheel("numpy", "1.26.4")
+    pip_install(python, "--no-deps", str(numpy.path))
+    mirror.server.log.clear()
+
+    shown = jetpip("install", "--dry-run", *on_orin(mirror, python, "tinyformers"))
+    assert shown.exit_code == 0, shown.output
+    assert not [r for r in mirror.server.requests() if r.path.endswith(".whl")]
+
+    result = jetpip("install", *on_orin(mirror, python, "tinyformers"))
+    assert result.exit_code == 0, result.output
+    fetched = {r.path.rsplit("/", 1)[-1] for r in mirror.server.requests() if r.path.endswith(".whl")}
+    assert numpy.filename not in fetched  # kept as installed: its file is never needed
+    assert {"tinyformers", "torch", "packaging"} <= {name.split("-")[0] for name in fetched}
+
+
+def test_a_resolution_that_fails_after_files_began_to_download_leaves_nothing_behind(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    # tinyformers and its dependencies are guessed and start downloading; the constraint on
+    # torch then leaves no CUDA build, and the resolution fails.
+    python = make_venv()
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("torch==1.0.0\n")
+
+    result = jetpip("install", *on_orin(mirror, python, "tinyformers", "-c", constraints))
+
+    assert result.exit_code != 0
+    assert "torch" in result.output and "hint:" in result.output
+    assert "tinyformers" not in installed(python)
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "jetpip"
+    assert not list(cache.glob("*/tmp/unpack-*"))
+    assert not [c for c in commands_naming(str(cache)) if " --target " in c]
 
 
 def test_install_with_cross_target_flags_is_refused_after_resolving(mirror: Mirror) -> None:

@@ -32,7 +32,7 @@ from jetpip.lock.pylock import Lock, LockedPackage
 from tests.support.mirror import Mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import build_of, installed, pip_install, run_python, takes_ctrl_c
+from tests.support.venvs import build_of, commands_naming, installed, pip_install, run_python, takes_ctrl_c
 from tests.support.wheels import BuiltWheel
 
 GUARDED = ("torch", "torchvision", "onnxruntime-gpu")
@@ -528,19 +528,6 @@ def test_files_from_the_cache_are_left_to_the_step(
     install_with(make_venv(name="second"), big_cuda_lock(mirror), uv, tmp_path / "cache")
 
     assert not [c for c in log.read_text().splitlines() if " --target " in c]
-
-
-def commands_naming(text: str) -> list[str]:
-    """The command lines of this machine's processes that contain ``text``."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # ended meanwhile
-        if text in args:
-            found.append(args)
-    return found
 
 
 class FailingGuardedStep(Recording):

@@ -114,6 +114,7 @@ class Fault:
     path_contains: str
     # "500" | "503" | "stall" | "truncate" | "no-range" | "404" | "410" | "redirect" | "hangup" | "drop"
     # | "reset" | "page-reset" | "page-truncate" | "corrupt" (PAGE_FAULTS and _corrupted, below)
+    # | "slow" (a file's answer in 64 KiB pieces, ``seconds`` apart: a slow link)
     kind: str
     count: int = 1_000_000  # how many requests it hits
     seconds: float = 5.0
@@ -476,6 +477,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200
         no_range = fault is not None and fault.kind == "no-range"
         reset = fault.cut if fault is not None and fault.kind == "reset" else None
+        pace = fault.seconds if fault is not None and fault.kind == "slow" else None
         if rng and not no_range and rng.startswith("bytes="):
             spec = rng[len("bytes="):]
             start_s, _, end_s = spec.partition("-")
@@ -492,14 +494,14 @@ class _Handler(BaseHTTPRequestHandler):
                 206, body, "application/octet-stream", head,
                 {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes",
                  "ETag": f.validator},
-                reset,
+                reset, pace,
             )
         extra = {"ETag": f.validator} if no_range else {"Accept-Ranges": "bytes", "ETag": f.validator}
-        return self._send(200, data, "application/octet-stream", head, extra, reset)
+        return self._send(200, data, "application/octet-stream", head, extra, reset, pace)
 
     def _send(
         self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None,
-        reset: int | None = None,
+        reset: int | None = None, pace: float | None = None,
     ) -> int:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -515,6 +517,11 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(0.5)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
+        elif not head and pace is not None:
+            for at in range(0, len(body), 64 * 1024):
+                self.wfile.write(body[at:at + 64 * 1024])
+                self.wfile.flush()
+                time.sleep(pace)
         elif not head:
             self.wfile.write(body)
         return status

@@ -31,6 +31,19 @@ def build_of(python: Path, module: str) -> str:
     return run_python(python, f"import {module}; print({module}.BUILD)")
 
 
+def commands_naming(text: str) -> list[str]:
+    """The command lines of this machine's processes that contain ``text``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        if text in args:
+            found.append(args)
+    return found
+
+
 def takes_ctrl_c() -> None:
     """``preexec_fn`` of a child that a test interrupts: SIGINT acts on it, as on a command typed in
     a shell, even when the test run itself was started with SIGINT ignored (a background job of a

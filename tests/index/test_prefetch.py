@@ -1,0 +1,116 @@
+"""Files fetched ahead of the plan (``IndexClient.prefetch_file``), against the real loopback server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from jetpip.index.client import IndexClient
+from jetpip.index.config import IndexConfig
+from jetpip.model.links import FileLink
+from jetpip.model.sources import Source
+from jetpip.model.urls import Url
+from tests.support.server import IndexServer, ServedFile
+
+SIZE = 2 * 1024 * 1024  # 32 pieces of the slow link's 64 KiB
+PACE = 0.05  # seconds between pieces: the whole file takes about 1.6 s
+
+
+@pytest.fixture
+def served(index_server: IndexServer) -> tuple[ServedFile, str]:
+    """A file of incompressible bytes on a simple index, and the index's URL."""
+    f = ServedFile("big-1.0-py3-none-any.whl", os.urandom(SIZE), pep658=False)
+    return f, index_server.add("simple", "/simple", [f])
+
+
+def _client(url: str, cache_dir: Path, *, offline: bool = False) -> IndexClient:
+    return IndexClient(IndexConfig(index_url=url, retries=0), cache_dir=cache_dir, offline=offline)
+
+
+def _link(c: IndexClient, url: str) -> FileLink:
+    (link,) = c.project_page(Source("base index", "simple", Url.parse(url)), "big").files
+    return link
+
+
+def _file_gets(server: IndexServer) -> list[str | None]:
+    return [r.range for r in server.requests("/files/") if r.method == "GET"]
+
+
+def test_a_prefetched_file_is_downloaded_once_and_its_fetch_watches_the_download(
+    served: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path,
+) -> None:
+    f, url = served
+    index_server.fault("/files/", "slow", seconds=PACE)
+    growing: list[Path] = []
+    with _client(url, tmp_path / "cache") as c:
+        link = _link(c, url)
+        started = c.prefetch_file(link)
+        assert started is not None
+        path = c.fetch(link, on_fetch=growing.append)  # waits for the prefetch, never a second GET
+        assert started.result() == path
+        assert c.downloaded(link)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
+    assert _file_gets(index_server) == [None]
+    assert len(growing) == 1 and not growing[0].exists()  # the partial file, moved into the cache since
+
+    with _client(url, tmp_path / "cache") as c:  # another run: in the cache by its hash
+        link = _link(c, url)
+        assert c.prefetch_file(link) is None
+        assert c.fetch(link, on_fetch=growing.append) == path
+        assert not c.downloaded(link)
+    assert len(growing) == 1 and _file_gets(index_server) == [None]
+
+
+def test_a_prefetch_still_running_when_the_client_closes_stops_and_the_next_run_resumes_it(
+    served: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path,
+) -> None:
+    f, url = served
+    index_server.fault("/files/", "slow", count=1, seconds=PACE)
+    c = _client(url, tmp_path / "cache")
+    link = _link(c, url)
+    started = c.prefetch_file(link)
+    assert started is not None
+    partial = c.cache.root / "partial"
+    deadline = time.monotonic() + 10
+    while not any(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json"):
+        assert time.monotonic() < deadline, "the prefetch never began"
+        time.sleep(0.02)
+
+    began = time.monotonic()
+    c.close()  # the run ends without the file (its resolution failed, say)
+    assert time.monotonic() - began < 1.0  # at the next piece, not at the end of the file
+    assert started.exception() is not None
+    kept = sum(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json")
+    assert 0 < kept < SIZE
+
+    with _client(url, tmp_path / "cache") as c:
+        path = c.fetch(_link(c, url))
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
+    # The stopped answer is never logged whole (the client hung up on it): the resumed one is.
+    assert _file_gets(index_server)[-1:] == [f"bytes={kept}-"]
+
+
+def test_nothing_is_prefetched_offline_without_a_hash_or_from_a_local_folder(
+    index_server: IndexServer, tmp_path: Path,
+) -> None:
+    data = os.urandom(1000)
+    hashless = ServedFile("small-1.0-py3-none-any.whl", data, pep658=False)
+    url = index_server.add("flat", "/flat", [hashless])  # a flat page publishes no hash
+    source = Source("wheels", "flat", Url.parse(url), trusted=True)
+    with _client(url, tmp_path / "cache") as c:
+        (link,) = c.project_page(source, "small").files
+        assert link.best_hash is None
+        assert c.prefetch_file(link) is None
+        local = tmp_path / "small-1.0-py3-none-any.whl"
+        local.write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        on_disk = FileLink(local.name, Url(local.as_uri()), source, hashes={"sha256": digest})
+        assert c.prefetch_file(on_disk) is None
+    with _client(url, tmp_path / "cache", offline=True) as c:
+        hashed = FileLink(link.filename, link.url, source, hashes={"sha256": digest})
+        assert c.prefetch_file(hashed) is None
+    assert not _file_gets(index_server) and not index_server.requests(hashless.filename)
