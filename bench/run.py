@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -358,10 +359,6 @@ def scenarios(
         tag = f"{kind}-{cache_kind}-{latency}-{scheme}"
         with_noop = kind == "install" and cache_kind == "warm"
         warm = {t.name: s.work / f"cache-{t.name}-{tag}" for t in live}
-        # Each run's venv and cold cache (and each priming run's venv) are removed once the
-        # scenario is over, not between runs: removing thousands of files (or hard links) slowed
-        # the next tool's run by up to 0.5 s.
-        leftovers: list[Path] = []
         if cache_kind == "warm":
             for t in live:  # prime, untimed
                 if kind == "lock":
@@ -369,7 +366,7 @@ def scenarios(
                 else:
                     scratch = T.make_venv(s.work / f"prime-venv-{t.name}-{tag}", pip_whl)
                     run_quiet(t.install(s, scratch, warm[t.name]), server)
-                    leftovers.append(scratch)
+                    settle(scratch)
         for i in range(args.repeat):
             order = live[i % len(live) :] + live[: i % len(live)] if live else []
             for t in order:
@@ -381,15 +378,32 @@ def scenarios(
                     here[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
                     if with_noop:
                         noop[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
-                    leftovers.append(venv)
+                    settle(venv)
                 if cache_kind == "cold":
-                    leftovers.append(cache)
+                    settle(cache)
         rows += here.values()
         if with_noop:
             rows += noop.values()
-        for path in [*leftovers, *warm.values()]:  # a big scenario leaves about 0.5 GB per run
-            shutil.rmtree(path, ignore_errors=True)
+        settle(*warm.values())
     return rows
+
+
+#: Seconds the machine is left alone after a run's files are removed, before the next run.
+SETTLE_SECONDS = 0.5
+
+
+def settle(*paths: Path) -> None:
+    """Remove what a run left (a venv, a cold cache), write it all back, and pause, all untimed.
+
+    Removing thousands of files right before a run slowed that run by up to 0.5 s; keeping every
+    run's files to the end of a scenario instead slowed the later runs as they piled up (uv's
+    cold install of the closure from 0.44 s on the first run to 0.74 s by the third, each tool
+    alike). Removed, synced and left alone for a moment, the next run starts on a quiet machine.
+    """
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+    time.sleep(SETTLE_SECONDS)
 
 
 def run_quiet(cmd: T.Cmd, server: MirrorServer) -> None:
