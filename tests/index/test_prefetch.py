@@ -11,9 +11,12 @@ import pytest
 
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
+from jetpip.install.fetch import Fetch, fetch_all
+from jetpip.lock.pylock import LockedPackage
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
+from jetpip.report import NullReporter
 from tests.support.server import IndexServer, ServedFile
 
 SIZE = 2 * 1024 * 1024  # 32 pieces of the slow link's 64 KiB
@@ -114,3 +117,34 @@ def test_nothing_is_prefetched_offline_without_a_hash_or_from_a_local_folder(
         hashed = FileLink(link.filename, link.url, source, hashes={"sha256": digest})
         assert c.prefetch_file(hashed) is None
     assert not _file_gets(index_server) and not index_server.requests(hashless.filename)
+
+
+class _Progress(NullReporter):
+    def __init__(self) -> None:
+        self.progress: list[int] = []
+        self.fetched: list[tuple[str, bool]] = []
+
+    def fetch_progress(self, filename: str, done: int, size: int | None) -> None:
+        self.progress.append(done)
+
+    def file_fetched(self, filename: str, size: int, *, from_cache: bool) -> None:
+        self.fetched.append((filename, from_cache))
+
+
+def test_the_plan_fetch_shows_the_progress_of_a_download_the_resolution_started(
+    served: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path,
+) -> None:
+    f, url = served
+    index_server.fault("/files/", "slow", seconds=PACE)
+    seen = _Progress()
+    with _client(url, tmp_path / "cache") as c:
+        link = _link(c, url)
+        assert c.prefetch_file(link) is not None
+        pkg = LockedPackage(name="big", version="1.0", url=str(link.url), filename=f.filename,
+                            sha256=f.sha256, size=SIZE)
+        summary = fetch_all([Fetch(pkg, str(tmp_path / "plan" / f.filename))], c, seen)
+    assert summary.downloaded == 1  # downloaded in this run, though not by the plan's fetch
+    assert seen.fetched == [(f.filename, False)]
+    assert len(seen.progress) >= 3 and seen.progress == sorted(seen.progress)
+    assert 0 < seen.progress[0] < SIZE  # the bytes of the download under way, as they grew
+    assert _file_gets(index_server) == [None]
