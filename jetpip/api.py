@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from jetpip.errors import (
     BrokenRequirementsError,
@@ -26,11 +25,8 @@ from jetpip.model.target import Interpreter, Target, TargetOverrides
 from jetpip.report import Reporter
 
 if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is made, never on a no-op install
-    from concurrent.futures import Future
-
     from jetpip.index.client import IndexClient
     from jetpip.index.config import FileSettings
-    from jetpip.install.ahead import Unpacker
     from jetpip.install.driver import InstallOutcome
     from jetpip.install.engines import Engine, EngineName
     from jetpip.install.plan import InstallPlan
@@ -40,7 +36,6 @@ if TYPE_CHECKING:  # annotations only: jetpip.lock.pylock loads where a lock is 
     from jetpip.lock.pylock import Lock
     from jetpip.model.documents import DetectDocument, ResolutionDocument
     from jetpip.model.links import BinaryPolicy
-    from jetpip.resolve.finder import Candidate
     from jetpip.resolve.provider import OnPin
     from jetpip.resolve.requirements import RequirementInputs, RequirementLine
     from jetpip.resolve.resolution import Resolution
@@ -331,11 +326,9 @@ def plan_install(
     settle = engine.warm_up() if engine is not None and ahead else None
     unpacker = on_pin = None
     if engine is not None and ahead:
-        if engine.name == "uv":
-            from jetpip.install.ahead import Unpacker
+        from jetpip.install.ahead import downloads_ahead
 
-            unpacker = Unpacker(engine, files_dir=str(client.cache.root / "installs"))
-        on_pin = _prefetcher(client, target.interpreter, unpacker)
+        on_pin, unpacker = downloads_ahead(client, target.interpreter, engine)
     try:
         if not cross:
             from jetpip.install.repairs import repair_pins
@@ -363,41 +356,6 @@ def plan_install(
     finally:
         if settle is not None:
             settle()
-
-
-def _prefetcher(client: IndexClient, interpreter: Interpreter, unpacker: Unpacker | None) -> OnPin:
-    """Start downloading each file about to be pinned, unless the target has that release already.
-
-    A release already installed is most often kept as it is, and its file never needed; where
-    the plan does replace it (another build), the fetch gets the file then. Each wheel
-    downloaded goes to ``unpacker`` (uv unpacks it meanwhile).
-    """
-    have = interpreter.installed_by_name()
-
-    def on_pin(cand: Candidate) -> None:
-        installed = have.get(cand.name)
-        if installed is not None and _same_version(installed.version, cand.version):
-            return
-        fut = client.prefetch_file(cand.link)
-        sha256 = cand.link.hashes.get("sha256")
-        if fut is None or unpacker is None or sha256 is None:
-            return
-
-        def downloaded(done: Future[object]) -> None:
-            path = None if done.cancelled() or done.exception() is not None else done.result()
-            if isinstance(path, Path):
-                unpacker.add(cand.name, path, sha256, cand.link.filename)
-
-        fut.add_done_callback(downloaded)
-
-    return on_pin
-
-
-def _same_version(text: str, version: Version) -> bool:
-    try:
-        return Version(text) == version
-    except InvalidVersion:
-        return False
 
 
 def plan_sync(

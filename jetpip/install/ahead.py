@@ -34,12 +34,20 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.version import InvalidVersion, Version
+
 from jetpip.install.fetch import place
 from jetpip.install.plan import fetched_path, file_line
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from jetpip.index.client import IndexClient
     from jetpip.install.engines import Engine
     from jetpip.install.plan import InstallPlan, Step
+    from jetpip.model.target import Interpreter
+    from jetpip.resolve.finder import Candidate
+    from jetpip.resolve.provider import OnPin
 
 #: A CUDA build at least this big (or of unknown size) is worth unpacking the rest beside.
 BIG_BYTES = 64 * 1024 * 1024
@@ -48,6 +56,46 @@ GATHER_SECONDS = 0.05
 GATHER_FILES = 4
 #: A scratch folder this old was left by a run that was killed; the next unpack removes it.
 STALE_SECONDS = 24 * 3600
+
+
+def downloads_ahead(
+    client: IndexClient, interpreter: Interpreter, engine: Engine,
+) -> tuple[OnPin, Unpacker | None]:
+    """What an install does while it resolves: the hook the resolution calls, and the Unpacker.
+
+    The hook starts downloading each file about to be pinned, unless the target has that
+    release already: a release already installed is most often kept, and its file never needed;
+    where the plan does replace it (another build), the fetch gets the file then. uv (not pip)
+    unpacks each wheel so downloaded (``Unpacker``).
+    """
+    uv = engine.name == "uv"
+    unpacker = Unpacker(engine, files_dir=str(client.cache.root / "installs")) if uv else None
+    have = interpreter.installed_by_name()
+
+    def on_pin(cand: Candidate) -> None:
+        installed = have.get(cand.name)
+        if installed is not None and _same_version(installed.version, cand.version):
+            return
+        fut = client.prefetch_file(cand.link)
+        sha256 = cand.link.hashes.get("sha256")
+        if fut is None or unpacker is None or sha256 is None:
+            return
+
+        def downloaded(done: Future[object]) -> None:
+            path = None if done.cancelled() or done.exception() is not None else done.result()
+            if isinstance(path, Path):
+                unpacker.add(cand.name, path, sha256, cand.link.filename)
+
+        fut.add_done_callback(downloaded)
+
+    return on_pin, unpacker
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
 
 
 class Unpacker:
