@@ -402,6 +402,8 @@ def test_the_files_download_and_unpack_while_jetpip_resolves(
     uv, log = requirements_logging_uv(tmp_path)
     monkeypatch.setenv("JETPIP_UV", str(uv))
     python = make_venv()
+    # 20 ms per request, as a near index: the resolution waits on it, and the wheels arrive during it.
+    monkeypatch.setattr(mirror.server, "delay", 0.02)
 
     result = jetpip("install", "-v", *on_orin(mirror, python, "glinerish"))
 

@@ -24,8 +24,10 @@ from jetpip.errors import LockedFileError, PipStepError
 from jetpip.index.cache import default_cache_dir
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
+from jetpip.install.ahead import Unpacker
 from jetpip.install.driver import InstallOutcome, RunResult, SubprocessRunner, execute
 from jetpip.install.engines import ENGINES, EngineName, pick_engine
+from jetpip.install.fetch import link_of
 from jetpip.install.plan import InstallPlan, build_plan
 from jetpip.interpreter.probe import probe_interpreter
 from jetpip.lock.pylock import Lock, LockedPackage
@@ -573,6 +575,40 @@ def test_small_cuda_builds_leave_the_unpacking_to_the_step(
 
     assert not [c for c in log.read_text().splitlines() if " --target " in c]
     assert "Prepared 3 packages" in runner.outputs[-1][1]
+
+
+def test_wheels_downloaded_during_the_resolution_are_unpacked_before_the_steps_only_link_them(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    # An install hands each wheel it downloads while resolving to the Unpacker (install/ahead.py):
+    # uv unpacks them in batches into its cache, from the very paths the steps read.
+    uv, log = logging_uv(tmp_path)
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    lock = base_lock(mirror)
+    runner = Recording()
+    with store(tmp_path / "cache") as files:
+        unpacker = Unpacker(engine, files_dir=str(files.cache.root / "installs"))
+        for pkg in lock.packages:
+            assert pkg.sha256 is not None
+            unpacker.add(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)
+        deadline = time.monotonic() + 60
+        while len(unpacker.unpacked) < len(lock.packages):  # every wheel handed to a batch
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        plan = dataclasses.replace(build_plan(lock, before, mode="install", engine=engine,
+                                              files_dir=unpacker.files_dir), ahead=unpacker)
+        outcome = execute(plan, runner=runner, probe=probe_interpreter, files=files,
+                          guarded_names=GUARDED, before=before)
+
+    assert outcome.ok
+    assert sorted(unpacker.unpacked) == sorted(p.filename for p in lock.packages)
+    installs = [out for argv, out in runner.outputs if "install" in argv]
+    assert installs and all("Installed" in out and "Prepared" not in out for out in installs)
+    assert build_of(python, "torch") == "jetson"
+    assert [c for c in log.read_text().splitlines() if " --target " in c]
+    assert not list((files.cache.root / "tmp").glob("unpack-*"))  # the scratch went with the run
 
 
 def test_pip_has_no_unpack_ahead(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:
