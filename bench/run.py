@@ -256,7 +256,8 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
             "meta": {
                 "mode": "quick" if args.quick else "full",
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+                "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+                           f"scratch on {filesystem_of(work)}",
                 "versions": setup.versions,
                 "repeat": args.repeat,
                 "roots": list(mirror.roots),
@@ -386,6 +387,19 @@ def scenarios(
             rows += noop.values()
         settle(*warm.values())
     return rows
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the file system that holds ``path`` (``ext4``, ``tmpfs``), from /proc/mounts."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "an unknown file system"
+    target = str(path.resolve())
+    holding = [m for m in mounts
+               if len(m) > 2 and (target == m[1] or target.startswith(m[1].rstrip("/") + "/"))]
+    best = max(holding, key=lambda m: len(m[1]), default=None)
+    return best[2] if best else "an unknown file system"
 
 
 #: Seconds the machine is left alone after a run's files are removed, before the next run.
