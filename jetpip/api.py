@@ -348,6 +348,10 @@ def plan_install(
                           substitutions=route.substitutions, local_files=tree_files(locked),
                           builds=_sdist_builds(locked, target, kb, route, no_build),
                           files_dir=None if unpacker is None else unpacker.files_dir)
+        if on_pin is not None:  # downloads of guesses the resolution did not pin stop here
+            from jetpip.install.fetch import link_of
+
+            client.drop_prefetches(link_of(f.package) for f in plan.fetches)
         return dataclasses.replace(plan, ahead=unpacker) if unpacker is not None else plan
     except BaseException:
         if unpacker is not None:

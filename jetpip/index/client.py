@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 from jetpip.errors import IndexUnreachableError, MetadataError, OfflineMissError, WheelNameError
 from jetpip.index.cache import Cache, CachedPage, default_cache_dir, file_hash, parse_max_age
 from jetpip.index.config import IndexConfig
-from jetpip.index.files import FileFetcher, cache_key, place, verify_bytes
+from jetpip.index.files import FileFetcher, Stopped, cache_key, place, verify_bytes
 from jetpip.index.local import DIR_LISTING, local_page
 from jetpip.index.metadata import TAIL_BYTES, DistMetadata, metadata_from_ranges, metadata_from_wheel_bytes
 from jetpip.index.pages import (
@@ -97,7 +97,7 @@ class IndexClient:
         self._stale = StalePages(self.reporter)  # pages read from the cache because their index was down
         self._files = FileFetcher(self.cache, config, self.reporter, lambda: self.http, offline=offline)
         self._files_pool: ThreadPoolExecutor | None = None  # prefetches, made by the first one
-        self._stop = threading.Event()  # set by close(): prefetches still downloading give up
+        self._stops: dict[object, threading.Event] = {}  # file key -> set: that prefetch gives up
         self._grow = threading.Condition()
         self._downloads: dict[object, Path] = {}  # file key -> where this run downloads it
         self._closed = False
@@ -117,7 +117,9 @@ class IndexClient:
         with self._lock:
             self._closed = True
             files_pool = self._files_pool
-        self._stop.set()
+            stops = list(self._stops.values())
+        for stop in stops:
+            stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if files_pool is not None:
             files_pool.shutdown(wait=False, cancel_futures=True)
@@ -163,6 +165,16 @@ class IndexClient:
             if fut is not None:
                 return fut, False
             fut = Future()
+            self._memo[(kind, key)] = fut
+            return fut, True
+
+    def _claim_again(self, kind: str, key: object, failed: Future[object]) -> tuple[Future[object], bool]:
+        """Claim ``key`` afresh in place of ``failed``, unless another thread did so first."""
+        with self._lock:
+            current = self._memo.get((kind, key))
+            if current is not None and current is not failed:
+                return current, False
+            fut: Future[object] = Future()
             self._memo[(kind, key)] = fut
             return fut, True
 
@@ -437,17 +449,22 @@ class IndexClient:
         """
         key = _file_key(link)
         fut, mine = self._claim("file", key)
-        if mine:
-            def watch(path: Path) -> None:
-                self._growing(key, path)
-                if on_fetch is not None:
+        while not mine:  # another thread fetches it (a prefetch): watch that download
+            if on_fetch is not None:
+                path = self._download_path(key, fut)
+                if path is not None:
                     on_fetch(path)
+            try:
+                return fut.result()  # type: ignore[return-value]
+            except Stopped:  # a prefetch the plan did not need, and now something does
+                fut, mine = self._claim_again("file", key, fut)
 
-            self._fill(fut, lambda: self._files.fetch(link, watch))
-        elif on_fetch is not None:  # another thread fetches it (a prefetch): watch that download
-            path = self._download_path(key, fut)
-            if path is not None:
+        def watch(path: Path) -> None:
+            self._growing(key, path)
+            if on_fetch is not None:
                 on_fetch(path)
+
+        self._fill(fut, lambda: self._files.fetch(link, watch))
         return fut.result()  # type: ignore[return-value]
 
     def prefetch_file(self, link: FileLink) -> Future[object] | None:
@@ -466,20 +483,34 @@ class IndexClient:
         fut, mine = self._claim("file", key)
         if not mine:
             return None
+        stop = threading.Event()
         with self._lock:
             if self._files_pool is None and not self._closed:
                 self._files_pool = ThreadPoolExecutor(max_workers=PREFETCH_WORKERS,
                                                       thread_name_prefix="jetpip-prefetch")
             pool = self._files_pool
+            self._stops[key] = stop
         try:
             if pool is None:
                 raise RuntimeError("the index client is closed")
             pool.submit(self._fill, fut, lambda: self._files.fetch(
-                link, lambda path: self._growing(key, path), stop=self._stop))
+                link, lambda path: self._growing(key, path), stop=stop))
         except RuntimeError as err:  # closed
             with contextlib.suppress(InvalidStateError):
                 fut.set_exception(err)
         return fut
+
+    def drop_prefetches(self, keep: Iterable[FileLink]) -> None:
+        """Stop the prefetches of every file but ``keep`` (the files the plan needs).
+
+        A guess the resolution did not pin need not take the bandwidth from the plan's files;
+        what it downloaded stays in the cache's partial files for a later run.
+        """
+        wanted = {_file_key(link) for link in keep}
+        with self._lock:
+            drop = [stop for key, stop in self._stops.items() if key not in wanted]
+        for stop in drop:
+            stop.set()
 
     def downloaded(self, link: FileLink) -> bool:
         """True when this run downloaded ``link`` (a prefetch, say), rather than finding it in the cache."""

@@ -148,3 +148,31 @@ def test_the_plan_fetch_shows_the_progress_of_a_download_the_resolution_started(
     assert len(seen.progress) >= 3 and seen.progress == sorted(seen.progress)
     assert 0 < seen.progress[0] < SIZE  # the bytes of the download under way, as they grew
     assert _file_gets(index_server) == [None]
+
+
+def test_the_downloads_of_guesses_the_plan_dropped_stop_and_a_later_fetch_resumes_one(
+    index_server: IndexServer, tmp_path: Path,
+) -> None:
+    # The look-ahead guessed two files; the plan needs one. The other's download stops, and
+    # if something in the same run needs it after all, it is fetched, from the bytes kept.
+    kept = ServedFile("keep-1.0-py3-none-any.whl", os.urandom(SIZE), pep658=False)
+    other = ServedFile("other-1.0-py3-none-any.whl", os.urandom(SIZE), pep658=False)
+    url = index_server.add("simple", "/simple", [kept, other])
+    index_server.fault("/files/", "slow", seconds=PACE)
+    source = Source("base index", "simple", Url.parse(url))
+    with _client(url, tmp_path / "cache") as c:
+        (keep_link,) = c.project_page(source, "keep").files
+        (other_link,) = c.project_page(source, "other").files
+        kept_fut, other_fut = c.prefetch_file(keep_link), c.prefetch_file(other_link)
+        assert kept_fut is not None and other_fut is not None
+        time.sleep(4 * PACE)  # both under way
+        began = time.monotonic()
+        c.drop_prefetches([keep_link])
+        assert other_fut.exception(timeout=5) is not None
+        assert time.monotonic() - began < 1.0
+        assert hashlib.sha256(c.fetch(keep_link).read_bytes()).hexdigest() == kept.sha256
+        assert kept_fut.exception() is None
+        again = c.fetch(other_link)  # needed after all: fetched now, resumed from the kept bytes
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == other.sha256
+    ranges = [r.range for r in index_server.requests(other.filename) if r.method == "GET"]
+    assert ranges and ranges[-1] is not None and ranges[-1].startswith("bytes=")
