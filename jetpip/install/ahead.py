@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from jetpip.index.client import IndexClient
     from jetpip.install.engines import Engine
     from jetpip.install.plan import InstallPlan, Step
+    from jetpip.lock.pylock import LockedPackage
     from jetpip.model.target import Interpreter
     from jetpip.resolve.finder import Candidate
     from jetpip.resolve.provider import OnPin
@@ -110,7 +111,9 @@ class Unpacker:
     def __init__(self, engine: Engine, files_dir: str) -> None:
         self._engine = engine
         self.files_dir = files_dir  # where the plan links its fetched files (``fetched_path``)
-        root = os.path.join(os.path.dirname(files_dir), "tmp")  # beside jetpip's cache, as UnpackAhead
+        # Beside jetpip's cache, which is most often on the filesystem of uv's: uv's hard links
+        # work there, where a tmpfs /tmp would make it copy every file.
+        root = os.path.join(os.path.dirname(files_dir), "tmp")
         self._scratch = os.path.join(root, f"unpack-{uuid.uuid4().hex[:12]}")
         self._cond = threading.Condition()
         self._waiting: list[tuple[str, str]] = []  # (filename, requirement line)
@@ -205,22 +208,17 @@ class Unpacker:
 
 
 class UnpackAhead:
-    """The later step's fresh wheels, unpacked by uv into its cache while earlier steps run."""
+    """The later step's fresh wheels, unpacked by an ``Unpacker`` while earlier steps run."""
 
-    def __init__(self, plan: InstallPlan, step: Step, lines: dict[str, str], big: set[str]) -> None:
+    def __init__(self, plan: InstallPlan, step: Step, wheels: dict[str, LockedPackage],
+                 big: set[str]) -> None:
         self.step = step  # the step that waits for the unpack before it starts
-        self._workdir = plan.workdir
-        # Beside jetpip's cache, which is most often on the filesystem of uv's: uv's hard links
-        # work there, where a tmpfs /tmp would make it copy every file.
-        scratch = f"unpack-{uuid.uuid4().hex[:12]}"
-        self._scratch = os.path.join(os.path.dirname(plan.files_dir), "tmp", scratch)
-        self._engine = plan.engine
-        self._lines = lines  # filename -> requirement line, for the files the step installs
-        self._waiting = set(lines)
+        self._unpacker = Unpacker(plan.engine, plan.files_dir)
+        self._wheels = wheels  # filename -> the hashed wheel the step installs, fetched by the plan
+        self._waiting = set(wheels)
         self._fresh: list[str] = []
         self._big_pending = big  # big CUDA builds not yet in place
         self._big_fetched = False  # a big CUDA build was downloaded in this run
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def for_plan(cls, plan: InstallPlan) -> UnpackAhead | None:
@@ -233,12 +231,11 @@ class UnpackAhead:
             return None
         step = later[0]
         fetched = {f.package.name: f.package for f in plan.fetches}
-        lines = {fetched[name].filename: line
-                 for name, line in zip(step.names, step.requirements, strict=True)
-                 if name in fetched and not fetched[name].is_sdist}
+        wheels = {fetched[name].filename: fetched[name] for name in step.names
+                  if name in fetched and not fetched[name].is_sdist and fetched[name].sha256}
         big = {p.filename for p in fetched.values()
                if p.guarded and (p.size is None or p.size >= BIG_BYTES)}
-        return cls(plan, step, lines, big) if lines and big else None
+        return cls(plan, step, wheels, big) if wheels and big else None
 
     def file_ready(self, filename: str, fetched: bool) -> None:
         """One file is in place (``fetched``: downloaded now).
@@ -257,35 +254,21 @@ class UnpackAhead:
             self.start()
 
     def start(self) -> None:
-        """Start uv on the fresh files, once; nothing happens when there are none."""
-        if self._proc is not None or not self._fresh:
-            return
-        sweep(os.path.dirname(self._scratch))
-        requirements = os.path.join(self._workdir, "unpack-ahead.txt")
-        lines = [self._lines[name] for name in sorted(self._fresh)]
-        argv = self._engine.unpack(requirements, self._scratch,
-                                   hashed=all(" --hash=" in line for line in lines))
-        if argv is None:
-            return
-        try:
-            with open(requirements, "w", encoding="utf-8") as fh:
-                fh.write("\n".join(lines) + "\n")
-            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL)
-        except OSError:
-            self._proc = None  # the step unpacks the files itself
+        """Hand the fresh files to the Unpacker, once; nothing happens when there are none."""
+        fresh, self._fresh = sorted(self._fresh), []
+        for filename in fresh:
+            pkg = self._wheels[filename]
+            if pkg.sha256:
+                path = fetched_path(self._unpacker.files_dir, pkg.sha256, filename)  # placed by the fetch
+                self._unpacker.add(pkg.name, Path(path), pkg.sha256, filename)
 
     def wait(self) -> None:
         """Wait for the unpack to end (its outcome does not matter: the step checks everything)."""
-        if self._proc is not None:
-            self._proc.wait()
+        self._unpacker.finish()
 
     def stop(self) -> None:
         """Stop the unpack if it still runs (a step failed, or the run was interrupted); remove its files."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._unpacker.stop()
 
 
 def sweep(folder: str, now: float | None = None) -> None:
