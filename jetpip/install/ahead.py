@@ -272,7 +272,10 @@ class UnpackAhead:
 
 
 def sweep(folder: str, now: float | None = None) -> None:
-    """Remove the scratch folders in ``folder`` that runs killed mid-unpack left (older than a day)."""
+    """Remove what runs killed mid-unpack left in ``folder``, older than a day.
+
+    That is scratch folders, and the requirements files beside them.
+    """
     cutoff = (time.time() if now is None else now) - STALE_SECONDS
     try:
         entries = list(os.scandir(folder))
@@ -283,5 +286,8 @@ def sweep(folder: str, now: float | None = None) -> None:
             stale = entry.name.startswith("unpack-") and entry.stat(follow_symlinks=False).st_mtime < cutoff
         except OSError:
             continue
-        if stale:
+        if stale and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
+        elif stale:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)

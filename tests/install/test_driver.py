@@ -513,11 +513,16 @@ def test_scratch_folders_a_killed_run_left_are_removed_by_the_next_unpack(
     old, recent = scratch / "unpack-0123456789ab", scratch / "unpack-ba9876543210"
     for folder in (old, recent):
         (folder / "pkg").mkdir(parents=True)
-    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
+    old_list, recent_list = scratch / "unpack-0123456789ab.1.txt", scratch / "unpack-ba9876543210.1.txt"
+    for listing in (old_list, recent_list):
+        listing.write_text("pkg @ file:///pkg.whl\n")
+    for stale in (old, old_list):
+        os.utime(stale, (time.time() - 2 * 24 * 3600,) * 2)
 
     install_with(make_venv(), big_cuda_lock(mirror), uv, tmp_path / "cache")
 
     assert not old.exists() and recent.exists()  # a run under way may own a recent one
+    assert not old_list.exists() and recent_list.exists()
 
 
 def test_files_from_the_cache_are_left_to_the_step(
