@@ -403,7 +403,7 @@ class IndexClient:
                 data = None  # an unusual zip layout: the whole file will do
             if data is not None:
                 return data, "range"
-        path = self._cached_file(link)
+        path = self.fetch(link)
         if link.is_sdist:
             from jetpip.index.sdist import BuildIndexes, sdist_metadata
 
@@ -439,7 +439,7 @@ class IndexClient:
     # -- files -------------------------------------------------------------------
     def download(self, link: FileLink, dest_dir: Path) -> Path:
         """Put the hash-checked file into ``dest_dir`` (from the cache when it has it)."""
-        return place(self._cached_file(link), dest_dir, link.filename)
+        return place(self.fetch(link), dest_dir, link.filename)
 
     def fetch(self, link: FileLink, *, on_fetch: Callable[[Path], None] | None = None) -> Path:
         """The hash-checked file in the cache: once per run, and never again once the cache holds its hash.
@@ -532,9 +532,6 @@ class IndexClient:
             while key not in self._downloads and not fut.done():
                 self._grow.wait(timeout=0.05)
             return self._downloads.get(key)
-
-    def _cached_file(self, link: FileLink) -> Path:
-        return self.fetch(link)
 
     def _store_body(self, link: FileLink, body: bytes) -> None:
         path = self._files.store(link, body)

@@ -57,7 +57,7 @@ class FileFetcher:
         """
         best = link.best_hash
         if best is not None:
-            hit = self.cache.wheel(*best)
+            hit = self.cached(link)
             if hit is not None:
                 return hit
         else:

@@ -141,12 +141,13 @@ def fetch_all(
     # while the plan was resolved is in the cache by now, or is followed as it downloads.
     missing = []
     for item in fetches:
-        hit = store.cached(link_of(item.package))
+        link = link_of(item.package)
+        hit = store.cached(link)
         if hit is None:
             missing.append(item)
             continue
         place(hit, Path(item.path), copy=copy)
-        in_place(item, hit.stat().st_size, store.downloaded(link_of(item.package)))
+        in_place(item, hit.stat().st_size, store.downloaded(link))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing))),
                               thread_name_prefix="jetpip-fetch")
     futures: dict[Future[tuple[int, bool]], Fetch] = {pool.submit(one, f): f for f in missing}
