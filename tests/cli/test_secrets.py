@@ -297,3 +297,20 @@ def test_the_library_reports_and_raises_no_password(site: Site) -> None:
     assert SHOWN in "\n".join(texts)  # the URLs are there, redacted
     for text in texts:
         assert SECRET not in text, text
+
+
+def test_a_cuda_file_that_fails_while_it_downloads_ahead(site: Site, make_venv: MakeVenv) -> None:
+    # The CUDA build starts downloading during the resolution, through the mirror that wants
+    # credentials; its file (not its metadata) fails, and the install says so, without them.
+    mount = next(m for m in site.server.mounts if m.prefix == "/jp6/cu126")
+    torch = next(f for f in mount.files if f.filename.startswith("torch-2.8.0"))
+    site.server.fault(mount.file_path(torch), "500", exact=True)
+    python = make_venv()
+
+    result = site.run("install", *site.options(python), "torch")
+
+    assert result.exit_code == 3, result.output
+    # A locked file's URL holds no credentials: the transport adds them, and the message names it bare.
+    assert f"/{torch.filename} answered HTTP 500" in result.stderr and "@127.0.0.1" not in result.stderr
+    assert "nothing was installed or removed" in result.stderr
+    assert "torch" not in installed(python)
