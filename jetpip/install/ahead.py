@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -40,6 +40,7 @@ from jetpip.install.fetch import place
 from jetpip.install.plan import fetched_path, file_line
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from concurrent.futures import Future
 
     from jetpip.index.client import IndexClient
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
 
 #: A CUDA build at least this big (or of unknown size) is worth unpacking the rest beside.
 BIG_BYTES = 64 * 1024 * 1024
-#: A batch of the unpack during the resolution waits this long for this many wheels to arrive.
-GATHER_SECONDS = 0.05
-GATHER_FILES = 4
 #: A scratch folder this old was left by a run that was killed; the next unpack removes it.
 STALE_SECONDS = 24 * 3600
 
@@ -85,7 +83,7 @@ def downloads_ahead(
         def downloaded(done: Future[object]) -> None:
             path = None if done.cancelled() or done.exception() is not None else done.result()
             if isinstance(path, Path):
-                unpacker.add(cand.name, path, sha256, cand.link.filename)
+                unpacker.add([Wheel(cand.name, path, sha256, cand.link.filename)])
 
         fut.add_done_callback(downloaded)
 
@@ -97,6 +95,15 @@ def _same_version(text: str, version: Version) -> bool:
         return Version(text) == version
     except InvalidVersion:
         return False
+
+
+class Wheel(NamedTuple):
+    """A wheel for the Unpacker: its project, the file in jetpip's cache, its sha256, its name."""
+
+    name: str
+    cached: Path
+    sha256: str
+    filename: str
 
 
 class Unpacker:
@@ -123,19 +130,22 @@ class Unpacker:
         self._sweeper: threading.Thread | None = None
         self.unpacked: list[str] = []  # filenames handed to uv, batch by batch
 
-    def add(self, name: str, cached: Path, sha256: str, filename: str) -> None:
-        """Unpack the wheel ``filename`` (in jetpip's cache at ``cached``) in the next batch."""
-        if not filename.endswith(".whl"):
-            return  # an sdist is built, not unpacked
-        path = fetched_path(self.files_dir, sha256, filename)
-        try:
-            place(cached, Path(path))  # where the step reads it, which is where uv keys it
-        except OSError:
-            return
+    def add(self, wheels: Iterable[Wheel]) -> None:
+        """Unpack ``wheels`` in the next batch, all of them in the same one."""
+        lines = []
+        for wheel in wheels:
+            if not wheel.filename.endswith(".whl"):
+                continue  # an sdist is built, not unpacked
+            path = fetched_path(self.files_dir, wheel.sha256, wheel.filename)
+            try:
+                place(wheel.cached, Path(path))  # where the step reads it, which is where uv keys it
+            except OSError:
+                continue
+            lines.append((wheel.filename, file_line(wheel.name, path, wheel.sha256)))
         with self._cond:
-            if self._closing:
+            if self._closing or not lines:
                 return
-            self._waiting.append((filename, file_line(name, path, sha256)))
+            self._waiting.extend(lines)
             if self._thread is None:
                 os.makedirs(self._scratch, exist_ok=True)
                 sweep(os.path.dirname(self._scratch))
@@ -149,10 +159,6 @@ class Unpacker:
             with self._cond:
                 while not self._waiting and not self._closing:
                     self._cond.wait()
-                # Each uv process costs a start and a read of the target; gather a few wheels first.
-                until = time.monotonic() + GATHER_SECONDS
-                while len(self._waiting) < GATHER_FILES and not self._closing and time.monotonic() < until:
-                    self._cond.wait(timeout=max(0.0, until - time.monotonic()))
                 if self._closing:
                     return
                 batch, self._waiting = self._waiting, []
@@ -255,12 +261,14 @@ class UnpackAhead:
 
     def start(self) -> None:
         """Hand the fresh files to the Unpacker, once; nothing happens when there are none."""
-        fresh, self._fresh = sorted(self._fresh), []
-        for filename in fresh:
+        wheels = []
+        for filename in sorted(self._fresh):
             pkg = self._wheels[filename]
-            if pkg.sha256:
-                path = fetched_path(self._unpacker.files_dir, pkg.sha256, filename)  # placed by the fetch
-                self._unpacker.add(pkg.name, Path(path), pkg.sha256, filename)
+            if pkg.sha256:  # always (for_plan): the fetch put it where the step reads it
+                path = fetched_path(self._unpacker.files_dir, pkg.sha256, filename)
+                wheels.append(Wheel(pkg.name, Path(path), pkg.sha256, filename))
+        self._fresh = []
+        self._unpacker.add(wheels)  # one batch: one uv for them all
 
     def wait(self) -> None:
         """Wait for the unpack to end (its outcome does not matter: the step checks everything)."""

@@ -24,7 +24,7 @@ from jetpip.errors import LockedFileError, PipStepError
 from jetpip.index.cache import default_cache_dir
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
-from jetpip.install.ahead import Unpacker
+from jetpip.install.ahead import Unpacker, Wheel
 from jetpip.install.driver import InstallOutcome, RunResult, SubprocessRunner, execute
 from jetpip.install.engines import ENGINES, EngineName, pick_engine
 from jetpip.install.fetch import link_of
@@ -596,9 +596,9 @@ def test_wheels_downloaded_during_the_resolution_are_unpacked_before_the_steps_o
     runner = Recording()
     with store(tmp_path / "cache") as files:
         unpacker = Unpacker(engine, files_dir=str(files.cache.root / "installs"))
-        for pkg in lock.packages:
+        for pkg in lock.packages:  # one at a time, as their downloads end
             assert pkg.sha256 is not None
-            unpacker.add(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)
+            unpacker.add([Wheel(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)])
         deadline = time.monotonic() + 60
         while len(unpacker.unpacked) < len(lock.packages):  # every wheel handed to a batch
             assert time.monotonic() < deadline
