@@ -11,7 +11,8 @@ Two waits are filled so:
 
 - ``Unpacker``: while jetpip resolves an install, the files the resolution is about to pin
   download (``IndexClient.prefetch_file``), and each one is unpacked in the next batch. The
-  resolution waits on the network most of the time; this work fills it.
+  resolution waits on the network most of the time; this work fills it. While a big CUDA build
+  downloads, the batches wait for it, and then go with it.
 - ``UnpackAhead``: a plan fetched in full before its steps (a sync from a lock, or files the
   resolution did not download) unpacks the later step's wheels while a big CUDA build still
   downloads or unpacks in the guarded step. Otherwise the guarded step is short, and the scratch
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
 
 #: A CUDA build at least this big (or of unknown size) is worth unpacking the rest beside.
 BIG_BYTES = 64 * 1024 * 1024
+#: The longest wait in ``Unpacker.finish`` for a finished download to hand its file over.
+HANDOVER_WAIT = 5.0
 #: A scratch folder this old was left by a run that was killed; the next unpack removes it.
 STALE_SECONDS = 24 * 3600
 
@@ -79,11 +82,14 @@ def downloads_ahead(
         sha256 = cand.link.hashes.get("sha256")
         if fut is None or unpacker is None or sha256 is None:
             return
+        filename = cand.link.filename
+        size = cand.link.size
+        unpacker.expect(filename, big=cand.guarded and (size is None or size >= BIG_BYTES))
 
         def downloaded(done: Future[object]) -> None:
             path = None if done.cancelled() or done.exception() is not None else done.result()
-            if isinstance(path, Path):
-                unpacker.add([Wheel(cand.name, path, sha256, cand.link.filename)])
+            wheels = [Wheel(cand.name, path, sha256, filename)] if isinstance(path, Path) else []
+            unpacker.add(wheels, release=filename)
 
         fut.add_done_callback(downloaded)
 
@@ -110,9 +116,11 @@ class Unpacker:
     """Wheels downloaded while jetpip resolves, unpacked by uv into its cache in batches meanwhile.
 
     ``add`` takes a wheel as its download ends (from any thread); one uv process at a time
-    unpacks every wheel that arrived since the last one started. ``finish`` waits for the batch
-    under way before the first step; ``stop`` ends it at once (the run failed) and, as the run
-    ends in every case, sees the scratch directory removed.
+    unpacks every wheel that arrived since the last one started. While a big CUDA build
+    downloads (``expect``), the batches wait for it. ``finish`` waits for the batch under way
+    (and for a last one with a big build) before the first step; ``stop`` ends the batch under
+    way at once (the run failed) and, as the run ends in every case, sees the scratch directory
+    removed.
     """
 
     def __init__(self, engine: Engine, files_dir: str) -> None:
@@ -124,14 +132,34 @@ class Unpacker:
         self._scratch = os.path.join(root, f"unpack-{uuid.uuid4().hex[:12]}")
         self._cond = threading.Condition()
         self._waiting: list[tuple[str, str]] = []  # (filename, requirement line)
+        self._expected: set[str] = set()  # files downloading, to be handed over as they end
+        self._held: set[str] = set()  # the big ones among them: no batch starts before they end
+        self._big_waiting = False  # a big one is among the waiting wheels
+        self._finishing = False
         self._closing = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._sweeper: threading.Thread | None = None
         self.unpacked: list[str] = []  # filenames handed to uv, batch by batch
 
-    def add(self, wheels: Iterable[Wheel]) -> None:
-        """Unpack ``wheels`` in the next batch, all of them in the same one."""
+    def expect(self, filename: str, *, big: bool) -> None:
+        """``filename`` downloads now; ``add(..., release=filename)`` hands it over when that ends.
+
+        A ``big`` one (a CUDA build) is the longest wait of the install, and uv unpacking the
+        small wheels meanwhile would take the processor from its download. The batches wait for
+        it; the small wheels then go to uv in its batch, and uv's other threads unpack them while
+        one inflates the big build.
+        """
+        with self._cond:
+            self._expected.add(filename)
+            if big:
+                self._held.add(filename)
+
+    def add(self, wheels: Iterable[Wheel], release: str | None = None) -> None:
+        """Unpack ``wheels`` in the next batch, all of them in the same one.
+
+        ``release`` names the expected download that ended (whether or not it brought a wheel).
+        """
         lines = []
         for wheel in wheels:
             if not wheel.filename.endswith(".whl"):
@@ -143,25 +171,41 @@ class Unpacker:
                 continue
             lines.append((wheel.filename, file_line(wheel.name, path, wheel.sha256)))
         with self._cond:
-            if self._closing or not lines:
+            big = release in self._held
+            if release is not None:
+                self._expected.discard(release)
+                self._held.discard(release)
+            self._cond.notify_all()
+            if self._finishing or self._closing or not lines:
                 return
             self._waiting.extend(lines)
+            self._big_waiting |= big
             if self._thread is None:
                 os.makedirs(self._scratch, exist_ok=True)
                 sweep(os.path.dirname(self._scratch))
                 self._thread = threading.Thread(target=self._batches, name="jetpip-unpack", daemon=True)
                 self._thread.start()
-            self._cond.notify_all()
+
+    def _next_batch(self) -> list[tuple[str, str]] | None:
+        """(Holding the lock.) The wheels of the next batch, once they may start; None: no more."""
+        while not self._closing:
+            # Once the steps are near, only a big build is worth a batch: with it, uv unpacks the
+            # rest on its other threads; without it, the steps unpack them as fast.
+            if self._waiting and (self._big_waiting if self._finishing else not self._held):
+                batch, self._waiting, self._big_waiting = self._waiting, [], False
+                return batch
+            if self._finishing:
+                return None
+            self._cond.wait()
+        return None
 
     def _batches(self) -> None:
         number = 0
         while True:
             with self._cond:
-                while not self._waiting and not self._closing:
-                    self._cond.wait()
-                if self._closing:
+                batch = self._next_batch()
+                if batch is None:
                     return
-                batch, self._waiting = self._waiting, []
                 number += 1
                 requirements = f"{self._scratch}.{number}.txt"
                 argv = self._engine.unpack(requirements, self._scratch, hashed=True)
@@ -180,37 +224,45 @@ class Unpacker:
             with contextlib.suppress(OSError):
                 os.unlink(requirements)
 
-    def finish(self) -> None:
-        """Start no more batches; wait for the one under way; start removing the scratch directory.
+    def finish(self, fetched: Iterable[str] = ()) -> None:
+        """Take no more wheels, wait for the batch under way, and start removing the scratch directory.
 
-        Unlinking thousands of files takes a while: the removal runs on a thread of its own while
-        the steps run, and ``stop`` waits for it.
+        The wheels waiting for a batch are left to the steps, unless a big build is among them:
+        they go to uv in one last batch, which unpacks them beside the big build.
+        ``fetched``: the plan's files, all fetched by now. A download the resolution started hands
+        its file over from its own thread a moment after the fetch that followed it returned:
+        each of these is waited for (at most ``HANDOVER_WAIT``). Unlinking the scratch directory's
+        thousands of files takes a while: that runs on a thread of its own while the steps run,
+        and ``stop`` waits for it.
         """
-        thread = self._close(kill=False)
-        if thread is not None and self._sweeper is None:
+        wanted = set(fetched)
+        with self._cond:
+            self._cond.wait_for(lambda: not self._expected & wanted, timeout=HANDOVER_WAIT)
+            self._finishing = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is None:
+            return
+        thread.join()
+        if self._sweeper is None:
             self._sweeper = threading.Thread(target=shutil.rmtree, args=(self._scratch, True),
                                              name="jetpip-unpack-sweep", daemon=True)
             self._sweeper.start()
 
     def stop(self) -> None:
         """Stop the batch under way, if any; remove the scratch directory before returning."""
-        thread = self._close(kill=True)
-        if self._sweeper is not None:
-            self._sweeper.join()
-        elif thread is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-
-    def _close(self, *, kill: bool) -> threading.Thread | None:
-        """Start no more batches, kill the one under way if ``kill``, wait for the batches' thread."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
             proc, thread = self._proc, self._thread
-        if kill and proc is not None and proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
         if thread is not None:
             thread.join()
-        return thread
+        if self._sweeper is not None:
+            self._sweeper.join()
+        elif thread is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 class UnpackAhead:

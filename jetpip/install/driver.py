@@ -170,7 +170,7 @@ def execute(
             outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED,
                                      on_file=ahead.file_ready if ahead else None)
             if plan.ahead is not None:
-                plan.ahead.finish()
+                plan.ahead.finish(f.package.filename for f in plan.fetches)
             plan, outcome.from_build_cache = _build(plan, builder, rep)
             outcome.plan = plan
             for number, step in enumerate(plan.steps, 1):

@@ -88,8 +88,11 @@ class Step:
 class AheadWork(Protocol):
     """Work started for the plan before it runs (``jetpip.install.ahead.Unpacker``)."""
 
-    def finish(self) -> None:
-        """Wait for the work under way, and start no more; before the first step."""
+    def finish(self, fetched: Iterable[str] = ()) -> None:
+        """Complete the work handed over, and take no more; before the first step.
+
+        ``fetched``: the filenames of the plan's files, all fetched by now.
+        """
 
     def stop(self) -> None:
         """End the work at once (the run failed, or needs none)."""

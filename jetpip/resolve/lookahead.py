@@ -92,7 +92,7 @@ class Lookahead:
         on_guess: Callable[[Candidate], None] | None = None,
     ) -> None:
         self.finder = finder
-        self.on_guess = on_guess  # hears of each guess once its metadata is read (from these threads)
+        self.on_guess = on_guess  # hears of each guess as it is made (from these threads)
         self.client = client
         self.env = env
         self.constraints = constraints
@@ -149,9 +149,9 @@ class Lookahead:
             pin = None if self._closed else self.guess(want)
             if pin is None or self._closed:
                 return
-            requires = self.client.metadata(pin.link).requires_dist
             if self.on_guess is not None:
-                self.on_guess(pin)
+                self.on_guess(pin)  # its download need not wait for the metadata
+            requires = self.client.metadata(pin.link).requires_dist
         except Exception:
             return  # the resolver meets the same failure itself, and explains it
         deps: list[Want] = []

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -615,6 +616,63 @@ def test_wheels_downloaded_during_the_resolution_are_unpacked_before_the_steps_o
     assert build_of(python, "torch") == "jetson"
     assert [c for c in log.read_text().splitlines() if " --target " in c]
     assert not list((files.cache.root / "tmp").glob("unpack-*"))  # the scratch went with the run
+
+
+def test_while_a_big_cuda_build_downloads_the_small_wheels_wait_for_its_batch(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    # uv unpacking small wheels would take the processor from the big download: they wait, and
+    # go to uv with the big build, whose batch unpacks them on its other threads.
+    uv, log = logging_uv(tmp_path)
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    lock = base_lock(mirror)
+    torch = next(p for p in lock.packages if p.name == "torch")
+    small = [p for p in lock.packages if p.name != "torch"]
+    with store(tmp_path / "cache") as files:
+        unpacker = Unpacker(engine, files_dir=str(files.cache.root / "installs"))
+        unpacker.expect(torch.filename, big=True)
+        for pkg in small:
+            unpacker.expect(pkg.filename, big=False)
+        for pkg in small:  # their downloads end first, one at a time
+            assert pkg.sha256 is not None
+            unpacker.add([Wheel(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)],
+                         release=pkg.filename)
+        time.sleep(0.3)
+        assert unpacker.unpacked == []  # held back while torch downloads
+        assert torch.sha256 is not None
+        unpacker.add([Wheel("torch", files.fetch(link_of(torch)), torch.sha256, torch.filename)],
+                     release=torch.filename)
+        unpacker.finish([p.filename for p in lock.packages])
+        unpacker.stop()
+
+    assert sorted(unpacker.unpacked) == sorted(p.filename for p in lock.packages)
+    assert len([c for c in log.read_text().splitlines() if " --target " in c]) == 1  # one batch
+
+
+def test_the_steps_wait_for_a_finished_download_to_reach_the_unpacker(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
+) -> None:
+    # A download ends, the plan's fetch that followed it returns, and only then does the
+    # download's thread hand the wheel over: finish waits for it, and unpacks the big build.
+    uv, _ = logging_uv(tmp_path)
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    torch = next(p for p in base_lock(mirror).packages if p.name == "torch")
+    assert torch.sha256 is not None
+    with store(tmp_path / "cache") as files:
+        wheel = Wheel("torch", files.fetch(link_of(torch)), torch.sha256, torch.filename)
+        unpacker = Unpacker(engine, files_dir=str(files.cache.root / "installs"))
+        unpacker.expect(torch.filename, big=True)
+        late = threading.Timer(0.3, unpacker.add, args=([wheel],), kwargs={"release": torch.filename})
+        late.start()
+        unpacker.finish([torch.filename])
+        late.join()
+        unpacker.stop()
+
+    assert unpacker.unpacked == [torch.filename]
 
 
 def test_pip_has_no_unpack_ahead(make_venv: MakeVenv, mirror: Mirror, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.model.sources import Route, Source
 from jetpip.model.urls import Url
+from jetpip.resolve.finder import Candidate
 from jetpip.resolve.provider import Resolution, resolve
 from tests.support.server import IndexServer, ServedFile
 from tests.support.targets import make_target
@@ -94,3 +95,23 @@ def test_stale_pages_are_revalidated_once_each(index_server: IndexServer, tmp_pa
     res = _resolve(["app"], base, tmp_path / "cache")
     assert len(res.pins) == 9
     assert _pages_asked(index_server) == sorted(first * 2)  # each page asked once more, no more
+
+
+def test_a_guess_is_announced_before_its_metadata_arrives(index_server: IndexServer, tmp_path: Path) -> None:
+    # The install starts downloading each guess from this hook: the download need not wait for
+    # the metadata, which a slow index answers late.
+    base = _serve(index_server, tmp_path, max_age=600)
+    index_server.fault("app-1.0-py3-none-any.whl.metadata", "stall", seconds=1.0)
+    first_heard: dict[str, int] = {}
+
+    def on_pin(cand: Candidate) -> None:
+        answered = len(index_server.requests(f"{cand.link.filename}.metadata"))
+        first_heard.setdefault(cand.name, answered)
+
+    route = Route(key="test-route", summary="", sources=(), guarded=frozenset())
+    with IndexClient(IndexConfig(index_url=None), cache_dir=tmp_path / "cache") as client:
+        res = resolve(["app"], target=make_target(), route=route, client=client, base_sources=[base],
+                      on_pin=on_pin)
+
+    assert "app" in {p.name for p in res.pins}
+    assert first_heard["app"] == 0  # heard of while its metadata was still on the way
