@@ -18,6 +18,7 @@ TARGETS = [
 RATIO_TARGETS = [
     # (scenario, cache, latency, most jetpip/uv, what): from the install issue
     ("install", "cold", 0, 1.5, "install into a fresh venv, cold cache, <= 1.5x uv"),
+    ("install", "cold", 50, 1.5, "install into a fresh venv, cold cache at 50 ms, <= 1.5x uv"),
     ("install", "warm", 0, 1.5, "install into a fresh venv, warm cache, <= 1.5x uv"),
     ("big", "cold", 50, 1.2, "install of the big torch, cold cache at 50 ms, <= 1.2x uv"),
 ]

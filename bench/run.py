@@ -46,6 +46,7 @@ SCENARIOS = [  # (kind, cache, latency ms), on the plain-http mirror
     ("lock", "cold", 50),
     ("lock", "warm", 50),
     ("install", "cold", 0),
+    ("install", "cold", 50),
     ("install", "warm", 0),
     ("noop", "warm", 0),  # after each warm install, in its venv
 ]
