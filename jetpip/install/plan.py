@@ -89,7 +89,7 @@ class AheadWork(Protocol):
     """Work started for the plan before it runs (``jetpip.install.ahead.Unpacker``)."""
 
     def finish(self, fetched: Iterable[str] = ()) -> None:
-        """Complete the work handed over, and take no more; before the first step.
+        """Take no more work, and wait for the work under way; before the first step.
 
         ``fetched``: the filenames of the plan's files, all fetched by now.
         """
