@@ -27,11 +27,12 @@ from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
 from jetpip.install.ahead import Unpacker, Wheel
 from jetpip.install.driver import InstallOutcome, RunResult, SubprocessRunner, execute
-from jetpip.install.engines import ENGINES, EngineName, pick_engine
+from jetpip.install.engines import ENGINES, Engine, EngineName, pick_engine
 from jetpip.install.fetch import link_of
 from jetpip.install.plan import InstallPlan, build_plan
 from jetpip.interpreter.probe import probe_interpreter
 from jetpip.lock.pylock import Lock, LockedPackage
+from jetpip.model.target import Interpreter
 from tests.support.mirror import Mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
@@ -320,6 +321,7 @@ def test_ctrl_c_while_fetching_stops_before_anything_changes(
         from jetpip.index.config import IndexConfig
         from jetpip.interpreter.probe import probe_interpreter
         from jetpip.lock.pylock import Lock, LockedPackage
+from jetpip.model.target import Interpreter
         from jetpip.install.driver import SubprocessRunner, execute
         from jetpip.install.plan import build_plan
         from jetpip.report import NullReporter
@@ -457,6 +459,20 @@ def logging_uv(tmp_path: Path) -> tuple[Path, Path]:
     return script, log
 
 
+def uv_over_log(make_venv: MakeVenv, tmp_path: Path) -> tuple[Path, Interpreter, Engine, Path]:
+    """A fresh venv, its probe, the uv engine of ``logging_uv`` for it, and that uv's log."""
+    uv, log = logging_uv(tmp_path)
+    python = make_venv()
+    before = probe_interpreter(str(python))
+    return python, before, pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)}), log
+
+
+def fetched_wheel(files: IndexClient, pkg: LockedPackage) -> Wheel:
+    """``pkg``'s file, fetched into the cache of ``files``, as the Unpacker takes it."""
+    assert pkg.sha256 is not None
+    return Wheel(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)
+
+
 def install_with(python: Path, lock: Lock, uv: Path, cache: Path) -> Recording:
     before = probe_interpreter(str(python))
     engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
@@ -589,17 +605,13 @@ def test_wheels_downloaded_during_the_resolution_are_unpacked_before_the_steps_o
 ) -> None:
     # An install hands each wheel it downloads while resolving to the Unpacker (install/ahead.py):
     # uv unpacks them in batches into its cache, from the very paths the steps read.
-    uv, log = logging_uv(tmp_path)
-    python = make_venv()
-    before = probe_interpreter(str(python))
-    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    python, before, engine, log = uv_over_log(make_venv, tmp_path)
     lock = base_lock(mirror)
     runner = Recording()
     with store(tmp_path / "cache") as files:
         unpacker = Unpacker(engine, files_dir=str(files.cache.root / "installs"))
         for pkg in lock.packages:  # one at a time, as their downloads end
-            assert pkg.sha256 is not None
-            unpacker.add([Wheel(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)])
+            unpacker.add([fetched_wheel(files, pkg)])
         deadline = time.monotonic() + 60
         while len(unpacker.unpacked) < len(lock.packages):  # every wheel handed to a batch
             assert time.monotonic() < deadline
@@ -623,10 +635,7 @@ def test_while_a_big_cuda_build_downloads_the_small_wheels_wait_for_its_batch(
 ) -> None:
     # uv unpacking small wheels would take the processor from the big download: they wait, and
     # go to uv with the big build, whose batch unpacks them on its other threads.
-    uv, log = logging_uv(tmp_path)
-    python = make_venv()
-    before = probe_interpreter(str(python))
-    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    _, _, engine, log = uv_over_log(make_venv, tmp_path)
     lock = base_lock(mirror)
     torch = next(p for p in lock.packages if p.name == "torch")
     small = [p for p in lock.packages if p.name != "torch"]
@@ -636,14 +645,10 @@ def test_while_a_big_cuda_build_downloads_the_small_wheels_wait_for_its_batch(
         for pkg in small:
             unpacker.expect(pkg.filename, big=False)
         for pkg in small:  # their downloads end first, one at a time
-            assert pkg.sha256 is not None
-            unpacker.add([Wheel(pkg.name, files.fetch(link_of(pkg)), pkg.sha256, pkg.filename)],
-                         release=pkg.filename)
+            unpacker.add([fetched_wheel(files, pkg)], release=pkg.filename)
         time.sleep(0.3)
         assert unpacker.unpacked == []  # held back while torch downloads
-        assert torch.sha256 is not None
-        unpacker.add([Wheel("torch", files.fetch(link_of(torch)), torch.sha256, torch.filename)],
-                     release=torch.filename)
+        unpacker.add([fetched_wheel(files, torch)], release=torch.filename)
         unpacker.finish([p.filename for p in lock.packages])
         unpacker.stop()
 
@@ -656,14 +661,10 @@ def test_the_steps_wait_for_a_finished_download_to_reach_the_unpacker(
 ) -> None:
     # A download ends, the plan's fetch that followed it returns, and only then does the
     # download's thread hand the wheel over: finish waits for it, and unpacks the big build.
-    uv, _ = logging_uv(tmp_path)
-    python = make_venv()
-    before = probe_interpreter(str(python))
-    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    _, _, engine, _ = uv_over_log(make_venv, tmp_path)
     torch = next(p for p in base_lock(mirror).packages if p.name == "torch")
-    assert torch.sha256 is not None
     with store(tmp_path / "cache") as files:
-        wheel = Wheel("torch", files.fetch(link_of(torch)), torch.sha256, torch.filename)
+        wheel = fetched_wheel(files, torch)
         unpacker = Unpacker(engine, files_dir=str(files.cache.root / "installs"))
         unpacker.expect(torch.filename, big=True)
         late = threading.Timer(0.3, unpacker.add, args=([wheel],), kwargs={"release": torch.filename})
