@@ -425,6 +425,32 @@ def test_the_files_download_and_unpack_while_jetpip_resolves(
     assert not list(Path(os.environ["XDG_CACHE_HOME"]).glob("jetpip/*/tmp/unpack-*.txt"))
 
 
+def test_while_a_cuda_build_of_unknown_size_downloads_the_other_wheels_wait_to_unpack_beside_it(
+    make_venv: MakeVenv, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The Jetson index answers in HTML, which gives no file sizes: torch may be hundreds of MB.
+    # While it downloads (held up here), the wheels that arrive wait; then uv gets them in one
+    # scratch install, torch with them, before the first step.
+    uv, log = requirements_logging_uv(tmp_path)
+    monkeypatch.setenv("JETPIP_UV", str(uv))
+    python = make_venv()
+    jetson = next(m for m in mirror.server.mounts if m.prefix == "/jp6/cu126")
+    monkeypatch.setattr(jetson, "json", False)
+    torch = mirror.wheel("torch", "2.8.0", build="jetson")
+    served = next(f for f in jetson.files if f.filename == torch.filename)
+    mirror.server.fault(jetson.file_path(served), "stall", seconds=1.0, exact=True)
+
+    result = jetpip("install", "-v", *on_orin(mirror, python, "glinerish"))
+
+    assert result.exit_code == 0, result.output
+    unpacks = [lines for command, lines in uv_installs(log) if " --target " in command]
+    names = [[line.split(" @ ")[0] for line in lines] for lines in unpacks]
+    # glinerish may have been unpacked before torch was guessed; the rest went with torch.
+    assert "torch" in names[-1] and len(names[-1]) > 1, names
+    assert all("torch" not in batch for batch in names[:-1]), names
+    assert build_of(python, "torch") == "jetson" and "glinerish" in installed(python)
+
+
 def test_a_release_the_target_has_is_not_fetched_ahead_and_a_dry_run_fetches_nothing(
     make_venv: MakeVenv, mirror: Mirror,
 ) -> None:
