@@ -412,10 +412,11 @@ class Answer:
 
 @dataclass
 class MirrorServer:
-    """Serve a Mirror on an ephemeral loopback port with an optional per-request delay."""
+    """Serve a Mirror on an ephemeral loopback port with an optional per-request delay and rate."""
 
     mirror: Mirror
     delay: float = 0.0
+    rate: float = 0.0  # bytes per second of each answer's body, as over a link that slow; 0: no limit
     log: list[Hit] = field(default_factory=list)
     _httpd: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -493,9 +494,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if got.body:
-            self.wfile.write(got.body)
+            self._write(got.body)
         agent = headers.get("user-agent", "")
         self.owner.record(Hit(self.command, path, got.status, got.kind, agent, got.sent))
+
+
+    def _write(self, body: bytes | memoryview) -> None:
+        """Send ``body``, paced to the server's rate: each piece no sooner than the link allows."""
+        rate = self.owner.rate
+        if not rate:
+            self.wfile.write(body)
+            return
+        start = time.monotonic()
+        for offset in range(0, len(body), PACE_PIECE):
+            self.wfile.write(body[offset : offset + PACE_PIECE])
+            early = (offset + PACE_PIECE) / rate - (time.monotonic() - start)
+            if early > 0:
+                time.sleep(early)
+
+
+#: The piece a paced answer is sent in.
+PACE_PIECE = 64 * 1024
 
 
 def answer(mirror: Mirror, method: str, path: str, headers: dict[str, str]) -> Answer:

@@ -52,7 +52,11 @@ SCENARIOS = [  # (kind, cache, latency ms), on the plain-http mirror
 ]
 HTTPS_SCENARIOS = [("lock", "cold", 50)]  # on the https mirror (bench/tls.py); full mode only
 # `torch==2.8.0` with the big stand-in torch (bench/bigwheel.py), on a mirror of its own; full mode only.
-BIG_SCENARIOS = [("big", "cold", 0), ("big", "warm", 0), ("big", "cold", 50), ("big", "warm", 50)]
+BIG_SCENARIOS = [("big", "cold", 0), ("big", "warm", 0), ("big", "cold", 50), ("big", "warm", 50),
+                 ("big-link", "cold", 50)]
+#: The link of the "big-link" scenario, in bytes per second of each answer: a Jetson's download
+#: of a CUDA build from the internet, where the loopback's is bound only by the processor.
+BIG_LINK_RATE = 50e6
 
 
 @dataclass
@@ -350,6 +354,7 @@ def scenarios(
         if kind == "noop":
             continue  # measured right after each install, in the same venv
         server.delay = latency / 1000
+        server.rate = BIG_LINK_RATE if kind == "big-link" else 0.0
         say(f"== {kind} ({cache_kind} cache, {latency} ms per request, {scheme})")
         here_tools = [t for t in tool_list if t.runs_in((kind, cache_kind, latency, scheme))]
         missing = {t.name: t.missing.get(T.command_of(kind)) for t in here_tools}

@@ -153,7 +153,7 @@ class JetpipPip(Jetpip):
         super().__init__(s, source, name="jetpip-pip")
 
     def runs_in(self, scenario: tuple[str, str, int, str]) -> bool:
-        return scenario[0] in ("install", "noop", "big")
+        return scenario[0] in ("install", "noop", "big", "big-link")
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
         cmd = super().install(s, venv, cache)
