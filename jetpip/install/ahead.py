@@ -83,8 +83,7 @@ def downloads_ahead(
         if fut is None or unpacker is None or sha256 is None:
             return
         filename = cand.link.filename
-        size = cand.link.size
-        unpacker.expect(filename, big=cand.guarded and (size is None or size >= BIG_BYTES))
+        unpacker.expect(filename, big=big_build(cand.guarded, cand.link.size))
 
         def downloaded(done: Future[object]) -> None:
             path = None if done.cancelled() or done.exception() is not None else done.result()
@@ -94,6 +93,11 @@ def downloads_ahead(
         fut.add_done_callback(downloaded)
 
     return on_pin, unpacker
+
+
+def big_build(guarded: bool, size: int | None) -> bool:
+    """A CUDA build (a guarded name's file) of ``BIG_BYTES`` or more, or of unknown size."""
+    return guarded and (size is None or size >= BIG_BYTES)
 
 
 def _same_version(text: str, version: Version) -> bool:
@@ -291,8 +295,7 @@ class UnpackAhead:
         fetched = {f.package.name: f.package for f in plan.fetches}
         wheels = {fetched[name].filename: fetched[name] for name in step.names
                   if name in fetched and not fetched[name].is_sdist and fetched[name].sha256}
-        big = {p.filename for p in fetched.values()
-               if p.guarded and (p.size is None or p.size >= BIG_BYTES)}
+        big = {p.filename for p in fetched.values() if big_build(p.guarded, p.size)}
         return cls(plan, step, wheels, big) if wheels and big else None
 
     def file_ready(self, filename: str, fetched: bool) -> None:

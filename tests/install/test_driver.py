@@ -321,7 +321,6 @@ def test_ctrl_c_while_fetching_stops_before_anything_changes(
         from jetpip.index.config import IndexConfig
         from jetpip.interpreter.probe import probe_interpreter
         from jetpip.lock.pylock import Lock, LockedPackage
-from jetpip.model.target import Interpreter
         from jetpip.install.driver import SubprocessRunner, execute
         from jetpip.install.plan import build_plan
         from jetpip.report import NullReporter
