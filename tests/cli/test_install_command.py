@@ -438,6 +438,7 @@ def test_while_a_cuda_build_of_unknown_size_downloads_the_other_wheels_wait_to_u
     monkeypatch.setattr(jetson, "json", False)
     torch = mirror.wheel("torch", "2.8.0", build="jetson")
     served = next(f for f in jetson.files if f.filename == torch.filename)
+    monkeypatch.setattr(mirror.server, "faults", [])  # the mirror serves the whole session: undone after
     mirror.server.fault(jetson.file_path(served), "stall", seconds=1.0, exact=True)
 
     result = jetpip("install", "-v", *on_orin(mirror, python, "glinerish"))
