@@ -369,8 +369,9 @@ def test_uv_reads_a_new_interpreter_while_jetpip_resolves_and_a_failing_warm_up_
     assert not log.exists()  # pip installs: uv is not started at all
 
 
-def requirements_logging_uv(tmp_path: Path) -> tuple[Path, Path]:
-    """A uv that logs each install it runs, with the lines of its requirements file, then runs it."""
+def requirements_logging_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """jetpip's uv, for this test: one that logs each install it runs, with the lines of its
+    requirements file, then runs it. Returns the log."""
     log = tmp_path / "uv.log"
     uv = tmp_path / "uv"
     uv.write_text(f'#!/bin/sh\nfor a in "$@"; do last="$a"; done\n'
@@ -379,7 +380,8 @@ def requirements_logging_uv(tmp_path: Path) -> tuple[Path, Path]:
                   f'case "$*" in *" -r "*) cat "$last.log" >> "{log}"; rm -f "$last.log" ;; esac\n'
                   f'"{find_uv_bin()}" "$@"; rc=$?\necho "end $*" >> "{log}"\nexit $rc\n')
     uv.chmod(0o755)
-    return uv, log
+    monkeypatch.setenv("JETPIP_UV", str(uv))
+    return log
 
 
 def uv_installs(log: Path) -> list[tuple[str, list[str]]]:
@@ -399,8 +401,7 @@ def test_the_files_download_and_unpack_while_jetpip_resolves(
     # Each file the resolution is about to pin downloads meanwhile, and uv unpacks what arrived
     # into its cache (a scratch install). That ends before the first step, which reads each wheel
     # at the very path the scratch install did: uv keys what it unpacked by that path.
-    uv, log = requirements_logging_uv(tmp_path)
-    monkeypatch.setenv("JETPIP_UV", str(uv))
+    log = requirements_logging_uv(tmp_path, monkeypatch)
     python = make_venv()
     # 20 ms per request, as a near index: the resolution waits on it, and the wheels arrive during it.
     monkeypatch.setattr(mirror.server, "delay", 0.02)
@@ -431,8 +432,7 @@ def test_while_a_cuda_build_of_unknown_size_downloads_the_other_wheels_wait_to_u
     # The Jetson index answers in HTML, which gives no file sizes: torch may be hundreds of MB.
     # While it downloads (held up here), the wheels that arrive wait; then uv gets them in one
     # scratch install, torch with them, before the first step.
-    uv, log = requirements_logging_uv(tmp_path)
-    monkeypatch.setenv("JETPIP_UV", str(uv))
+    log = requirements_logging_uv(tmp_path, monkeypatch)
     python = make_venv()
     jetson = next(m for m in mirror.server.mounts if m.prefix == "/jp6/cu126")
     monkeypatch.setattr(jetson, "json", False)
