@@ -64,6 +64,9 @@ MAX_WORKERS = 32
 # Files downloaded in the background while the resolution goes on: enough to overlap many small
 # files' round trips, few enough to leave the resolution's own requests the bandwidth.
 PREFETCH_WORKERS = 6
+# How long close() waits for downloads run by fetch() to stop at their next chunk; a stalled
+# connection would hold it until its timeout.
+CLOSE_WAIT = 2.0
 _SCANNED = "x-jetpip/scan"  # a simple page kept as its scan (jetpip.index.pages), not as the page itself
 
 
@@ -98,6 +101,8 @@ class IndexClient:
         self._files = FileFetcher(self.cache, config, self.reporter, lambda: self.http, offline=offline)
         self._files_pool: ThreadPoolExecutor | None = None  # prefetches, made by the first one
         self._stops: dict[object, threading.Event] = {}  # file key -> set: that prefetch gives up
+        self._fetching: set[threading.Event] = set()  # each set: that download by fetch() gives up
+        self._fetches_done = threading.Condition(self._lock)  # notified as a download by fetch() ends
         self._grow = threading.Condition()
         self._downloads: dict[object, Path] = {}  # file key -> where this run downloads it
         self._closed = False
@@ -117,7 +122,7 @@ class IndexClient:
         with self._lock:
             self._closed = True
             files_pool = self._files_pool
-            stops = list(self._stops.values())
+            stops = [*self._stops.values(), *self._fetching]
         for stop in stops:
             stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -132,6 +137,9 @@ class IndexClient:
         if files_pool is not None:
             files_pool.shutdown(wait=True)  # prefetches end at their next chunk
         with self._lock:
+            # Downloads fetch() runs on its callers' threads (a plan's fetch that failed on another
+            # file leaves them running) end at their next chunk too, before the connections close.
+            self._fetches_done.wait_for(lambda: not self._fetching, timeout=CLOSE_WAIT)
             http, self._http_client = self._http_client, None
         if http is not None:
             http.close()
@@ -464,7 +472,17 @@ class IndexClient:
             if on_fetch is not None:
                 on_fetch(path)
 
-        self._fill(fut, lambda: self._files.fetch(link, watch))
+        stop = threading.Event()
+        with self._lock:
+            self._fetching.add(stop)
+            if self._closed:
+                stop.set()
+        try:
+            self._fill(fut, lambda: self._files.fetch(link, watch, stop=stop))
+        finally:
+            with self._lock:
+                self._fetching.discard(stop)
+                self._fetches_done.notify_all()
         return fut.result()  # type: ignore[return-value]
 
     def prefetch_file(self, link: FileLink) -> Future[object] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
+from jetpip.index.files import Stopped
 from jetpip.install.fetch import Fetch, fetch_all
 from jetpip.lock.pylock import LockedPackage
 from jetpip.model.links import FileLink
@@ -94,6 +96,44 @@ def test_a_prefetch_still_running_when_the_client_closes_stops_and_the_next_run_
         path = c.fetch(_link(c, url))
     assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
     # The stopped answer is never logged whole (the client hung up on it): the resumed one is.
+    assert _file_gets(index_server)[-1:] == [f"bytes={kept}-"]
+
+
+def test_a_fetch_on_another_thread_stops_before_the_client_closes_its_connections(
+    served: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path,
+) -> None:
+    # A plan's fetch that fails on one file leaves its other downloads running on their threads;
+    # the run then closes the client. Each stops at its next piece first, its bytes kept, and no
+    # connection is closed under a download or left open by one.
+    f, url = served
+    index_server.fault("/files/", "slow", count=1, seconds=PACE)
+    c = _client(url, tmp_path / "cache")
+    link = _link(c, url)
+    outcome: list[BaseException | Path] = []
+
+    def fetch() -> None:
+        try:
+            outcome.append(c.fetch(link))
+        except BaseException as err:  # what the thread met is the subject of the test
+            outcome.append(err)
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    partial = c.cache.root / "partial"
+    deadline = time.monotonic() + 10
+    while not any(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json"):
+        assert time.monotonic() < deadline, "the download never began"
+        time.sleep(0.02)
+
+    c.close()
+    assert not thread.is_alive()  # it ended before close() returned
+    assert outcome and isinstance(outcome[0], (Stopped, RuntimeError))  # given up, not finished
+    kept = sum(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json")
+    assert 0 < kept < SIZE
+
+    with _client(url, tmp_path / "cache") as c:
+        path = c.fetch(_link(c, url))
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
     assert _file_gets(index_server)[-1:] == [f"bytes={kept}-"]
 
 
