@@ -45,6 +45,34 @@ def _file_gets(server: IndexServer) -> list[str | None]:
     return [r.range for r in server.requests("/files/") if r.method == "GET"]
 
 
+def _over_a_slow_link(url: str, server: IndexServer, tmp_path: Path) -> tuple[IndexClient, FileLink]:
+    """A client, and the link of the served file, whose next download comes in paced pieces."""
+    server.fault("/files/", "slow", count=1, seconds=PACE)
+    c = _client(url, tmp_path / "cache")
+    return c, _link(c, url)
+
+
+def _kept(c: IndexClient) -> int:
+    """The bytes of the cache's partial files (a download under way, or one given up)."""
+    return sum(p.stat().st_size for p in (c.cache.root / "partial").glob("*") if p.suffix != ".json")
+
+
+def _wait_for_bytes(c: IndexClient) -> None:
+    deadline = time.monotonic() + 10
+    while not _kept(c):
+        assert time.monotonic() < deadline, "the download never began"
+        time.sleep(0.02)
+
+
+def _resumed(f: ServedFile, url: str, cache: Path, kept: int, server: IndexServer) -> None:
+    """The next run gets the whole file, asking only for the bytes after those ``kept``."""
+    with _client(url, cache) as c:
+        path = c.fetch(_link(c, url))
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
+    # The stopped answer is never logged whole (the client hung up on it): the resumed one is.
+    assert _file_gets(server)[-1:] == [f"bytes={kept}-"]
+
+
 def test_a_prefetched_file_is_downloaded_once_and_its_fetch_watches_the_download(
     served: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path,
 ) -> None:
@@ -74,29 +102,18 @@ def test_a_prefetch_still_running_when_the_client_closes_stops_and_the_next_run_
     served: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path,
 ) -> None:
     f, url = served
-    index_server.fault("/files/", "slow", count=1, seconds=PACE)
-    c = _client(url, tmp_path / "cache")
-    link = _link(c, url)
+    c, link = _over_a_slow_link(url, index_server, tmp_path)
     started = c.prefetch_file(link)
     assert started is not None
-    partial = c.cache.root / "partial"
-    deadline = time.monotonic() + 10
-    while not any(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json"):
-        assert time.monotonic() < deadline, "the prefetch never began"
-        time.sleep(0.02)
+    _wait_for_bytes(c)
 
     began = time.monotonic()
     c.close()  # the run ends without the file (its resolution failed, say)
     assert time.monotonic() - began < 1.0  # at the next piece, not at the end of the file
     assert started.exception() is not None
-    kept = sum(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json")
+    kept = _kept(c)
     assert 0 < kept < SIZE
-
-    with _client(url, tmp_path / "cache") as c:
-        path = c.fetch(_link(c, url))
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
-    # The stopped answer is never logged whole (the client hung up on it): the resumed one is.
-    assert _file_gets(index_server)[-1:] == [f"bytes={kept}-"]
+    _resumed(f, url, tmp_path / "cache", kept, index_server)
 
 
 def test_a_fetch_on_another_thread_stops_before_the_client_closes_its_connections(
@@ -106,9 +123,7 @@ def test_a_fetch_on_another_thread_stops_before_the_client_closes_its_connection
     # the run then closes the client. Each stops at its next piece first, its bytes kept, and no
     # connection is closed under a download or left open by one.
     f, url = served
-    index_server.fault("/files/", "slow", count=1, seconds=PACE)
-    c = _client(url, tmp_path / "cache")
-    link = _link(c, url)
+    c, link = _over_a_slow_link(url, index_server, tmp_path)
     outcome: list[BaseException | Path] = []
 
     def fetch() -> None:
@@ -119,22 +134,14 @@ def test_a_fetch_on_another_thread_stops_before_the_client_closes_its_connection
 
     thread = threading.Thread(target=fetch)
     thread.start()
-    partial = c.cache.root / "partial"
-    deadline = time.monotonic() + 10
-    while not any(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json"):
-        assert time.monotonic() < deadline, "the download never began"
-        time.sleep(0.02)
+    _wait_for_bytes(c)
 
     c.close()
     assert not thread.is_alive()  # it ended before close() returned
     assert outcome and isinstance(outcome[0], (Stopped, RuntimeError))  # given up, not finished
-    kept = sum(p.stat().st_size for p in partial.glob("*") if p.suffix != ".json")
+    kept = _kept(c)
     assert 0 < kept < SIZE
-
-    with _client(url, tmp_path / "cache") as c:
-        path = c.fetch(_link(c, url))
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
-    assert _file_gets(index_server)[-1:] == [f"bytes={kept}-"]
+    _resumed(f, url, tmp_path / "cache", kept, index_server)
 
 
 def test_nothing_is_prefetched_offline_without_a_hash_or_from_a_local_folder(
