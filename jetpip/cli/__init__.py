@@ -78,13 +78,11 @@ def run() -> None:
     object one by one first, which costs tens of milliseconds per command on a small board.
     """
     import contextlib
-    import gc
     import os
 
-    # A run allocates hundreds of thousands of short-lived objects (index pages, parsed as JSON)
-    # and almost no reference cycles; the default collector would walk the young objects every
-    # 700 allocations, a tenth of the CPU of a cold lock.
-    gc.set_threshold(100_000, 20, 20)
+    from jetpip.cli import heap
+
+    heap.own()  # the collector's settings for a process of jetpip's own (jetpip/cli/heap.py)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`jetpip lock --json | head`)

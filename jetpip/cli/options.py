@@ -105,9 +105,12 @@ class IndexOptions:
         requirements files add, applied after the flags as pip does.
         """
         from jetpip.api import index_client
+        from jetpip.cli import heap
 
-        return index_client(interpreter, self.flags(no_index=no_index), reporter=reporter,
-                            offline=self.offline, refresh=self.refresh, files=files)
+        client = index_client(interpreter, self.flags(no_index=no_index), reporter=reporter,
+                              offline=self.offline, refresh=self.refresh, files=files)
+        heap.settle()  # the Target and the client are loaded; the pages come next
+        return client
 
 
 @dataclass(frozen=True)
