@@ -153,10 +153,15 @@ class _RunningHash:
     """The hash of a file taken from its bytes as they are written, when they come in order.
 
     Hashing a big file after its download costs as long again as reading it (0.17 s for a 262 MB
-    wheel). Here a thread of its own hashes each piece while the next one arrives (hashlib lets go
-    of the interpreter lock), from the second piece on: a file of one piece is hashed at once.
+    wheel). Here each piece is hashed as it comes, on the download's own thread. Once a file has
+    grown past ``THREAD_AFTER``, a thread of its own hashes each further piece while the next one
+    arrives (hashlib lets go of the interpreter lock). A small file is not worth that thread: a
+    cold install of 45 wheels, 44 of them under 16 MiB, took 0.09 s less with them hashed on their
+    download's thread. The 262 MB stand-in torch took 0.05 to 0.08 s more without the thread.
     Bytes that an earlier try left in the file are not seen here: that file is hashed from disk.
     """
+
+    THREAD_AFTER = 16 * 1024 * 1024
 
     def __init__(self, algo: str) -> None:
         self.algo = algo
@@ -171,7 +176,7 @@ class _RunningHash:
 
     def update(self, offset: int, chunk: bytes) -> None:
         """Take ``chunk``, written at ``offset``."""
-        if self._worker is None and offset == self._seen and offset:
+        if self._worker is None and offset == self._seen and offset >= self.THREAD_AFTER:
             self._worker = threading.Thread(target=self._work, name="jetpip-hash", daemon=True)
             self._worker.start()
         if self._worker is None:

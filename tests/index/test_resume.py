@@ -12,6 +12,7 @@ from jetpip.errors import HashMismatchError
 from jetpip.index.cache import Cache
 from jetpip.index.client import IndexClient
 from jetpip.index.config import IndexConfig
+from jetpip.index.files import _RunningHash
 from jetpip.model.links import FileLink
 from jetpip.model.sources import Source
 from jetpip.model.urls import Url
@@ -134,3 +135,21 @@ def test_kept_bytes_longer_than_the_file_start_it_over(
         path = c.fetch(_link(c, url))
     assert hashlib.sha256(path.read_bytes()).hexdigest() == served.sha256
     assert _file_requests(index_server) == [(f"bytes={SIZE + 22}-", 416), (None, 200)]
+
+
+@pytest.mark.parametrize("thread_after", [1024 * 1024, SIZE + 1],
+                         ids=["a hash thread from the second MiB on", "the download's thread alone"])
+def test_a_file_is_hashed_as_it_arrives_on_either_thread(
+    big: tuple[ServedFile, str], index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    thread_after: int,
+) -> None:
+    # A small file is hashed by the thread that downloads it; past THREAD_AFTER a thread of its
+    # own takes the rest. The digest taken either way is what the file is checked against.
+    served, url = big
+    monkeypatch.setattr(_RunningHash, "THREAD_AFTER", thread_after)
+    with _client(url, tmp_path / "cache") as c:
+        path = c.fetch(_link(c, url))
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == served.sha256
+    index_server.fault("/files/", "corrupt", count=1)
+    with _client(url, tmp_path / "other") as c, pytest.raises(HashMismatchError):
+        c.fetch(_link(c, url))
