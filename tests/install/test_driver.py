@@ -458,12 +458,17 @@ def logging_uv(tmp_path: Path) -> tuple[Path, Path]:
     return script, log
 
 
+def uv_engine(python: Path, uv: Path) -> tuple[Interpreter, Engine]:
+    """The probe of ``python``, and the uv engine for it that runs the uv binary ``uv``."""
+    before = probe_interpreter(str(python))
+    return before, pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+
+
 def uv_over_log(make_venv: MakeVenv, tmp_path: Path) -> tuple[Path, Interpreter, Engine, Path]:
     """A fresh venv, its probe, the uv engine of ``logging_uv`` for it, and that uv's log."""
     uv, log = logging_uv(tmp_path)
     python = make_venv()
-    before = probe_interpreter(str(python))
-    return python, before, pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)}), log
+    return (python, *uv_engine(python, uv), log)
 
 
 def fetched_wheel(files: IndexClient, pkg: LockedPackage) -> Wheel:
@@ -473,8 +478,7 @@ def fetched_wheel(files: IndexClient, pkg: LockedPackage) -> Wheel:
 
 
 def install_with(python: Path, lock: Lock, uv: Path, cache: Path) -> Recording:
-    before = probe_interpreter(str(python))
-    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(uv)})
+    before, engine = uv_engine(python, uv)
     plan = build_plan(lock, before, mode="install", engine=engine)
     scratch = Path(plan.files_dir).parent / "tmp"
     earlier = set(scratch.glob("unpack-*"))
@@ -570,8 +574,7 @@ def test_a_failing_step_stops_the_unpack_ahead(make_venv: MakeVenv, mirror: Mirr
                     f"os.execv({find_uv_bin()!r}, [{find_uv_bin()!r}, *sys.argv[1:]])\n")
     slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
     python = make_venv()
-    before = probe_interpreter(str(python))
-    engine = pick_engine(before, "uv", env={**os.environ, "JETPIP_UV": str(slow)})
+    before, engine = uv_engine(python, slow)
     plan = build_plan(big_cuda_lock(mirror), before, mode="install", engine=engine)
 
     with store(tmp_path / "cache") as files, pytest.raises(PipStepError) as err:
