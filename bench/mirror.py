@@ -410,6 +410,10 @@ class Answer:
     sent: int
 
 
+#: The piece a paced answer is sent in (``MirrorServer.rate``).
+PACE_PIECE = 64 * 1024
+
+
 @dataclass
 class MirrorServer:
     """Serve a Mirror on an ephemeral loopback port with an optional per-request delay and rate."""
@@ -498,7 +502,6 @@ class _Handler(BaseHTTPRequestHandler):
         agent = headers.get("user-agent", "")
         self.owner.record(Hit(self.command, path, got.status, got.kind, agent, got.sent))
 
-
     def _write(self, body: bytes | memoryview) -> None:
         """Send ``body``, paced to the server's rate: each piece no sooner than the link allows."""
         rate = self.owner.rate
@@ -511,10 +514,6 @@ class _Handler(BaseHTTPRequestHandler):
             early = (offset + PACE_PIECE) / rate - (time.monotonic() - start)
             if early > 0:
                 time.sleep(early)
-
-
-#: The piece a paced answer is sent in.
-PACE_PIECE = 64 * 1024
 
 
 def answer(mirror: Mirror, method: str, path: str, headers: dict[str, str]) -> Answer:
