@@ -178,6 +178,7 @@ def block(results: dict[str, Any]) -> str:
             "Targets:",
             "",
             *tlines,
+            *after_fetch_lines(results),
             *bytecode_lines(results),
             *big_lines(results),
             *https_lines(results),
@@ -202,6 +203,31 @@ def bytecode_lines(results: dict[str, Any]) -> list[str]:
         return []
     return ["", "Bytecode at install, each tool with its default:", "",
             *(f"- {tool}: {how}" for tool, how in got.items() if how)]
+
+
+def after_fetch_lines(results: dict[str, Any]) -> list[str]:
+    """uv-files beside uv, for each ratio target: how long the part after a fetch takes alone.
+
+    jetpip fetches every file before its engine runs, so its install takes at least its start,
+    resolution and fetch, plus uv-files' time. What a ratio target leaves for the part before
+    is the target's bound on uv's time, less uv-files'.
+    """
+    rows = {(*_key(r), r["tool"]): r for r in results["rows"] if "wall_s" in r}
+    out = []
+    for scenario, cache, latency, most, _ in RATIO_TARGETS:
+        files = rows.get((scenario, cache, 0, "http", "uv-files"))
+        uv = rows.get((scenario, cache, latency, "http", "uv"))
+        if files is None or uv is None:
+            continue
+        after, whole = files["wall_s"]["median"], uv["wall_s"]["median"]
+        what = f"{LABELS.get(scenario, scenario)}, {cache} cache, {latency} ms"
+        out.append(f"- {what}: uv-files {after:.3f} s, {after / whole:.2f} of uv's whole install "
+                   f"({whole:.3f} s); {most}x uv leaves "
+                   f"{most * whole - after:.3f} s for jetpip's start, resolution and fetch")
+    if not out:
+        return []
+    return ["", "The part after the fetch: uv-files is uv installing jetpip's plan from files already on "
+            "local disk, as one step (it asks the mirror for nothing):", "", *out]
 
 
 def big_lines(results: dict[str, Any]) -> list[str]:

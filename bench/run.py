@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -20,15 +21,23 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from packaging.pylock import Pylock  # noqa: E402
 
 from bench import tools as T  # noqa: E402
 from bench.ab import old_jetpip  # noqa: E402
@@ -248,6 +257,8 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
             try:
                 setup.index_url = f"{server.url}{DEVPI}/+simple/"
                 setup.overlay.write_text(overlay_toml(server.url))
+                if wanted(args, "install"):
+                    setup.files = local_files(setup, tool_list, say)
                 rows += scenarios(args, plain, tool_list, setup, server, pip_whl, say)
             finally:
                 server.stop()
@@ -331,6 +342,7 @@ def big_installs(
         big = replace(s, index_url=f"{server.url}{DEVPI}/+simple/", overlay=s.work / "indexes-big.toml",
                       reqs=reqs)
         big.overlay.write_text(overlay_toml(server.url))
+        big.files = local_files(big, tool_list, say)
         rows = scenarios(args, [(*sc, "http") for sc in BIG_SCENARIOS], tool_list, big, server, pip_whl, say)
     finally:
         server.stop()
@@ -362,7 +374,7 @@ def scenarios(
         here = {t.name: Row(kind, cache_kind, latency, t.name, skipped=missing[t.name], scheme=scheme)
                 for t in here_tools}
         noop = {t.name: Row("noop", "warm", latency, t.name, skipped=missing[t.name], scheme=scheme)
-                for t in here_tools}
+                for t in here_tools if t.runs_in(("noop", "warm", latency, scheme))}
         tag = f"{kind}-{cache_kind}-{latency}-{scheme}"
         with_noop = kind == "install" and cache_kind == "warm"
         warm = {t.name: s.work / f"cache-{t.name}-{tag}" for t in live}
@@ -383,7 +395,7 @@ def scenarios(
                 else:
                     venv = T.make_venv(s.work / f"venv-{t.name}-{tag}-{i}", pip_whl)
                     here[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
-                    if with_noop:
+                    if with_noop and t.name in noop:
                         noop[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
                     settle(venv)
                 if cache_kind == "cold":
@@ -424,6 +436,55 @@ def settle(*paths: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     os.sync()
     time.sleep(SETTLE_SECONDS)
+
+
+def local_files(s: T.Setup, tool_list: list[T.Tool], say: Any) -> Path | None:
+    """jetpip's plan for ``s.reqs`` as local files: the requirements file that uv-files installs.
+
+    jetpip locks the requirements (untimed, from the mirror), every file of the lock is
+    downloaded into the scratch directory and checked against the lock's hash, and each one is
+    named by path and hash, as jetpip names its fetched files to its engine. Where that fails,
+    uv-files is skipped, and the output says why.
+    """
+    users = [t for t in tool_list if isinstance(t, T.UvFiles) and not t.missing]
+    if not users:
+        return None
+    jetpip = next((t for t in tool_list if t.name == "jetpip"), None)
+    why = None
+    if jetpip is None or jetpip.missing.get("lock"):
+        why = "no jetpip to lock the plan with"
+    else:
+        dest = Path(tempfile.mkdtemp(prefix="files-", dir=s.work))
+        cmd = jetpip.lock(s, dest / "cache", dest)
+        done = subprocess.run(cmd.argv, env=cmd.env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            why = f"jetpip could not lock the plan: {(done.stderr.strip().splitlines() or ['?'])[-1]}"
+        else:
+            lines = []
+            lock = Pylock.from_dict(tomllib.loads((dest / "pylock.toml").read_text()))
+            for pkg in lock.packages:
+                wheel = (pkg.wheels or [])[0]  # one target: one wheel per package
+                if wheel.url is None or wheel.name is None:
+                    why = f"{pkg.name}'s file has no URL in the lock"
+                    break
+                sha256 = wheel.hashes["sha256"]
+                with urllib.request.urlopen(wheel.url, timeout=60) as answer:
+                    data = answer.read()
+                if hashlib.sha256(data).hexdigest() != sha256:
+                    why = f"{wheel.name} does not match the lock's hash"
+                    break
+                path = dest / wheel.name
+                path.write_bytes(data)
+                lines.append(f"{pkg.name} @ {path.as_uri()} --hash=sha256:{sha256}\n")
+            else:
+                files = dest / "requirements-files.txt"
+                files.write_text("".join(lines))
+                say(f"uv-files: {len(lines)} files of jetpip's plan, on local disk")
+                return files
+    for t in users:
+        t.missing["install"] = why
+        say(f"SKIPPED {t.name} install: {why}")
+    return None
 
 
 def run_quiet(cmd: T.Cmd, server: MirrorServer) -> None:

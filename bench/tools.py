@@ -38,6 +38,7 @@ class Setup:
     quick: bool
     versions: dict[str, str] = field(default_factory=dict)
     ca: Path | None = None  # the CA that signed the https mirror's certificate
+    files: Path | None = None  # jetpip's plan as local files, for uv-files (``local_files`` in run.py)
 
     @property
     def https(self) -> bool:
@@ -70,6 +71,9 @@ def clean_env(cache: Path) -> dict[str, str]:
         NO_COLOR="1",
     )
     return env
+
+
+UV_MISSING = "uv is not installed (it comes with the `test` extra: pip install -e '.[test]')"
 
 
 class Tool:
@@ -210,8 +214,7 @@ class Uv(Tool):
     def __init__(self, s: Setup) -> None:
         super().__init__()
         if s.uv is None:
-            why = "uv is not installed (it comes with the `test` extra: pip install -e '.[test]')"
-            self.missing = {"lock": why, "install": why}
+            self.missing = {"lock": UV_MISSING, "install": UV_MISSING}
 
     def lock(self, s: Setup, cache: Path, out: Path) -> Cmd:
         argv = [
@@ -249,6 +252,48 @@ class Uv(Tool):
         return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
 
 
+class UvFiles(Tool):
+    """uv installing the files of jetpip's plan from local disk: an install's part after the fetch.
+
+    ``uv pip install --no-deps --no-index --require-hashes`` of jetpip's own lock, every file
+    downloaded beforehand (``Setup.files``): what jetpip's default engine runs once its fetch is
+    done, here as one step. No install that fetches first can end sooner than this after its
+    fetch. The network plays no part, so it runs at 0 ms only, and has no no-op row.
+    """
+
+    name = "uv-files"
+    bytecode = "not compiled: uv's default"
+    only = frozenset({("install", "cold", 0, "http"), ("install", "warm", 0, "http"),
+                      ("big", "cold", 0, "http"), ("big", "warm", 0, "http")})
+
+    def __init__(self, s: Setup) -> None:
+        super().__init__()
+        if s.uv is None:
+            self.missing["install"] = UV_MISSING
+        elif s.jetpip is None:
+            self.missing["install"] = "jetpip is not installed, and its lock names the files"
+
+    def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        if s.files is None:
+            raise RuntimeError("uv-files needs the plan's files (bench/run.py: local_files)")
+        argv = [
+            str(s.uv),
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--require-hashes",
+            "-r",
+            str(s.files),
+            "--cache-dir",
+            str(cache / "uv"),
+            "--python",
+            str(venv / "bin" / "python"),
+        ]
+        return Cmd(argv, clean_env(cache))
+
+
 def write_launcher(script: Path, installed: Path, source: Path) -> None:
     """The venv's ``jetpip`` script with ``source`` first on sys.path.
 
@@ -284,7 +329,7 @@ def uv_trust(s: Setup) -> dict[str, str]:
 
 
 def tools(s: Setup) -> list[Tool]:
-    return [Jetpip(s), JetpipPip(s), Pip(), Uv(s)]
+    return [Jetpip(s), JetpipPip(s), Pip(), Uv(s), UvFiles(s)]
 
 
 def command_of(kind: str) -> str:

@@ -21,8 +21,9 @@ def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path)
     rows = results["rows"]
     for scenario, cache in [("lock", "warm"), ("lock", "cold"), ("install", "warm"), ("noop", "warm")]:
         tools = {r["tool"]: r for r in rows if (r["scenario"], r["cache"]) == (scenario, cache)}
-        # jetpip with --installer pip runs the installs only.
+        # jetpip with --installer pip runs the installs only; uv-files the installs without their no-op.
         expected = {"jetpip", "pip", "uv"} | ({"jetpip-pip"} if scenario != "lock" else set())
+        expected |= {"uv-files"} if scenario == "install" else set()
         assert set(tools) == expected, (scenario, cache, tools)
         for name, row in tools.items():
             # A tool may be skipped only visibly, with the reason in the output.
@@ -35,9 +36,13 @@ def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path)
     # pip always runs; a cold lock must have read pages and metadata from the mirror.
     cold_pip = next(r for r in rows if (r["scenario"], r["cache"], r["tool"]) == ("lock", "cold", "pip"))
     assert cold_pip["requests"]["page"] > 0 and cold_pip["requests"]["metadata"] > 0
+    # uv-files installs jetpip's plan from files already on disk: it asks the mirror for nothing.
+    for row in (r for r in rows if r["tool"] == "uv-files"):
+        assert row["status"] == "ok" and row["requests"]["total"] == 0, row
     md = (out / "performance.md").read_text()
     assert "| scenario | cache | latency | tool |" in md
-    for name in ("jetpip", "jetpip-pip", "pip", "uv"):
+    for name in ("jetpip", "jetpip-pip", "pip", "uv", "uv-files"):
         assert f"| {name} |" in md
     assert "jetpip/pip" in md and "jetpip/uv" in md
+    assert "The part after the fetch" in md and "- install, cold cache, 0 ms: uv-files " in md
     assert '"rows"' in md  # the JSON block is in the page too
