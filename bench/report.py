@@ -208,9 +208,9 @@ def bytecode_lines(results: dict[str, Any]) -> list[str]:
 def after_fetch_lines(results: dict[str, Any]) -> list[str]:
     """uv-files beside uv, for each ratio target: how long the part after a fetch takes alone.
 
-    jetpip fetches every file before its engine runs, so its install takes at least its start,
-    resolution and fetch, plus uv-files' time. What a ratio target leaves for the part before
-    is the target's bound on uv's time, less uv-files'.
+    jetpip fetches every file before its engine runs, so its install takes its start, resolution
+    and fetch, plus about uv-files' time, less what uv unpacked ahead meanwhile. What a ratio
+    target leaves for the part before is the target's bound on uv's time, less uv-files'.
     """
     rows = {(*_key(r), r["tool"]): r for r in results["rows"] if "wall_s" in r}
     out = []

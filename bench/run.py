@@ -463,9 +463,9 @@ def local_files(s: T.Setup, tool_list: list[T.Tool], say: Any) -> Path | None:
             lines = []
             lock = Pylock.from_dict(tomllib.loads((dest / "pylock.toml").read_text()))
             for pkg in lock.packages:
-                wheel = (pkg.wheels or [])[0]  # one target: one wheel per package
-                if wheel.url is None or wheel.name is None:
-                    why = f"{pkg.name}'s file has no URL in the lock"
+                wheel = pkg.wheels[0] if pkg.wheels else None  # one target: one wheel per package
+                if wheel is None or wheel.url is None or wheel.name is None:
+                    why = f"{pkg.name} has no wheel with a URL in the lock"
                     break
                 sha256 = wheel.hashes["sha256"]
                 with urllib.request.urlopen(wheel.url, timeout=60) as answer:

@@ -257,8 +257,9 @@ class UvFiles(Tool):
 
     ``uv pip install --no-deps --no-index --require-hashes`` of jetpip's own lock, every file
     downloaded beforehand (``Setup.files``): what jetpip's default engine runs once its fetch is
-    done, here as one step. No install that fetches first can end sooner than this after its
-    fetch. The network plays no part, so it runs at 0 ms only, and has no no-op row.
+    done, here as one step. An install that fetches first ends about this long after its fetch,
+    less what it unpacked ahead. The network plays no part, so it runs at 0 ms only, and has no
+    no-op row.
     """
 
     name = "uv-files"
