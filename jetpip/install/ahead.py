@@ -14,9 +14,10 @@ Two waits are filled so:
   resolution waits on the network most of the time; this work fills it. While a big CUDA build
   downloads, the batches wait for it, and then go with it.
 - ``UnpackAhead``: a plan fetched in full before its steps (a sync from a lock, or files the
-  resolution did not download) unpacks the later step's wheels while a big CUDA build still
-  downloads or unpacks in the guarded step. Otherwise the guarded step is short, and the scratch
-  install's links are work the later step does again, so nothing is unpacked ahead.
+  resolution did not download) unpacks the later step's wheels in batches as the fetch brings
+  them in: the downloads wait on the network, and uv's unpacking fills that wait. Beside a big
+  CUDA build they wait until they are all in place, then go to uv in one batch while the big
+  build still downloads or unpacks in the guarded step.
 
 Only files downloaded in this run are unpacked ahead: a file already in jetpip's cache is most
 likely unpacked already. The target is never touched, and a failed or slow unpack changes
@@ -270,7 +271,12 @@ class Unpacker:
 
 
 class UnpackAhead:
-    """The later step's fresh wheels, unpacked by an ``Unpacker`` while earlier steps run."""
+    """The later step's fresh wheels, unpacked by an ``Unpacker`` before that step runs.
+
+    Without a big CUDA build, each wheel goes to the Unpacker as its download ends, and uv
+    unpacks them in batches while the fetch goes on. Beside a big one, they wait until they
+    are all in place, and go to uv in one batch while the big build downloads or installs.
+    """
 
     def __init__(self, plan: InstallPlan, step: Step, wheels: dict[str, LockedPackage],
                  big: set[str]) -> None:
@@ -279,16 +285,22 @@ class UnpackAhead:
         self._wheels = wheels  # filename -> the hashed wheel the step installs, fetched by the plan
         self._waiting = set(wheels)
         self._fresh: list[str] = []
+        self._streaming = not big  # no big build: each wheel is handed over as it arrives
         self._big_pending = big  # big CUDA builds not yet in place
         self._big_fetched = False  # a big CUDA build was downloaded in this run
 
     @classmethod
     def for_plan(cls, plan: InstallPlan) -> UnpackAhead | None:
-        """The unpack for ``plan``: None unless uv installs a step after the guarded one."""
-        kinds = [s.kind for s in plan.steps]
-        if plan.engine.name != "uv" or "guarded" not in kinds:
+        """The unpack for ``plan``: None unless uv installs wheels it fetches in a step of its own.
+
+        That step is the first one that installs after the CUDA builds' step, or the first one
+        that installs where there is no such step.
+        """
+        if plan.engine.name != "uv":
             return None
-        later = [s for s in plan.steps[kinds.index("guarded") + 1:] if s.kind == "install"]
+        kinds = [s.kind for s in plan.steps]
+        first = kinds.index("guarded") + 1 if "guarded" in kinds else 0
+        later = [s for s in plan.steps[first:] if s.kind == "install"]
         if not later:
             return None
         step = later[0]
@@ -296,13 +308,14 @@ class UnpackAhead:
         wheels = {fetched[name].filename: fetched[name] for name in step.names
                   if name in fetched and not fetched[name].is_sdist and fetched[name].sha256}
         big = {p.filename for p in fetched.values() if big_build(p.guarded, p.size)}
-        return cls(plan, step, wheels, big) if wheels and big else None
+        return cls(plan, step, wheels, big) if wheels else None
 
     def file_ready(self, filename: str, fetched: bool) -> None:
         """One file is in place (``fetched``: downloaded now).
 
-        The unpack starts once every file of the later step is in place, if a big CUDA build is
-        still downloading or was downloaded now (the wait it fills).
+        Without a big CUDA build, a wheel downloaded now goes to uv at once. Beside one, the
+        unpack starts once every file of the later step is in place, if the big build is still
+        downloading or was downloaded now (the wait it fills).
         """
         if filename in self._big_pending:
             self._big_pending.discard(filename)
@@ -311,11 +324,14 @@ class UnpackAhead:
             self._waiting.discard(filename)
             if fetched:
                 self._fresh.append(filename)
-        if not self._waiting and (self._big_pending or self._big_fetched):
+        if self._streaming:
+            if self._fresh:
+                self.start()
+        elif not self._waiting and (self._big_pending or self._big_fetched):
             self.start()
 
     def start(self) -> None:
-        """Hand the fresh files to the Unpacker, once; nothing happens when there are none."""
+        """Hand the fresh files so far to the Unpacker; nothing happens when there are none."""
         wheels = []
         for filename in sorted(self._fresh):
             pkg = self._wheels[filename]
@@ -323,7 +339,7 @@ class UnpackAhead:
                 path = fetched_path(self._unpacker.files_dir, pkg.sha256, filename)
                 wheels.append(Wheel(pkg.name, Path(path), pkg.sha256, filename))
         self._fresh = []
-        self._unpacker.add(wheels)  # one batch: one uv for them all
+        self._unpacker.add(wheels)  # in the same batch
 
     def wait(self) -> None:
         """Wait for the unpack to end (its outcome does not matter: the step checks everything)."""

@@ -163,8 +163,8 @@ def execute(
         interpreter = before
     else:
         os.makedirs(plan.workdir, exist_ok=True)
-        # Files the resolution downloaded are being unpacked already; otherwise a big CUDA build
-        # may leave time to unpack the later step's wheels meanwhile.
+        # Files the resolution downloaded are being unpacked already; otherwise uv unpacks the
+        # later step's wheels as the fetch brings them in, or beside a big CUDA build.
         ahead = UnpackAhead.for_plan(plan) if plan.ahead is None else None
         try:
             outcome.fetched = _fetch(plan.fetches, files, rep, NOTHING_CHANGED,

@@ -589,17 +589,35 @@ def test_a_failing_step_stops_the_unpack_ahead(make_venv: MakeVenv, mirror: Mirr
     assert "numpy" not in installed(python)
 
 
-def test_small_cuda_builds_leave_the_unpacking_to_the_step(
+def test_without_a_big_cuda_build_the_later_wheels_are_unpacked_as_they_download(
     make_venv: MakeVenv, mirror: Mirror, tmp_path: Path,
 ) -> None:
-    # Every CUDA build of this lock is a few kB: its step is over at once, and unpacking the rest
-    # into a scratch directory first would only add the links made there.
-    uv, log = logging_uv(tmp_path)
+    # Every CUDA build of this lock is a few kB (a sync's plan, say). uv unpacks the later step's
+    # wheels in batches while the fetch goes on; the CUDA builds' step unpacks its own.
+    log = tmp_path / "uv-calls.log"
+    uv = tmp_path / "uv"
+    uv.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                  f"with open({str(log)!r}, 'a') as out:\n"
+                  "    out.write(' '.join(sys.argv[1:]) + '\\n')\n"
+                  "    if '--target' in sys.argv:\n"
+                  "        listing = open(sys.argv[sys.argv.index('-r') + 1])\n"
+                  "        out.writelines('  unpack ' + line for line in listing)\n"
+                  f"os.execv({find_uv_bin()!r}, [{find_uv_bin()!r}, *sys.argv[1:]])\n")
+    uv.chmod(uv.stat().st_mode | stat.S_IXUSR)
+    python = make_venv()
 
-    runner = install_with(make_venv(), base_lock(mirror), uv, tmp_path / "cache")
+    runner = install_with(python, base_lock(mirror), uv, tmp_path / "cache")
 
-    assert not [c for c in log.read_text().splitlines() if " --target " in c]
-    assert "Prepared 3 packages" in runner.outputs[-1][1]
+    calls = log.read_text().splitlines()
+    batches = [c for c in calls if " --target " in c]
+    assert batches and all("--require-hashes" in c for c in batches)
+    unpacked = {c.split()[1] for c in calls if c.startswith("  unpack ")}
+    assert unpacked and unpacked <= {"numpy", "packaging", "typing-extensions"}  # never a CUDA build
+    guarded, later = runner.outputs[-2:]
+    assert "Prepared 2 packages" in guarded[1]  # the guarded step unpacked its own two
+    assert "Installed 3 packages" in later[1]
+    assert build_of(python, "torch") == "jetson"
+    assert {"numpy", "packaging", "typing-extensions"} <= set(installed(python))
 
 
 def test_wheels_downloaded_during_the_resolution_are_unpacked_before_the_steps_only_link_them(
