@@ -22,7 +22,8 @@ RATIO_TARGETS = [
     ("install", "warm", 0, 1.5, "install into a fresh venv, warm cache, <= 1.5x uv"),
     ("big", "cold", 50, 1.2, "install of the big torch, cold cache at 50 ms, <= 1.2x uv"),
 ]
-LABELS = {"big": "install big torch", "big-link": "install big torch, 50 MB/s link"}
+LABELS = {"big": "install big torch", "big-link": "install big torch, 50 MB/s link",
+          "sync": "sync of jetpip's lock"}
 
 
 Key = tuple[str, str, int, str]  # scenario, cache, latency ms, scheme

@@ -58,6 +58,9 @@ SCENARIOS = [  # (kind, cache, latency ms), on the plain-http mirror
     ("install", "cold", 50),
     ("install", "warm", 0),
     ("noop", "warm", 0),  # after each warm install, in its venv
+    ("sync", "cold", 0),  # jetpip's lock of the requirements, into a fresh venv
+    ("sync", "cold", 50),
+    ("sync", "warm", 0),
 ]
 HTTPS_SCENARIOS = [("lock", "cold", 50)]  # on the https mirror (bench/tls.py); full mode only
 # `torch==2.8.0` with the big stand-in torch (bench/bigwheel.py), on a mirror of its own; full mode only.
@@ -257,8 +260,8 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
             try:
                 setup.index_url = f"{server.url}{DEVPI}/+simple/"
                 setup.overlay.write_text(overlay_toml(server.url))
-                if wanted(args, "install"):
-                    setup.files = local_files(setup, tool_list, say)
+                if wanted(args, "install") or wanted(args, "sync"):
+                    lock_plan(setup, tool_list, say)
                 rows += scenarios(args, plain, tool_list, setup, server, pip_whl, say)
             finally:
                 server.stop()
@@ -294,7 +297,7 @@ def bench(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
 
 
 def wanted(args: argparse.Namespace, group: str) -> bool:
-    """``--only`` names groups: lock, install (with its no-op), https, big; none named: all of them."""
+    """``--only`` names groups: lock, install (with its no-op), sync, https, big; none named: all of them."""
     group = "install" if group == "noop" else group
     return not args.only or group in args.only
 
@@ -342,7 +345,7 @@ def big_installs(
         big = replace(s, index_url=f"{server.url}{DEVPI}/+simple/", overlay=s.work / "indexes-big.toml",
                       reqs=reqs)
         big.overlay.write_text(overlay_toml(server.url))
-        big.files = local_files(big, tool_list, say)
+        lock_plan(big, tool_list, say)
         rows = scenarios(args, [(*sc, "http") for sc in BIG_SCENARIOS], tool_list, big, server, pip_whl, say)
     finally:
         server.stop()
@@ -384,7 +387,7 @@ def scenarios(
                     run_quiet(t.lock(s, warm[t.name], out), server)
                 else:
                     scratch = T.make_venv(s.work / f"prime-venv-{t.name}-{tag}", pip_whl)
-                    run_quiet(t.install(s, scratch, warm[t.name]), server)
+                    run_quiet(put(t, kind, s, scratch, warm[t.name]), server)
                     settle(scratch)
         for i in range(args.repeat):
             order = live[i % len(live) :] + live[: i % len(live)] if live else []
@@ -394,7 +397,7 @@ def scenarios(
                     here[t.name].samples.append(run_one(t.name, t.lock(s, cache, out), server, say))
                 else:
                     venv = T.make_venv(s.work / f"venv-{t.name}-{tag}-{i}", pip_whl)
-                    here[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
+                    here[t.name].samples.append(run_one(t.name, put(t, kind, s, venv, cache), server, say))
                     if with_noop and t.name in noop:
                         noop[t.name].samples.append(run_one(t.name, t.install(s, venv, cache), server, say))
                     settle(venv)
@@ -405,6 +408,11 @@ def scenarios(
             rows += noop.values()
         settle(*warm.values())
     return rows
+
+
+def put(tool: T.Tool, kind: str, s: T.Setup, venv: Path, cache: Path) -> T.Cmd:
+    """The command that fills ``venv`` in a scenario of ``kind``: a sync, or an install."""
+    return tool.sync(s, venv, cache) if kind == "sync" else tool.install(s, venv, cache)
 
 
 def filesystem_of(path: Path) -> str:
@@ -438,29 +446,27 @@ def settle(*paths: Path) -> None:
     time.sleep(SETTLE_SECONDS)
 
 
-def local_files(s: T.Setup, tool_list: list[T.Tool], say: Any) -> Path | None:
-    """jetpip's plan for ``s.reqs`` as local files: the requirements file that uv-files installs.
+def lock_plan(s: T.Setup, tool_list: list[T.Tool], say: Any) -> None:
+    """jetpip's lock of ``s.reqs``, and what the syncs and uv-files take from it (``T.Setup``).
 
-    jetpip locks the requirements (untimed, from the mirror), every file of the lock is
-    downloaded into the scratch directory and checked against the lock's hash, and each one is
-    named by path and hash, as jetpip names its fetched files to its engine. Where that fails,
-    uv-files is skipped, and the output says why.
+    jetpip locks the requirements (untimed, from the mirror) into ``s.plan_lock``, the lock the
+    syncs install. ``s.lock_reqs`` names the same files by URL and hash, for pip, which installs
+    no pylock.toml. Each file is also downloaded into the scratch directory and checked against
+    the lock's hash, and ``s.files`` names them by local path, as jetpip names its fetched files
+    to its engine. Where that fails, the tools that need it are skipped, and the output says why.
     """
-    users = [t for t in tool_list if isinstance(t, T.UvFiles) and not t.missing]
-    if not users:
-        return None
     jetpip = next((t for t in tool_list if t.name == "jetpip"), None)
     why = None
     if jetpip is None or jetpip.missing.get("lock"):
         why = "no jetpip to lock the plan with"
     else:
-        dest = Path(tempfile.mkdtemp(prefix="files-", dir=s.work))
+        dest = Path(tempfile.mkdtemp(prefix="plan-", dir=s.work))
         cmd = jetpip.lock(s, dest / "cache", dest)
         done = subprocess.run(cmd.argv, env=cmd.env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             why = f"jetpip could not lock the plan: {(done.stderr.strip().splitlines() or ['?'])[-1]}"
         else:
-            lines = []
+            urls, paths = [], []
             lock = Pylock.from_dict(tomllib.loads((dest / "pylock.toml").read_text()))
             for pkg in lock.packages:
                 wheel = pkg.wheels[0] if pkg.wheels else None  # one target: one wheel per package
@@ -475,16 +481,20 @@ def local_files(s: T.Setup, tool_list: list[T.Tool], say: Any) -> Path | None:
                     break
                 path = dest / wheel.name
                 path.write_bytes(data)
-                lines.append(f"{pkg.name} @ {path.as_uri()} --hash=sha256:{sha256}\n")
+                urls.append(f"{pkg.name} @ {wheel.url} --hash=sha256:{sha256}\n")
+                paths.append(f"{pkg.name} @ {path.as_uri()} --hash=sha256:{sha256}\n")
             else:
-                files = dest / "requirements-files.txt"
-                files.write_text("".join(lines))
-                say(f"uv-files: {len(lines)} files of jetpip's plan, on local disk")
-                return files
-    for t in users:
-        t.missing["install"] = why
-        say(f"SKIPPED {t.name} install: {why}")
-    return None
+                s.plan_lock = dest / "pylock.toml"
+                s.lock_reqs, s.files = dest / "requirements-urls.txt", dest / "requirements-files.txt"
+                s.lock_reqs.write_text("".join(urls))
+                s.files.write_text("".join(paths))
+                say(f"jetpip's plan: {len(paths)} files, locked, and on local disk for uv-files")
+                return
+    for t in tool_list:
+        for command in ("sync", "install") if isinstance(t, T.UvFiles) else ("sync",):
+            if not t.missing.get(command):
+                t.missing[command] = why
+                say(f"SKIPPED {t.name} {command}: {why}")
 
 
 def run_quiet(cmd: T.Cmd, server: MirrorServer) -> None:
@@ -550,9 +560,10 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out of the real pages the wheel rows whose names packaging rejects",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    ap.add_argument("--only", action="append", choices=["lock", "install", "https", "big", "corpus"],
+    ap.add_argument("--only", action="append", choices=["lock", "install", "sync", "https", "big", "corpus"],
                     help="run only this group of scenarios (repeatable): the plain-http locks, the installs "
-                    "with their no-op, the https lock, or the installs of the big stand-in torch "
+                    "with their no-op, the syncs of jetpip's lock, the https lock, or the installs of the "
+                    "big stand-in torch "
                     "(about 250 MB, built once into bench/.cache/big/); the table then lacks the others, "
                     "so pair it with --out. `corpus` (never part of a plain run) cold-locks every case of "
                     "tests/corpus/ with jetpip and uv and writes its own section of performance.md")

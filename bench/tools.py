@@ -38,7 +38,12 @@ class Setup:
     quick: bool
     versions: dict[str, str] = field(default_factory=dict)
     ca: Path | None = None  # the CA that signed the https mirror's certificate
-    files: Path | None = None  # jetpip's plan as local files, for uv-files (``local_files`` in run.py)
+    # jetpip's lock of ``reqs`` and what is made of it (``lock_plan`` in run.py): the lock itself, for
+    # the syncs; the same files as a requirements file of URLs and hashes, for pip's; and each file
+    # downloaded beforehand, as a requirements file of local paths, for uv-files.
+    plan_lock: Path | None = None
+    lock_reqs: Path | None = None
+    files: Path | None = None
 
     @property
     def https(self) -> bool:
@@ -97,6 +102,17 @@ class Tool:
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
         raise NotImplementedError
 
+    def sync(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        """Install jetpip's lock of the requirements (``s.plan_lock``) into a fresh venv."""
+        raise NotImplementedError
+
+
+def planned(path: Path | None) -> Path:
+    """``path``, made by ``lock_plan`` in run.py before any scenario that needs it."""
+    if path is None:
+        raise RuntimeError("the plan's lock was not made (bench/run.py: lock_plan)")
+    return path
+
 
 class Jetpip(Tool):
     """jetpip from the checkout ``source``, started as the venv's ``jetpip`` script starts it."""
@@ -145,6 +161,11 @@ class Jetpip(Tool):
             str(venv / "bin" / "python"),
             *self._common(s),
         ]
+        return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
+
+    def sync(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        argv = [str(self.script), "sync", str(planned(s.plan_lock)), "--python", str(venv / "bin" / "python"),
+                *self._common(s)]
         return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
 
@@ -206,6 +227,13 @@ class Pip(Tool):
         ]
         return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
 
+    def sync(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        """pip installs no pylock.toml: the lock's files as URLs with their hashes, as a pip user would."""
+        argv = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                "--require-hashes", *pip_trusted_host(s), "--cache-dir", str(cache / "pip"),
+                "-r", str(planned(s.lock_reqs))]
+        return Cmd(argv, {**clean_env(cache), **pip_trust(s)})
+
 
 class Uv(Tool):
     name = "uv"
@@ -251,6 +279,13 @@ class Uv(Tool):
         ]
         return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
 
+    def sync(self, s: Setup, venv: Path, cache: Path) -> Cmd:
+        """uv installs a pylock.toml itself: the lock's files, each checked against its hash."""
+        argv = [str(s.uv), "pip", "install", "-q", "--no-deps", "--no-index", "--require-hashes",
+                "-r", str(planned(s.plan_lock)), "--cache-dir", str(cache / "uv"),
+                "--python", str(venv / "bin" / "python")]
+        return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
+
 
 class UvFiles(Tool):
     """uv installing the files of jetpip's plan from local disk: an install's part after the fetch.
@@ -275,8 +310,6 @@ class UvFiles(Tool):
             self.missing["install"] = "jetpip is not installed, and its lock names the files"
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
-        if s.files is None:
-            raise RuntimeError("uv-files needs the plan's files (bench/run.py: local_files)")
         argv = [
             str(s.uv),
             "pip",
@@ -286,7 +319,7 @@ class UvFiles(Tool):
             "--no-index",
             "--require-hashes",
             "-r",
-            str(s.files),
+            str(planned(s.files)),
             "--cache-dir",
             str(cache / "uv"),
             "--python",
@@ -334,8 +367,8 @@ def tools(s: Setup) -> list[Tool]:
 
 
 def command_of(kind: str) -> str:
-    """The tool command a scenario runs: locks run ``lock``; installs and no-ops run ``install``."""
-    return "lock" if kind == "lock" else "install"
+    """The tool command a scenario runs: ``lock``, ``sync``, or for installs and no-ops ``install``."""
+    return kind if kind in ("lock", "sync") else "install"
 
 
 # -- interpreters --------------------------------------------------------------

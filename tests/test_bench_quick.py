@@ -19,10 +19,11 @@ def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((out / "results.json").read_text())
     rows = results["rows"]
-    for scenario, cache in [("lock", "warm"), ("lock", "cold"), ("install", "warm"), ("noop", "warm")]:
+    for scenario, cache in [("lock", "warm"), ("lock", "cold"), ("install", "warm"), ("noop", "warm"),
+                            ("sync", "cold"), ("sync", "warm")]:
         tools = {r["tool"]: r for r in rows if (r["scenario"], r["cache"]) == (scenario, cache)}
         # jetpip with --installer pip runs the installs only; uv-files the installs without their no-op.
-        expected = {"jetpip", "pip", "uv"} | ({"jetpip-pip"} if scenario != "lock" else set())
+        expected = {"jetpip", "pip", "uv"} | ({"jetpip-pip"} if scenario in ("install", "noop") else set())
         expected |= {"uv-files"} if scenario == "install" else set()
         assert set(tools) == expected, (scenario, cache, tools)
         for name, row in tools.items():
@@ -33,6 +34,9 @@ def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path)
             assert row["status"] == "ok", row
             assert row["wall_s"]["min"] <= row["wall_s"]["median"] <= row["wall_s"]["max"]
             assert row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
+    # A cold sync fetches every locked file from the mirror, and reads no page: the lock names the files.
+    for row in (r for r in rows if (r["scenario"], r["cache"]) == ("sync", "cold")):
+        assert row["requests"]["file"] > 0 and row["requests"].get("page", 0) == 0, row
     # pip always runs; a cold lock must have read pages and metadata from the mirror.
     cold_pip = next(r for r in rows if (r["scenario"], r["cache"], r["tool"]) == ("lock", "cold", "pip"))
     assert cold_pip["requests"]["page"] > 0 and cold_pip["requests"]["metadata"] > 0
@@ -44,5 +48,6 @@ def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path)
     for name in ("jetpip", "jetpip-pip", "pip", "uv", "uv-files"):
         assert f"| {name} |" in md
     assert "jetpip/pip" in md and "jetpip/uv" in md
+    assert "| sync of jetpip's lock |" in md
     assert "The part after the fetch" in md and "- install, cold cache, 0 ms: uv-files " in md
     assert '"rows"' in md  # the JSON block is in the page too
