@@ -280,11 +280,8 @@ class Uv(Tool):
         return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
 
     def sync(self, s: Setup, venv: Path, cache: Path) -> Cmd:
-        """uv installs a pylock.toml itself: the lock's files, each checked against its hash."""
-        argv = [str(s.uv), "pip", "install", "-q", "--no-deps", "--no-index", "--require-hashes",
-                "-r", str(planned(s.plan_lock)), "--cache-dir", str(cache / "uv"),
-                "--python", str(venv / "bin" / "python")]
-        return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
+        """uv installs a pylock.toml itself."""
+        return uv_exact(s, planned(s.plan_lock), venv, cache)
 
 
 class UvFiles(Tool):
@@ -310,22 +307,15 @@ class UvFiles(Tool):
             self.missing["install"] = "jetpip is not installed, and its lock names the files"
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
-        argv = [
-            str(s.uv),
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            "--require-hashes",
-            "-r",
-            str(planned(s.files)),
-            "--cache-dir",
-            str(cache / "uv"),
-            "--python",
-            str(venv / "bin" / "python"),
-        ]
-        return Cmd(argv, clean_env(cache))
+        return uv_exact(s, planned(s.files), venv, cache)
+
+
+def uv_exact(s: Setup, requirements: Path, venv: Path, cache: Path) -> Cmd:
+    """uv installing exactly the files ``requirements`` names, each checked against its hash."""
+    argv = [str(s.uv), "pip", "install", "-q", "--no-deps", "--no-index", "--require-hashes",
+            "-r", str(requirements), "--cache-dir", str(cache / "uv"),
+            "--python", str(venv / "bin" / "python")]
+    return Cmd(argv, {**clean_env(cache), **uv_trust(s)})
 
 
 def write_launcher(script: Path, installed: Path, source: Path) -> None:
