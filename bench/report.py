@@ -188,13 +188,28 @@ def block(results: dict[str, Any]) -> str:
             "<details><summary>results as JSON</summary>",
             "",
             "```json",
-            json.dumps(results, indent=1),
+            compact_json(results),
             "```",
             "",
             "</details>",
             END,
         ]
     )
+
+
+def compact_json(results: dict[str, Any]) -> str:
+    """``results`` as JSON, each item of a top-level list on a line of its own (rows, targets, ratios)."""
+    lines = ["{"]
+    items = list(results.items())
+    for i, (key, value) in enumerate(items):
+        end = "," if i < len(items) - 1 else ""
+        if isinstance(value, list):
+            inner = ",\n".join(f"  {json.dumps(v)}" for v in value)
+            lines.append(f" {json.dumps(key)}: [\n{inner}\n ]{end}")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}{end}")
+    lines.append("}")
+    return "\n".join(lines)
 
 
 def bytecode_lines(results: dict[str, Any]) -> list[str]:

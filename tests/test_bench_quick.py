@@ -50,4 +50,6 @@ def test_quick_bench_writes_a_table_and_json_with_a_row_per_tool(tmp_path: Path)
     assert "jetpip/pip" in md and "jetpip/uv" in md
     assert "| sync of jetpip's lock |" in md
     assert "The part after the fetch" in md and "- install, cold cache, 0 ms: uv-files " in md
-    assert '"rows"' in md  # the JSON block is in the page too
+    # The JSON block is in the page too, one row to a line, and reads back as the run's rows.
+    page_json = json.loads(md.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert page_json["rows"] == rows and page_json["targets"]
