@@ -450,10 +450,21 @@ class Recording(SubprocessRunner):
 
 
 def logging_uv(tmp_path: Path) -> tuple[Path, Path]:
-    """A uv that writes each command line it gets to a log, then runs the real uv."""
+    """A uv that writes each command line it gets to a log, then runs the real uv.
+
+    A scratch unpack (``--target``) also logs each line of its requirements file, as
+    ``  unpack LINE``: which wheels went to that batch.
+    """
     log = tmp_path / "uv-calls.log"
     script = tmp_path / "uv"
-    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{find_uv_bin()}" "$@"\n')
+    script.write_text(
+        f'#!/bin/sh\necho "$*" >> "{log}"\n'
+        'case " $* " in *" --target "*)\n'
+        '  prev=; for arg in "$@"; do\n'
+        f'    [ "$prev" = -r ] && sed "s/^/  unpack /" "$arg" >> "{log}"; prev=$arg\n'
+        '  done;;\n'
+        'esac\n'
+        f'exec "{find_uv_bin()}" "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script, log
 
@@ -594,16 +605,7 @@ def test_without_a_big_cuda_build_the_later_wheels_are_unpacked_as_they_download
 ) -> None:
     # Every CUDA build of this lock is a few kB (a sync's plan, say). uv unpacks the later step's
     # wheels in batches while the fetch goes on; the CUDA builds' step unpacks its own.
-    log = tmp_path / "uv-calls.log"
-    uv = tmp_path / "uv"
-    uv.write_text(f"#!{sys.executable}\nimport os, sys\n"
-                  f"with open({str(log)!r}, 'a') as out:\n"
-                  "    out.write(' '.join(sys.argv[1:]) + '\\n')\n"
-                  "    if '--target' in sys.argv:\n"
-                  "        listing = open(sys.argv[sys.argv.index('-r') + 1])\n"
-                  "        out.writelines('  unpack ' + line for line in listing)\n"
-                  f"os.execv({find_uv_bin()!r}, [{find_uv_bin()!r}, *sys.argv[1:]])\n")
-    uv.chmod(uv.stat().st_mode | stat.S_IXUSR)
+    uv, log = logging_uv(tmp_path)
     python = make_venv()
 
     runner = install_with(python, base_lock(mirror), uv, tmp_path / "cache")
