@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -47,6 +46,8 @@ from bench.bigwheel import with_big_torch  # noqa: E402
 from bench.mirror import CACHE, DEVPI, Mirror, MirrorServer, build_full, build_quick  # noqa: E402
 from bench.report import render, render_corpus  # noqa: E402
 from bench.tls import TlsMirrorServer, make_pki  # noqa: E402
+from jetpip.index.cache import CHUNK, file_hash  # noqa: E402
+from jetpip.install.plan import file_line  # noqa: E402
 from tests.support.mirror import overlay_toml as mirror_overlay  # noqa: E402
 
 SCENARIOS = [  # (kind, cache, latency ms), on the plain-http mirror
@@ -473,16 +474,14 @@ def lock_plan(s: T.Setup, tool_list: list[T.Tool], say: Any) -> None:
                 if wheel is None or wheel.url is None or wheel.name is None:
                     why = f"{pkg.name} has no wheel with a URL in the lock"
                     break
-                sha256 = wheel.hashes["sha256"]
-                with urllib.request.urlopen(wheel.url, timeout=60) as answer:
-                    data = answer.read()
-                if hashlib.sha256(data).hexdigest() != sha256:
+                sha256, path = wheel.hashes["sha256"], dest / wheel.name
+                with urllib.request.urlopen(wheel.url, timeout=60) as answer, path.open("wb") as out:
+                    shutil.copyfileobj(answer, out, CHUNK)  # the big stand-in is never held in memory
+                if file_hash(path, "sha256") != sha256:
                     why = f"{wheel.name} does not match the lock's hash"
                     break
-                path = dest / wheel.name
-                path.write_bytes(data)
                 urls.append(f"{pkg.name} @ {wheel.url} --hash=sha256:{sha256}\n")
-                paths.append(f"{pkg.name} @ {path.as_uri()} --hash=sha256:{sha256}\n")
+                paths.append(file_line(pkg.name, str(path), sha256) + "\n")  # as jetpip hands it to uv
             else:
                 s.plan_lock = dest / "pylock.toml"
                 s.lock_reqs, s.files = dest / "requirements-urls.txt", dest / "requirements-files.txt"

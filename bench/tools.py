@@ -303,8 +303,6 @@ class UvFiles(Tool):
         super().__init__()
         if s.uv is None:
             self.missing["install"] = UV_MISSING
-        elif s.jetpip is None:
-            self.missing["install"] = "jetpip is not installed, and its lock names the files"
 
     def install(self, s: Setup, venv: Path, cache: Path) -> Cmd:
         return uv_exact(s, planned(s.files), venv, cache)
