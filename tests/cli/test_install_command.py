@@ -18,7 +18,7 @@ from jetpip.interpreter.probe import probe_interpreter
 from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import build_of, commands_naming, installed, pip_install
+from tests.support.venvs import build_of, commands_naming, installed, pip_install, uv_installs, uv_with_log
 
 
 def jetpip(*args: str | Path) -> Result:
@@ -370,29 +370,10 @@ def test_uv_reads_a_new_interpreter_while_jetpip_resolves_and_a_failing_warm_up_
 
 
 def requirements_logging_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """jetpip's uv, for this test: one that logs each install it runs, with the lines of its
-    requirements file, then runs it. Returns the log."""
-    log = tmp_path / "uv.log"
-    uv = tmp_path / "uv"
-    uv.write_text(f'#!/bin/sh\nfor a in "$@"; do last="$a"; done\n'
-                  f'case "$*" in *" -r "*) sed "s/^/  /" "$last" > "$last.log" ;; esac\n'
-                  f'echo "start $*" >> "{log}"\n'
-                  f'case "$*" in *" -r "*) cat "$last.log" >> "{log}"; rm -f "$last.log" ;; esac\n'
-                  f'"{find_uv_bin()}" "$@"; rc=$?\necho "end $*" >> "{log}"\nexit $rc\n')
-    uv.chmod(0o755)
+    """jetpip's uv, for this test: ``uv_with_log``. Returns the log."""
+    uv, log = uv_with_log(tmp_path)
     monkeypatch.setenv("JETPIP_UV", str(uv))
     return log
-
-
-def uv_installs(log: Path) -> list[tuple[str, list[str]]]:
-    """(command, requirement lines) of each uv install in ``log``, in the order they started."""
-    runs: list[tuple[str, list[str]]] = []
-    for line in log.read_text().splitlines():
-        if line.startswith("start pip install"):
-            runs.append((line, []))
-        elif line.startswith("  ") and runs:
-            runs[-1][1].append(line.strip())
-    return runs
 
 
 def test_the_files_download_and_unpack_while_jetpip_resolves(

@@ -36,7 +36,16 @@ from jetpip.model.target import Interpreter
 from tests.support.mirror import Mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import build_of, commands_naming, installed, pip_install, run_python, takes_ctrl_c
+from tests.support.venvs import (
+    build_of,
+    commands_naming,
+    installed,
+    pip_install,
+    run_python,
+    takes_ctrl_c,
+    uv_installs,
+    uv_with_log,
+)
 from tests.support.wheels import BuiltWheel
 
 GUARDED = ("torch", "torchvision", "onnxruntime-gpu")
@@ -450,21 +459,10 @@ class Recording(SubprocessRunner):
 
 
 def logging_uv(tmp_path: Path) -> tuple[Path, Path]:
-    """A uv that writes each command line it gets to a log, then runs the real uv.
-
-    A scratch unpack (``--target``) also logs each line of its requirements file, as
-    ``  unpack LINE``: which wheels went to that batch.
-    """
+    """A uv that writes each command line it gets to a log, then runs the real uv."""
     log = tmp_path / "uv-calls.log"
     script = tmp_path / "uv"
-    script.write_text(
-        f'#!/bin/sh\necho "$*" >> "{log}"\n'
-        'case " $* " in *" --target "*)\n'
-        '  prev=; for arg in "$@"; do\n'
-        f'    [ "$prev" = -r ] && sed "s/^/  unpack /" "$arg" >> "{log}"; prev=$arg\n'
-        '  done;;\n'
-        'esac\n'
-        f'exec "{find_uv_bin()}" "$@"\n')
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{find_uv_bin()}" "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script, log
 
@@ -605,15 +603,14 @@ def test_without_a_big_cuda_build_the_later_wheels_are_unpacked_as_they_download
 ) -> None:
     # Every CUDA build of this lock is a few kB (a sync's plan, say). uv unpacks the later step's
     # wheels in batches while the fetch goes on; the CUDA builds' step unpacks its own.
-    uv, log = logging_uv(tmp_path)
+    uv, log = uv_with_log(tmp_path)
     python = make_venv()
 
     runner = install_with(python, base_lock(mirror), uv, tmp_path / "cache")
 
-    calls = log.read_text().splitlines()
-    batches = [c for c in calls if " --target " in c]
-    assert batches and all("--require-hashes" in c for c in batches)
-    unpacked = {c.split()[1] for c in calls if c.startswith("  unpack ")}
+    batches = [(command, lines) for command, lines in uv_installs(log) if " --target " in command]
+    assert batches and all("--require-hashes" in command for command, _ in batches)
+    unpacked = {line.split(" @ ")[0] for _, lines in batches for line in lines}
     assert unpacked and unpacked <= {"numpy", "packaging", "typing-extensions"}  # never a CUDA build
     guarded, later = runner.outputs[-2:]
     assert "Prepared 2 packages" in guarded[1]  # the guarded step unpacked its own two

@@ -31,6 +31,36 @@ def build_of(python: Path, module: str) -> str:
     return run_python(python, f"import {module}; print({module}.BUILD)")
 
 
+def uv_with_log(folder: Path) -> tuple[Path, Path]:
+    """A uv for jetpip (``JETPIP_UV``) that logs each command it runs, then runs the real uv.
+
+    The log gets ``start ARGS``, then each line of the command's requirements file (``-r``,
+    its last argument) indented by two spaces, and ``end ARGS`` once the command is done
+    (``uv_installs`` reads it). Returns the uv and its log.
+    """
+    from uv import find_uv_bin
+
+    log, uv = folder / "uv.log", folder / "uv"
+    uv.write_text(f'#!/bin/sh\nfor a in "$@"; do last="$a"; done\n'
+                  f'case "$*" in *" -r "*) sed "s/^/  /" "$last" > "$last.log" ;; esac\n'
+                  f'echo "start $*" >> "{log}"\n'
+                  f'case "$*" in *" -r "*) cat "$last.log" >> "{log}"; rm -f "$last.log" ;; esac\n'
+                  f'"{find_uv_bin()}" "$@"; rc=$?\necho "end $*" >> "{log}"\nexit $rc\n')
+    uv.chmod(0o755)
+    return uv, log
+
+
+def uv_installs(log: Path) -> list[tuple[str, list[str]]]:
+    """(command, requirement lines) of each uv install in a ``uv_with_log`` log, in the order they started."""
+    runs: list[tuple[str, list[str]]] = []
+    for line in log.read_text().splitlines():
+        if line.startswith("start pip install"):
+            runs.append((line, []))
+        elif line.startswith("  ") and runs:
+            runs[-1][1].append(line.strip())
+    return runs
+
+
 def commands_naming(text: str) -> list[str]:
     """The command lines of this machine's processes that contain ``text``."""
     found = []
