@@ -24,7 +24,7 @@ from jetpip.report import RecordingReporter
 from tests.support.mirror import ORIN_JP62, Mirror, start_mirror
 from tests.support.server import IndexServer
 from tests.support.venv_fixtures import MakeVenv
-from tests.support.venvs import installed, pip_install
+from tests.support.venvs import installed, pip_install, uv_installs, uv_with_log
 from tests.support.wheels import WheelSpec, build_wheel
 
 SECRET = "s3cret"
@@ -314,3 +314,26 @@ def test_a_cuda_file_that_fails_while_it_downloads_ahead(site: Site, make_venv: 
     assert f"/{torch.filename} answered HTTP 500" in result.stderr and "@127.0.0.1" not in result.stderr
     assert "nothing was installed or removed" in result.stderr
     assert "torch" not in installed(python)
+
+
+def test_a_sync_whose_file_fails_while_the_others_unpack(site: Site, make_venv: MakeVenv) -> None:
+    # The lock names the CUDA build behind the credentialed mirror; a sync fetches every file and
+    # has uv unpack each wheel as it arrives. One file of the base index then times out.
+    python = make_venv()
+    lock = site.tmp / "pylock.toml"
+    site.files.append(lock)
+    assert site.run("lock", *site.options(python), "torch", "numpy", "packaging", "-o", lock).exit_code == 0
+    uv, log = uv_with_log(site.tmp)
+    site.env["JETPIP_UV"] = str(uv)
+    site.files.append(log)  # uv's requirements files, as the log copied them
+    site.server.fault("/packaging-", "stall", seconds=3.0)
+
+    result = site.run("sync", lock, *site.options(python), "--timeout", "1", "-v")
+
+    assert result.exit_code == 3, result.output
+    assert "packaging-24.1-py3-none-any.whl" in result.stderr and "nothing was installed" in result.stderr
+    batches = [lines for command, lines in uv_installs(log) if " --target " in command]
+    assert any(line.startswith("numpy @ ") for lines in batches for line in lines)  # unpacking had begun
+    assert not {"torch", "numpy", "packaging"} & set(installed(python))
+    scratch = Path(site.env["JETPIP_CACHE_DIR"]) / "tmp"
+    assert not list(scratch.glob("unpack-*"))  # the unpack under way went with the run
