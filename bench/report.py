@@ -33,6 +33,11 @@ def _key(row: dict[str, Any]) -> Key:
     return row["scenario"], row["cache"], row["latency_ms"], row.get("scheme", "http")
 
 
+def _by_tool(results: dict[str, Any]) -> dict[tuple[str, str, int, str, str], dict[str, Any]]:
+    """Each row of ``results`` by its scenario key and its tool."""
+    return {(*_key(r), r["tool"]): r for r in results["rows"]}
+
+
 def _median(row: dict[str, Any]) -> float | None:
     return row["wall_s"]["median"] if "wall_s" in row and row["wall_s"]["median"] > 0 else None
 
@@ -57,7 +62,7 @@ def ratios(rows: list[dict[str, Any]]) -> dict[Key, dict[str, float | None]]:
 
 def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the resolver, index and install issues, met or not, with the figure."""
-    rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
+    rows = _by_tool(results)
     names = results["meta"].get("names", 0)
     out = []
     for scenario, cache, latency, limit, what in TARGETS:
@@ -228,14 +233,13 @@ def after_fetch_lines(results: dict[str, Any]) -> list[str]:
     and fetch, plus about uv-files' time, less what uv unpacked ahead meanwhile. What a ratio
     target leaves for the part before is the target's bound on uv's time, less uv-files'.
     """
-    rows = {(*_key(r), r["tool"]): r for r in results["rows"] if "wall_s" in r}
+    rows = _by_tool(results)
     out = []
     for scenario, cache, latency, most, _ in RATIO_TARGETS:
-        files = rows.get((scenario, cache, 0, "http", "uv-files"))
-        uv = rows.get((scenario, cache, latency, "http", "uv"))
-        if files is None or uv is None:
+        after = _median(rows.get((scenario, cache, 0, "http", "uv-files"), {}))
+        whole = _median(rows.get((scenario, cache, latency, "http", "uv"), {}))
+        if after is None or whole is None:
             continue
-        after, whole = files["wall_s"]["median"], uv["wall_s"]["median"]
         what = f"{LABELS.get(scenario, scenario)}, {cache} cache, {latency} ms"
         out.append(f"- {what}: uv-files {after:.3f} s, {after / whole:.2f} of uv's whole install "
                    f"({whole:.3f} s); {most}x uv leaves "
@@ -283,7 +287,7 @@ def ab_compare(results: dict[str, Any]) -> list[dict[str, Any]]:
     ab = results["meta"].get("ab")
     if not ab:
         return []
-    rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
+    rows = _by_tool(results)
     out = []
     for sc in ab["scenarios"]:
         key = (sc["scenario"], sc["cache"], sc["latency_ms"], sc["scheme"])
@@ -306,7 +310,7 @@ def ab_lines(results: dict[str, Any]) -> list[str]:
         w = r.get("wall_s")
         return f"{w['median']:.3f} ({w['min']:.3f}-{w['max']:.3f})" if w else r.get("status", "not run")
 
-    rows = {(*_key(r), r["tool"]): r for r in results["rows"]}
+    rows = _by_tool(results)
     old, new = ab["tool"], ab.get("new_tool", "jetpip")
     out = ["", f"A/B: `{old}` is jetpip at {ab['rev']} ({ab['sha'][:12]}, \"{ab['subject']}\")"]
     if new != "jetpip":
